@@ -1,0 +1,151 @@
+//! Checks: pure functions from evidence to verdicts, one file per check (CHECKS.md).
+//!
+//! [`ALL`] is the only list of checks. A check declares the probes it reads, its closed
+//! finding catalogue and its evidence gauges; [`evaluate`] applies the target's fail threshold.
+
+pub mod health;
+pub mod hsts;
+pub mod https_redirect;
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use crate::evidence::{Evidence, EvidenceSet};
+use crate::measure::{GaugeDef, Measurement};
+use crate::probe::ProbeKind;
+use crate::target::Target;
+use crate::verdict::{FindingDef, Judgement, Verdict};
+
+/// A check's static description and rule.
+#[derive(Debug)]
+pub struct CheckDef {
+    /// Check id (config name, `check` label).
+    pub id: &'static str,
+    /// One line on what it verifies.
+    pub summary: &'static str,
+    /// Probes whose evidence it reads; it is re-evaluated when any of them runs.
+    pub inputs: &'static [ProbeKind],
+    /// The closed finding catalogue.
+    pub findings: &'static [FindingDef],
+    /// Evidence gauges it may export.
+    pub gauges: &'static [&'static GaugeDef],
+    /// Runs only when configured explicitly (rate_limit).
+    pub opt_in: bool,
+    /// The rule.
+    pub evaluate: fn(&CheckInput<'_>) -> Evaluation,
+}
+
+impl CheckDef {
+    /// The catalogue entry for `id`.
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not in the catalogue: a programming error caught by the catalogue tests.
+    pub fn finding(&self, id: &str) -> &'static FindingDef {
+        self.findings
+            .iter()
+            .find(|f| f.id == id)
+            .unwrap_or_else(|| panic!("{} has no finding {id}", self.id))
+    }
+}
+
+/// What a rule returns.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// Findings, or why the rule could not judge.
+    pub judgement: Judgement,
+    /// Evidence gauges.
+    pub measurements: Vec<Measurement>,
+}
+
+impl Evaluation {
+    /// An evaluation without gauges.
+    pub fn bare(judgement: Judgement) -> Self {
+        Evaluation {
+            judgement,
+            measurements: Vec::new(),
+        }
+    }
+}
+
+/// Everything a rule may read. Rules never do I/O and never wait for another probe.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckInput<'a> {
+    /// The target and its options.
+    pub target: &'a Target,
+    /// The newest run of each probe of the target.
+    pub evidence: &'a EvidenceSet,
+    /// The latest verdict of each check of the target (for checks that read another's verdict).
+    pub previous: &'a BTreeMap<&'static str, Verdict>,
+    /// Evaluation time.
+    pub now: SystemTime,
+}
+
+impl CheckInput<'_> {
+    /// The newest evidence of `kind`, or the error judgement a rule returns without it.
+    pub fn require(&self, kind: ProbeKind) -> Result<&Evidence, Judgement> {
+        match self.evidence.run(kind).map(|r| &r.evidence) {
+            None => Err(Judgement::Error("no_evidence")),
+            Some(Evidence::TimedOut) => Err(Judgement::Error("timeout")),
+            Some(e) => Ok(e),
+        }
+    }
+}
+
+/// Every check, in report order.
+pub static ALL: &[&CheckDef] = &[&https_redirect::CHECK, &hsts::CHECK, &health::CHECK];
+
+/// Looks a check up by id.
+pub fn by_id(id: &str) -> Option<&'static CheckDef> {
+    ALL.iter().copied().find(|c| c.id == id)
+}
+
+/// Runs `def` over `input` and applies the target's fail threshold and gauge switches.
+pub fn evaluate(def: &'static CheckDef, input: &CheckInput<'_>) -> Verdict {
+    let Evaluation {
+        judgement,
+        measurements,
+    } = (def.evaluate)(input);
+    let measurements = if input.target.quiet_checks.contains(&def.id) {
+        Vec::new()
+    } else {
+        measurements
+    };
+    Verdict::from_judgement(
+        def.id,
+        judgement,
+        input.target.fail_min_severity,
+        measurements,
+    )
+}
+
+/// Keeps the first finding per id (several responses can raise the same finding).
+pub(crate) fn dedup_findings(findings: &mut Vec<crate::verdict::Finding>) {
+    let mut seen = std::collections::HashSet::new();
+    findings.retain(|f| seen.insert(f.id));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogues_are_well_formed() {
+        let mut ids = std::collections::HashSet::new();
+        for check in ALL {
+            assert!(ids.insert(check.id), "duplicate check {}", check.id);
+            let mut f = std::collections::HashSet::new();
+            for def in check.findings {
+                assert!(f.insert(def.id), "{} lists {} twice", check.id, def.id);
+                assert!(
+                    def.id
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                    "{}",
+                    def.id
+                );
+            }
+            assert!(!check.inputs.is_empty());
+        }
+    }
+}

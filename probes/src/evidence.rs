@@ -1,0 +1,374 @@
+//! Evidence: what probes observed, as plain data. Checks read it; nothing here judges.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use crate::html::HtmlFacts;
+use crate::measure::Measurement;
+use crate::probe::ProbeKind;
+use crate::tls::TlsFacts;
+
+/// Per-phase timings of one request (blackbox's `phase` label).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    /// DNS resolution.
+    pub resolve: Duration,
+    /// TCP connect.
+    pub connect: Duration,
+    /// TLS handshake.
+    pub tls: Duration,
+    /// Request sent until the response head arrived.
+    pub processing: Duration,
+    /// Response body read.
+    pub transfer: Duration,
+}
+
+impl Timings {
+    /// The phases in blackbox order, with their label values.
+    pub fn phases(&self) -> [(&'static str, Duration); 5] {
+        [
+            ("resolve", self.resolve),
+            ("connect", self.connect),
+            ("tls", self.tls),
+            ("processing", self.processing),
+            ("transfer", self.transfer),
+        ]
+    }
+
+    /// Sum of all phases.
+    pub fn total(&self) -> Duration {
+        self.phases().iter().map(|(_, d)| *d).sum()
+    }
+
+    /// Adds another request's phases (blackbox sums phases over redirect hops).
+    pub fn add(&mut self, other: &Timings) {
+        self.resolve += other.resolve;
+        self.connect += other.connect;
+        self.tls += other.tls;
+        self.processing += other.processing;
+        self.transfer += other.transfer;
+    }
+}
+
+/// One HTTP request and its response.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The request URL.
+    pub url: Url,
+    /// The address connected to.
+    pub remote: Option<SocketAddr>,
+    /// HTTP version of the response.
+    pub version: http::Version,
+    /// Status code.
+    pub status: u16,
+    /// Response header fields; repeated field lines stay separate (`get_all`).
+    pub headers: HeaderMap,
+    /// Response body, decompressed, at most the probe's cap.
+    pub body: Bytes,
+    /// The body was longer than the cap (or its decompression was) and was cut.
+    pub body_truncated: bool,
+    /// Timings of this request (connection phases are zero on a reused connection).
+    pub timings: Timings,
+    /// TLS facts of the connection, for `https` URLs.
+    pub tls: Option<Arc<TlsFacts>>,
+    /// Whether configured credential headers were sent with this request.
+    pub credentials_sent: bool,
+    /// `<meta>` facts when the response is HTML.
+    pub html: Option<Arc<HtmlFacts>>,
+}
+
+impl Exchange {
+    /// Every field line of `name`, in order.
+    pub fn header_lines<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a HeaderValue> + 'a {
+        self.headers.get_all(name).iter()
+    }
+
+    /// The combined value (lines joined with `", "`, RFC 9110 §5.3), decoded as Latin-1.
+    /// `None` when absent. Never use for `Set-Cookie`.
+    pub fn combined(&self, name: &str) -> Option<String> {
+        let mut lines = self.header_lines(name).peekable();
+        lines.peek()?;
+        Some(
+            lines
+                .map(|v| latin1(v.as_bytes()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+
+    /// The media type essence of `Content-Type`, lower-cased (`text/html`).
+    pub fn media_type(&self) -> Option<String> {
+        let ct = self.headers.get(http::header::CONTENT_TYPE)?;
+        let s = latin1(ct.as_bytes());
+        let essence = s
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        (!essence.is_empty()).then_some(essence)
+    }
+
+    /// `text/html` or `application/xhtml+xml` (where `<meta>` pragmas apply, CHECKS.md §0.2).
+    pub fn is_html(&self) -> bool {
+        matches!(
+            self.media_type().as_deref(),
+            Some("text/html" | "application/xhtml+xml")
+        )
+    }
+
+    /// Whether the TLS certificate verified (false for plain HTTP).
+    pub fn cert_verified(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.verified())
+    }
+
+    /// The redirect target per CHECKS.md §1: status 301/302/303/307/308 with a `Location` that
+    /// resolves against the request URL (RFC 9110 §10.2.2, RFC 3986 §5).
+    pub fn redirect_target(&self) -> Option<Url> {
+        if !matches!(self.status, 301 | 302 | 303 | 307 | 308) {
+            return None;
+        }
+        let location = self.headers.get(http::header::LOCATION)?;
+        let location = latin1(location.as_bytes());
+        let location = location.trim();
+        if location.is_empty() {
+            return None;
+        }
+        self.url.join(location).ok()
+    }
+}
+
+/// Decodes header bytes as Latin-1 (CHECKS.md §0.2: values are bytes, never fail on non-UTF-8).
+pub fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| b as char).collect()
+}
+
+/// Where a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// DNS.
+    Resolve,
+    /// TCP connect.
+    Connect,
+    /// TLS handshake.
+    Tls,
+    /// Sending the request or reading the response head.
+    Processing,
+    /// Reading the body.
+    Transfer,
+}
+
+/// A request that did not produce a response.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The request URL.
+    pub url: Url,
+    /// The phase that failed.
+    pub phase: Phase,
+    /// Low-cardinality reason (`nxdomain`, `connect_refused`, `connect_timeout`,
+    /// `tls_handshake`, `timeout`, `http_protocol` …).
+    pub reason: &'static str,
+    /// Human-readable detail (reports and debug logs only).
+    pub detail: String,
+    /// Timings of the phases that completed.
+    pub timings: Timings,
+    /// TLS facts when the handshake got as far as a certificate.
+    pub tls: Option<Arc<TlsFacts>>,
+}
+
+/// One request of a chain: a response or a failure.
+pub type Hop = Result<Exchange, Failure>;
+
+/// Why a redirect chain stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainEnd {
+    /// The last hop is a response that is not a redirect.
+    Final,
+    /// The last hop failed.
+    Failed,
+    /// The next `Location` was already visited.
+    Loop,
+    /// The hop limit was reached while still redirecting.
+    HopLimit,
+    /// Following was not requested (first response only).
+    NotFollowed,
+}
+
+/// A request and the redirects followed from it, each hop recorded.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    /// The first URL.
+    pub start: Url,
+    /// Every request made, in order (at least one).
+    pub hops: Vec<Hop>,
+    /// Why it stopped.
+    pub end: ChainEnd,
+}
+
+impl Chain {
+    /// The first request's outcome.
+    pub fn first(&self) -> &Hop {
+        &self.hops[0]
+    }
+
+    /// The last request's outcome.
+    pub fn last(&self) -> &Hop {
+        self.hops.last().unwrap_or(&self.hops[0])
+    }
+
+    /// The final response, if the last request produced one.
+    pub fn final_response(&self) -> Option<&Exchange> {
+        self.last().as_ref().ok()
+    }
+
+    /// Number of redirects followed (hops after the first).
+    pub fn redirects(&self) -> usize {
+        self.hops.len().saturating_sub(1)
+    }
+
+    /// Every response of the chain.
+    pub fn responses(&self) -> impl Iterator<Item = &Exchange> {
+        self.hops.iter().filter_map(|h| h.as_ref().ok())
+    }
+
+    /// Sum of the phases over all hops.
+    pub fn timings(&self) -> Timings {
+        let mut t = Timings::default();
+        for hop in &self.hops {
+            match hop {
+                Ok(e) => t.add(&e.timings),
+                Err(f) => t.add(&f.timings),
+            }
+        }
+        t
+    }
+}
+
+/// Evidence of the `fetch` probe (CHECKS.md §0.1).
+#[derive(Debug, Clone)]
+pub struct FetchEvidence {
+    /// Main fetch: `GET` the target URL over HTTPS, redirects followed.
+    pub main: Chain,
+    /// First response of `GET https://host/` when the target path is not `/` (hsts R1).
+    pub root: Option<Chain>,
+    /// The plain-HTTP chains from the target's `http_url`s.
+    pub http: Vec<Chain>,
+}
+
+impl FetchEvidence {
+    /// Every response of the cycle's fetch (for checks that scan all responses).
+    pub fn responses(&self) -> impl Iterator<Item = &Exchange> {
+        self.main
+            .responses()
+            .chain(self.root.iter().flat_map(|c| c.responses()))
+            .chain(self.http.iter().flat_map(|c| c.responses()))
+    }
+
+    /// TLS facts of the first HTTPS request of the main chain.
+    pub fn main_tls(&self) -> Option<&Arc<TlsFacts>> {
+        match self.main.first() {
+            Ok(e) => e.tls.as_ref(),
+            Err(f) => f.tls.as_ref(),
+        }
+    }
+}
+
+/// Evidence of the `health` probe (CHECKS.md §11).
+#[derive(Debug, Clone)]
+pub struct HealthEvidence {
+    /// The health URL.
+    pub url: Url,
+    /// The response, or why there is none.
+    pub outcome: Hop,
+    /// Request start until the body was fully read.
+    pub latency: Duration,
+}
+
+/// A probe's evidence.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Evidence {
+    /// `fetch`.
+    Fetch(FetchEvidence),
+    /// `health`.
+    Health(HealthEvidence),
+    /// The run was cut at its timeout before the probe produced evidence.
+    TimedOut,
+}
+
+/// One run of one probe against one target.
+#[derive(Debug, Clone)]
+pub struct ProbeRun {
+    /// Which probe.
+    pub kind: ProbeKind,
+    /// Wall-clock start.
+    pub started_at: SystemTime,
+    /// How long the run took.
+    pub duration: Duration,
+    /// blackbox's `probe_success`: the network work completed and, for HTTPS, the certificate
+    /// verified.
+    pub success: bool,
+    /// Low-cardinality reason when not successful.
+    pub reason: Option<&'static str>,
+    /// The evidence.
+    pub evidence: Evidence,
+    /// Probe-level gauges (`probe_http_*`, `probe_ssl_*` …).
+    pub measurements: Vec<Measurement>,
+}
+
+/// The newest run of each probe of one target: the input of every check.
+#[derive(Debug, Clone, Default)]
+pub struct EvidenceSet {
+    runs: BTreeMap<ProbeKind, Arc<ProbeRun>>,
+}
+
+impl EvidenceSet {
+    /// Stores a run, replacing the previous one of the same probe.
+    pub fn insert(&mut self, run: Arc<ProbeRun>) {
+        self.runs.insert(run.kind, run);
+    }
+
+    /// The newest run of `kind`.
+    pub fn run(&self, kind: ProbeKind) -> Option<&Arc<ProbeRun>> {
+        self.runs.get(&kind)
+    }
+
+    /// The newest `fetch` evidence.
+    pub fn fetch(&self) -> Option<&FetchEvidence> {
+        match &self.run(ProbeKind::Fetch)?.evidence {
+            Evidence::Fetch(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The newest `health` evidence.
+    pub fn health(&self) -> Option<&HealthEvidence> {
+        match &self.run(ProbeKind::Health)?.evidence {
+            Evidence::Health(h) => Some(h),
+            _ => None,
+        }
+    }
+}
+
+/// A configured request header (credential): its value is marked sensitive so it never
+/// appears in `Debug` output.
+#[derive(Clone)]
+pub struct Credential {
+    /// Header name.
+    pub name: HeaderName,
+    /// Header value (sensitive).
+    pub value: HeaderValue,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: <redacted>", self.name)
+    }
+}

@@ -1,0 +1,278 @@
+//! `<meta>` facts from an HTML body, read with html5ever's tokenizer (never regexes).
+//!
+//! Browsers honour some `<meta>` pragmas only when the element is a child of `<head>`
+//! (CHECKS.md §0.2). Without building a DOM, we follow the tree builder's insertion modes far
+//! enough to know that: `<meta>` is placed in `<head>` until body content starts (a start tag
+//! that head cannot hold, `<body>`, or non-whitespace text), including metas after `</head>`,
+//! which the "after head" mode re-inserts into the head. Metas inside `<template>` or
+//! `<noscript>` are not children of `<head>`.
+
+use std::cell::RefCell;
+
+use html5ever::TokenizerResult;
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
+
+/// How much of a body is inspected (CHECKS.md §0.1).
+pub const HTML_INSPECT_BYTES: usize = 256 * 1024;
+/// At most this many `<meta>` elements are recorded.
+pub const MAX_METAS: usize = 64;
+
+/// One `<meta>` element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    /// `http-equiv`, ASCII-lower-cased.
+    pub http_equiv: Option<String>,
+    /// `name`, ASCII-lower-cased.
+    pub name: Option<String>,
+    /// `content`, as written.
+    pub content: Option<String>,
+    /// A child of `<head>` (where pragmas apply).
+    pub in_head: bool,
+}
+
+/// The `<meta>` elements of a document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HtmlFacts {
+    /// Metas in document order (at most [`MAX_METAS`]).
+    pub metas: Vec<Meta>,
+}
+
+impl HtmlFacts {
+    /// Parses the first [`HTML_INSPECT_BYTES`] of `body` (lossy UTF-8).
+    pub fn parse(body: &[u8]) -> Self {
+        let body = &body[..body.len().min(HTML_INSPECT_BYTES)];
+        let text = String::from_utf8_lossy(body);
+        let sink = Sink::default();
+        let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
+        let queue = BufferQueue::default();
+        queue.push_back(StrTendril::from(text.as_ref()));
+        while let TokenizerResult::Script(_) = tokenizer.feed(&queue) {}
+        tokenizer.end();
+        HtmlFacts {
+            metas: tokenizer.sink.state.into_inner().metas,
+        }
+    }
+
+    /// Metas in `<head>` whose `http-equiv` equals `name` (ASCII case-insensitive).
+    pub fn head_http_equiv<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Meta> + 'a {
+        self.metas.iter().filter(move |m| {
+            m.in_head
+                && m.http_equiv
+                    .as_deref()
+                    .is_some_and(|h| h.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// Metas anywhere whose `http-equiv` equals `name` (for "ignored by browsers" findings).
+    pub fn any_http_equiv<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Meta> + 'a {
+        self.metas.iter().filter(move |m| {
+            m.http_equiv
+                .as_deref()
+                .is_some_and(|h| h.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// Metas whose `name` equals `name` (ASCII case-insensitive), with `in_head` as recorded.
+    pub fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Meta> + 'a {
+        self.metas.iter().filter(move |m| {
+            m.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+    }
+}
+
+#[derive(Default)]
+struct State {
+    metas: Vec<Meta>,
+    in_body: bool,
+    /// Nesting of elements whose content is not part of `<head>` (template, noscript).
+    detached: usize,
+    /// Inside a raw-text element (title, script, style …): its text is not body content.
+    raw_until: Option<String>,
+}
+
+#[derive(Default)]
+struct Sink {
+    state: RefCell<State>,
+}
+
+/// Elements the "in head" insertion mode keeps in `<head>`.
+const HEAD_ELEMENTS: &[&str] = &[
+    "base", "basefont", "bgsound", "link", "meta", "noframes", "script", "style", "template",
+    "title", "noscript", "html", "head",
+];
+
+impl Sink {
+    fn start_tag(&self, tag: &Tag) -> TokenSinkResult<()> {
+        let name: &str = &tag.name;
+        let mut st = self.state.borrow_mut();
+        if !st.in_body && !HEAD_ELEMENTS.contains(&name) {
+            st.in_body = true;
+        }
+        if name == "meta" && st.metas.len() < MAX_METAS {
+            let attr = |n: &str| {
+                tag.attrs
+                    .iter()
+                    .find(|a| &*a.name.local == n)
+                    .map(|a| a.value.to_string())
+            };
+            let in_head = !st.in_body && st.detached == 0;
+            st.metas.push(Meta {
+                http_equiv: attr("http-equiv").map(|s| s.trim().to_ascii_lowercase()),
+                name: attr("name").map(|s| s.trim().to_ascii_lowercase()),
+                content: attr("content"),
+                in_head,
+            });
+        }
+        if tag.self_closing {
+            return TokenSinkResult::Continue;
+        }
+        if matches!(name, "template" | "noscript") && !st.in_body {
+            st.detached += 1;
+        }
+        let raw = match name {
+            "script" => Some(RawKind::ScriptData),
+            "style" | "noframes" | "iframe" | "xmp" | "noembed" | "noscript" => {
+                Some(RawKind::Rawtext)
+            }
+            "title" | "textarea" => Some(RawKind::Rcdata),
+            "plaintext" => {
+                st.raw_until = Some(String::new());
+                return TokenSinkResult::Plaintext;
+            }
+            _ => None,
+        };
+        match raw {
+            Some(kind) => {
+                st.raw_until = Some(name.to_owned());
+                TokenSinkResult::RawData(kind)
+            }
+            None => TokenSinkResult::Continue,
+        }
+    }
+
+    fn end_tag(&self, tag: &Tag) {
+        let name: &str = &tag.name;
+        let mut st = self.state.borrow_mut();
+        if st.raw_until.as_deref() == Some(name) {
+            st.raw_until = None;
+        }
+        if matches!(name, "template" | "noscript") && st.detached > 0 {
+            st.detached -= 1;
+        }
+    }
+}
+
+impl TokenSink for Sink {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        match token {
+            Token::TagToken(tag) => match tag.kind {
+                TagKind::StartTag => return self.start_tag(&tag),
+                TagKind::EndTag => self.end_tag(&tag),
+            },
+            Token::CharacterTokens(text) => {
+                let mut st = self.state.borrow_mut();
+                if st.raw_until.is_none()
+                    && st.detached == 0
+                    && text.chars().any(|c| !c.is_ascii_whitespace())
+                {
+                    st.in_body = true;
+                }
+            }
+            _ => {}
+        }
+        TokenSinkResult::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head_csp(html: &str) -> Vec<bool> {
+        HtmlFacts::parse(html.as_bytes())
+            .any_http_equiv("content-security-policy")
+            .map(|m| m.in_head)
+            .collect()
+    }
+
+    #[test]
+    fn meta_in_head_counts() {
+        assert_eq!(
+            head_csp(
+                r#"<!doctype html><html><head><title>x; <meta http-equiv=a></title><meta http-equiv="Content-Security-Policy" content="default-src 'self'"></head><body></body></html>"#
+            ),
+            vec![true]
+        );
+    }
+
+    #[test]
+    fn meta_with_implied_head_counts() {
+        assert_eq!(
+            head_csp(r#"<meta http-equiv="content-security-policy" content="x"><p>hi"#),
+            vec![true]
+        );
+    }
+
+    #[test]
+    fn meta_in_body_does_not_count() {
+        assert_eq!(
+            head_csp(
+                r#"<html><head></head><body><meta http-equiv="Content-Security-Policy" content="x"></body>"#
+            ),
+            vec![false]
+        );
+        assert_eq!(
+            head_csp(r#"hello <meta http-equiv="Content-Security-Policy" content="x">"#),
+            vec![false]
+        );
+    }
+
+    #[test]
+    fn meta_after_head_end_tag_is_reinserted_into_head() {
+        assert_eq!(
+            head_csp(
+                r#"<head></head><meta http-equiv="Content-Security-Policy" content="x"><body>"#
+            ),
+            vec![true]
+        );
+    }
+
+    #[test]
+    fn meta_inside_template_or_noscript_does_not_count() {
+        assert_eq!(
+            head_csp(
+                r#"<head><template><meta http-equiv="Content-Security-Policy" content="x"></template></head>"#
+            ),
+            vec![false]
+        );
+        // With scripting enabled, <noscript> in head is raw text: no meta element at all.
+        assert!(head_csp(r#"<head><noscript><meta http-equiv="Content-Security-Policy" content="x"></noscript></head>"#).is_empty());
+    }
+
+    #[test]
+    fn script_text_is_not_body_content() {
+        assert_eq!(
+            head_csp(
+                r#"<head><script>var a = "<meta http-equiv=Content-Security-Policy>";</script><meta http-equiv="content-security-policy" content="y"></head>"#
+            ),
+            vec![true]
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics_and_is_bounded() {
+        let junk: Vec<u8> = (0..=255u8).cycle().take(600_000).collect();
+        let facts = HtmlFacts::parse(&junk);
+        assert!(facts.metas.len() <= MAX_METAS);
+        let many = "<meta name=a>".repeat(1000);
+        assert_eq!(HtmlFacts::parse(many.as_bytes()).metas.len(), MAX_METAS);
+    }
+}

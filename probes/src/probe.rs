@@ -1,0 +1,121 @@
+//! Probe kinds and the single dispatch point: `ProbeKind` is the only list of probes.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::context::ProbeContext;
+use crate::evidence::{Evidence, ProbeRun};
+use crate::measure::{GaugeDef, Measurement};
+use crate::target::Target;
+
+/// A probe: network I/O against one target that returns evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeKind {
+    /// The HTTPS main fetch, the root response and the plain-HTTP chains.
+    Fetch,
+    /// The health endpoint.
+    Health,
+}
+
+/// What a probe module returns; [`run`] wraps it into a [`ProbeRun`].
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) evidence: Evidence,
+    pub(crate) success: bool,
+    pub(crate) reason: Option<&'static str>,
+    pub(crate) measurements: Vec<Measurement>,
+}
+
+impl ProbeKind {
+    /// Every probe, in a fixed order.
+    pub const ALL: &'static [ProbeKind] = &[ProbeKind::Fetch, ProbeKind::Health];
+
+    /// The name used in config, labels and reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ProbeKind::Fetch => "fetch",
+            ProbeKind::Health => "health",
+        }
+    }
+
+    /// Parses a probe name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.name() == name)
+    }
+
+    /// Default interval (CHECKS.md §0.5).
+    pub const fn default_interval(self) -> Duration {
+        match self {
+            ProbeKind::Fetch => Duration::from_secs(300),
+            ProbeKind::Health => Duration::from_secs(30),
+        }
+    }
+
+    /// Default run timeout: the per-request limits of CHECKS.md §0.1 times the requests a run
+    /// makes, kept below the default interval.
+    pub const fn default_timeout(self) -> Duration {
+        match self {
+            ProbeKind::Fetch => Duration::from_secs(60),
+            ProbeKind::Health => Duration::from_secs(10),
+        }
+    }
+
+    /// Whether the probe may be configured to send credential headers (ARCHITECTURE.md, Safety).
+    pub const fn accepts_credentials(self) -> bool {
+        matches!(self, ProbeKind::Fetch | ProbeKind::Health)
+    }
+
+    /// Whether the probe keeps running while the target is in backoff (CHECKS.md §0.5).
+    pub const fn runs_during_backoff(self) -> bool {
+        matches!(self, ProbeKind::Health)
+    }
+
+    /// The probe-level gauges it may produce.
+    pub fn gauges(self) -> &'static [&'static GaugeDef] {
+        match self {
+            ProbeKind::Fetch => crate::fetch::GAUGES,
+            ProbeKind::Health => &[],
+        }
+    }
+}
+
+impl std::fmt::Display for ProbeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Runs one probe against one target. Never fails: failures are evidence.
+pub async fn run(kind: ProbeKind, target: &Target, cx: &ProbeContext<'_>) -> ProbeRun {
+    let started_at = SystemTime::now();
+    let t0 = Instant::now();
+    let outcome = match kind {
+        ProbeKind::Fetch => crate::fetch::run(target, cx).await,
+        ProbeKind::Health => crate::health::run(target, cx).await,
+    };
+    ProbeRun {
+        kind,
+        started_at,
+        duration: t0.elapsed(),
+        success: outcome.success,
+        reason: outcome.reason,
+        evidence: outcome.evidence,
+        measurements: outcome.measurements,
+    }
+}
+
+/// The run of a probe that was cut at its deadline before producing evidence.
+pub fn timed_out(kind: ProbeKind, started_at: SystemTime, duration: Duration) -> ProbeRun {
+    ProbeRun {
+        kind,
+        started_at,
+        duration,
+        success: false,
+        reason: Some("timeout"),
+        evidence: Evidence::TimedOut,
+        measurements: Vec::new(),
+    }
+}

@@ -1,0 +1,122 @@
+//! The recording certificate verifier.
+//!
+//! rustls calls `verify_server_cert` with the chain exactly as served and the stapled OCSP
+//! response. We store both, run WebPKI's own verification, store its verdict, and always let
+//! the handshake continue: expiry and chain metrics must survive an expired, self-signed or
+//! misnamed certificate. Whoever reads the record decides what an unverified connection may
+//! carry (never credentials).
+
+use std::sync::{Arc, Mutex};
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, Error as TlsError, SignatureScheme};
+
+/// What the verifier saw during one handshake.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorded {
+    pub(crate) chain: Vec<CertificateDer<'static>>,
+    pub(crate) ocsp: Option<Vec<u8>>,
+    pub(crate) result: Result<(), TlsError>,
+}
+
+/// One verifier per connection: a thin wrapper around the shared WebPKI verifier.
+#[derive(Debug)]
+pub(crate) struct RecordingVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    slot: Arc<Mutex<Option<Recorded>>>,
+}
+
+impl RecordingVerifier {
+    pub(crate) fn new(inner: Arc<WebPkiServerVerifier>) -> (Self, Arc<Mutex<Option<Recorded>>>) {
+        let slot = Arc::new(Mutex::new(None));
+        (
+            RecordingVerifier {
+                inner,
+                slot: Arc::clone(&slot),
+            },
+            slot,
+        )
+    }
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, TlsError> {
+        let result = self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map(|_| ());
+        let mut chain = Vec::with_capacity(1 + intermediates.len());
+        chain.push(end_entity.clone().into_owned());
+        chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+        let record = Recorded {
+            chain,
+            ocsp: (!ocsp_response.is_empty()).then(|| ocsp_response.to_vec()),
+            result,
+        };
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Some(record);
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Maps a WebPKI verdict to a low-cardinality reason (the `reason` label of the TLS metrics).
+pub(crate) fn reason(e: &TlsError) -> &'static str {
+    match e {
+        TlsError::InvalidCertificate(c) => match c {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => "expired",
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "not_yet_valid"
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                "hostname_mismatch"
+            }
+            CertificateError::UnknownIssuer => "unknown_issuer",
+            CertificateError::BadSignature => "bad_signature",
+            #[allow(deprecated)]
+            CertificateError::UnsupportedSignatureAlgorithm => "unsupported_signature_algorithm",
+            CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+            | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+                "unsupported_signature_algorithm"
+            }
+            CertificateError::Revoked => "revoked",
+            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                "invalid_purpose"
+            }
+            CertificateError::BadEncoding => "bad_encoding",
+            _ => "invalid_certificate",
+        },
+        _ => "invalid_certificate",
+    }
+}

@@ -1,0 +1,904 @@
+//! The configuration file: its model, strict parsing, and the values validated while parsing.
+//!
+//! [`parse`] is the only function that calls the YAML crate. Every struct denies unknown keys;
+//! every value that can be wrong on its own (URLs, durations, check names, header names, label
+//! names, regexes, secret references) is parsed into a typed value during deserialisation, so a
+//! mistake is reported with its file, line and column. Rules that span several values
+//! (timeout < interval, duplicate target names, unknown profiles, unset environment variables,
+//! unreadable files) are checked in `plan.rs`, which reports the location of the value at fault.
+//!
+//! Settings come in layers: built-in defaults, then `defaults:`, then the target's `profile:`,
+//! then the target itself; a key set in a higher layer wins (maps such as `labels` and
+//! `headers` are merged key by key). `docs/config.md` lists every key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::HeaderName;
+use probes::checks::{self, CheckDef};
+use probes::probe::ProbeKind;
+use probes::verdict::Severity;
+use regex::Regex;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use serde_saphyr::Spanned;
+use url::Url;
+
+/// Default listen address of `serve` (9115 is blackbox_exporter's).
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:9747";
+/// Default global limit of probe runs in flight.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 256;
+/// Default limit of runs in flight per host (CHECKS.md §0.5: ≤ 2 concurrent requests).
+pub const DEFAULT_PER_HOST_CONCURRENCY: usize = 2;
+/// Default window over which first runs are spread.
+pub const DEFAULT_INITIAL_SPREAD: Duration = Duration::from_secs(60);
+/// The largest config file we read.
+pub const MAX_CONFIG_BYTES: usize = 16 * 1024 * 1024;
+
+/// A config error with its location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line, 0 when unknown.
+    pub line: u64,
+    /// 1-based column, 0 when unknown.
+    pub column: u64,
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// The offending lines, when available.
+    pub snippet: Option<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path.display(),
+                self.line,
+                self.column,
+                self.message
+            )?;
+        } else {
+            write!(f, "{}: {}", self.path.display(), self.message)?;
+        }
+        if let Some(snippet) = &self.snippet {
+            write!(f, "\n{snippet}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// An error at a known location.
+    pub fn at(path: &Path, loc: &serde_saphyr::Location, message: impl Into<String>) -> Self {
+        ConfigError {
+            path: path.to_owned(),
+            line: loc.line(),
+            column: loc.column(),
+            message: message.into(),
+            snippet: None,
+        }
+    }
+
+    /// An error about the whole file.
+    pub fn file(path: &Path, message: impl Into<String>) -> Self {
+        ConfigError {
+            path: path.to_owned(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+            snippet: None,
+        }
+    }
+}
+
+/// Reads and parses a config file.
+///
+/// # Errors
+///
+/// [`ConfigError`] when the file cannot be read or does not parse.
+pub fn load(path: &Path) -> Result<(ConfigFile, String), ConfigError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ConfigError::file(path, format!("cannot read config file: {e}")))?;
+    if bytes.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::file(
+            path,
+            format!("config file is larger than {MAX_CONFIG_BYTES} bytes"),
+        ));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|e| ConfigError::file(path, format!("config file is not UTF-8: {e}")))?;
+    let file = parse(path, &text)?;
+    Ok((file, text))
+}
+
+/// Parses YAML text into the file model. The only caller of the YAML crate.
+///
+/// # Errors
+///
+/// [`ConfigError`] with the location and message of the first problem.
+pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+    if text.trim().is_empty()
+        || text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(ConfigError::file(
+            path,
+            "config file is empty: it needs at least `targets:`",
+        ));
+    }
+    serde_saphyr::from_str::<ConfigFile>(text).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        let bare = e.without_snippet().to_string();
+        let message = match bare.rfind(" at line ") {
+            Some(i) => bare[..i].to_owned(),
+            None => bare,
+        };
+        let name = path.display().to_string();
+        let rendered = e.render_with_options(
+            serde_saphyr::render_options! { source_name: Some(name.as_str()) },
+        );
+        let snippet = rendered
+            .find(" --> ")
+            .map(|i| rendered[i..].trim_end().to_owned());
+        ConfigError {
+            path: path.to_owned(),
+            line,
+            column,
+            message,
+            snippet,
+        }
+    })
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The HTTP server of `serve`.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// Scheduling limits.
+    #[serde(default)]
+    pub scheduler: SchedulerSection,
+    /// DNS resolver.
+    #[serde(default)]
+    pub resolver: ResolverSection,
+    /// Settings applied to every target (lowest configured layer).
+    #[serde(default)]
+    pub defaults: Layer,
+    /// Named setting layers that targets select with `profile:`.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Spanned<Layer>>,
+    /// The targets.
+    pub targets: Vec<Spanned<Layer>>,
+}
+
+/// `server:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Listen address of `serve`. Default `0.0.0.0:9747`.
+    pub listen: Option<SocketAddr>,
+    /// Export `probe_check_duration_seconds` and `probe_check_last_run_timestamp_seconds`.
+    /// Default false (two series per check and target).
+    pub check_timing_metrics: Option<bool>,
+}
+
+/// `scheduler:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSection {
+    /// Probe runs in flight at once, all targets together. Default 256.
+    pub max_concurrency: Option<Spanned<Count>>,
+    /// Probe runs in flight at once against one host. Default 2.
+    pub per_host_concurrency: Option<Spanned<Count>>,
+    /// First runs start at a deterministic offset within min(interval, this). Default 60s.
+    pub initial_spread: Option<DurationValue>,
+}
+
+/// `resolver:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolverSection {
+    /// Upstream DNS servers (`ip:port`); default the system's `/etc/resolv.conf`.
+    pub nameservers: Option<Vec<SocketAddr>>,
+    /// Per-query timeout. Default 3s.
+    pub timeout: Option<DurationValue>,
+    /// Attempts per query. Default 2.
+    pub attempts: Option<Spanned<Count>>,
+    /// Consult `/etc/hosts` first. Default true.
+    pub hosts_file: Option<bool>,
+}
+
+/// A settings layer: `defaults:`, a profile, or a target. `name`, `url` and `profile` are
+/// accepted only in targets (checked in `plan.rs`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    /// Target name, unique; the `target` label. Targets only.
+    pub name: Option<Spanned<TargetName>>,
+    /// Base URL `https://host[:port][/path]` (plain `http://` is allowed and judged as such).
+    /// Targets only.
+    pub url: Option<Spanned<TargetUrl>>,
+    /// Profile to apply under the target's own settings. Targets only.
+    pub profile: Option<Spanned<String>>,
+    /// Extra labels on every series of the target.
+    pub labels: Option<BTreeMap<LabelName, String>>,
+    /// Checks to run (replaces the lower layer's list). Default: every check except opt-in ones.
+    pub checks: Option<Vec<Spanned<CheckName>>>,
+    /// Interval and timeout per probe.
+    pub probes: Option<ProbesLayer>,
+    /// Pin the target host to this address; Host header and SNI keep the name.
+    pub resolve: Option<IpAddr>,
+    /// Where the plain-HTTP chain starts. Default `http://host/` (and `http://host/path`).
+    pub http_url: Option<Spanned<TargetUrl>>,
+    /// PEM file of extra CA certificates, trusted in addition to the public roots.
+    pub ca_file: Option<Spanned<PathBuf>>,
+    /// Request headers (credentials). Values may use `${env:VAR}` and `${file:/path}`.
+    pub headers: Option<BTreeMap<HeaderNameValue, Spanned<SecretTemplate>>>,
+    /// Probes allowed to send `headers` (`fetch`, `health`). Default none.
+    pub credentials_for: Option<Vec<Spanned<ProbeName>>>,
+    /// A check fails on a finding at or above this severity. Default `low`.
+    pub fail_min_severity: Option<SeverityValue>,
+    /// Checks whose evidence gauges are not exported.
+    pub disable_evidence_metrics: Option<Vec<Spanned<CheckName>>>,
+    /// Chromium HSTS preload list JSON, read by `https_redirect` and `hsts`.
+    pub hsts_preload_list: Option<Spanned<PathBuf>>,
+    /// Options of `https_redirect`.
+    pub https_redirect: Option<RedirectLayer>,
+    /// Options of `hsts`.
+    pub hsts: Option<HstsLayer>,
+    /// Options of `health`.
+    pub health: Option<HealthLayer>,
+}
+
+/// `probes:`: one entry per probe.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbesLayer {
+    /// The HTTPS/HTTP fetch (default every 5m, timeout 60s).
+    pub fetch: Option<ProbeLayer>,
+    /// The health request (default every 30s, timeout 10s).
+    pub health: Option<ProbeLayer>,
+}
+
+impl ProbesLayer {
+    /// The entry of `kind`.
+    pub fn get(&self, kind: ProbeKind) -> Option<&ProbeLayer> {
+        match kind {
+            ProbeKind::Fetch => self.fetch.as_ref(),
+            ProbeKind::Health => self.health.as_ref(),
+        }
+    }
+}
+
+/// Interval and timeout of one probe.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeLayer {
+    /// Time between runs.
+    pub interval: Option<Spanned<DurationValue>>,
+    /// A run is cut after this; must be below `interval`.
+    pub timeout: Option<Spanned<DurationValue>>,
+}
+
+/// `https_redirect:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectLayer {
+    /// More redirects than this raise `too_many_redirects`. Default 5.
+    pub max_redirects: Option<Count>,
+}
+
+/// `hsts:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HstsLayer {
+    /// max-age below this raises `max_age_too_short`. Default 15552000 (180 days).
+    pub min_max_age: Option<DurationValue>,
+    /// max-age below this raises `below_recommended`. Default 31536000 (1 year).
+    pub recommended_max_age: Option<DurationValue>,
+}
+
+/// `health:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthLayer {
+    /// Health URL, absolute or a path on the target (`/healthz`). Default the target URL.
+    pub url: Option<HealthUrl>,
+    /// Accepted statuses: `200`, `200-299`, `2xx`. Default `[2xx]`.
+    pub expected_status: Option<Vec<StatusRange>>,
+    /// Latency above this raises `slow`. Default 2s.
+    pub latency_budget: Option<DurationValue>,
+    /// The body must match this regular expression.
+    pub body_regex: Option<RegexValue>,
+}
+
+macro_rules! merge_layer {
+    ($hi:ident, $lo:ident; plain: [$($p:ident),*]; nested: [$($n:ident),*]; maps: [$($m:ident),*]) => {{
+        $( let $p = $hi.$p.or($lo.$p); )*
+        $( let $n = match ($hi.$n, $lo.$n) {
+            (Some(h), Some(l)) => Some(h.over(l)),
+            (h, l) => h.or(l),
+        }; )*
+        $( let $m = match ($hi.$m, $lo.$m) {
+            (Some(mut h), Some(l)) => { for (k, v) in l { h.entry(k).or_insert(v); } Some(h) }
+            (h, l) => h.or(l),
+        }; )*
+        Self { $($p,)* $($n,)* $($m,)* }
+    }};
+}
+
+/// Layers stack: `hi.over(lo)` keeps `hi`'s keys and takes the rest from `lo`.
+pub trait Over {
+    /// Merges `self` over `lower`.
+    fn over(self, lower: Self) -> Self;
+}
+
+impl Over for Layer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo;
+            plain: [name, url, profile, checks, resolve, http_url, ca_file, credentials_for,
+                    fail_min_severity, disable_evidence_metrics, hsts_preload_list];
+            nested: [probes, https_redirect, hsts, health];
+            maps: [labels, headers])
+    }
+}
+
+impl Over for ProbesLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: []; nested: [fetch, health]; maps: [])
+    }
+}
+
+impl Over for ProbeLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: [interval, timeout]; nested: []; maps: [])
+    }
+}
+
+impl Over for RedirectLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: [max_redirects]; nested: []; maps: [])
+    }
+}
+
+impl Over for HstsLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: [min_max_age, recommended_max_age]; nested: []; maps: [])
+    }
+}
+
+impl Over for HealthLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: [url, expected_status, latency_budget, body_regex]; nested: []; maps: [])
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values validated while parsing.
+
+/// A positive count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count(pub usize);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i64::deserialize(d)?;
+        if v < 1 {
+            return Err(de::Error::custom(format!(
+                "expected a positive integer, got {v}"
+            )));
+        }
+        usize::try_from(v).map(Count).map_err(de::Error::custom)
+    }
+}
+
+/// A duration: `500ms`, `30s`, `5m`, `1h30m`, `2d`, or an integer number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationValue(pub Duration);
+
+impl DurationValue {
+    /// Parses the string form.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the accepted forms.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "invalid duration {s:?}: expected a number with a unit (ms, s, m, h, d), e.g. 30s, 5m, 1h30m"
+            )
+        };
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(bad());
+        }
+        let mut total: u128 = 0;
+        let mut rest = t;
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(bad());
+            }
+            let n: u128 = rest[..digits].parse().map_err(|_| bad())?;
+            rest = &rest[digits..];
+            let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+            let millis: u128 = match &rest[..unit_len] {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return Err(bad()),
+            };
+            rest = &rest[unit_len..];
+            total = total.saturating_add(n.saturating_mul(millis));
+        }
+        let millis = u64::try_from(total).map_err(|_| bad())?;
+        Ok(DurationValue(Duration::from_millis(millis)))
+    }
+}
+
+impl fmt::Display for DurationValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humanize(self.0))
+    }
+}
+
+/// Formats a duration the way the config writes it (`90s` → `1m30s`).
+pub fn humanize(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    if ms % 1000 != 0 {
+        return format!("{ms}ms");
+    }
+    let mut s = ms / 1000;
+    let mut out = String::new();
+    for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if s >= len {
+            out.push_str(&format!("{}{unit}", s / len));
+            s %= len;
+        }
+    }
+    out
+}
+
+impl<'de> Deserialize<'de> for DurationValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = DurationValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as 30s, 5m or 1h30m, or a number of seconds")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationValue, E> {
+                Ok(DurationValue(Duration::from_secs(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationValue, E> {
+                u64::try_from(v)
+                    .map(|v| DurationValue(Duration::from_secs(v)))
+                    .map_err(|_| E::custom(format!("invalid duration {v}: must not be negative")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationValue, E> {
+                DurationValue::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A target name: non-empty, printable, at most 128 bytes (it is a label value).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TargetName(pub String);
+
+impl TryFrom<String> for TargetName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.is_empty() || s.len() > 128 || s.chars().any(char::is_control) {
+            return Err(format!(
+                "invalid target name {s:?}: expected 1-128 printable characters"
+            ));
+        }
+        Ok(TargetName(s))
+    }
+}
+
+/// An absolute `http(s)://` URL with a host and without credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TargetUrl(pub Url);
+
+impl TryFrom<String> for TargetUrl {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let url = Url::parse(&s)
+            .map_err(|e| format!("invalid URL {s:?}: {e}; expected e.g. https://shop.example/"))?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(format!(
+                "invalid URL {s:?}: scheme must be https (or http), not {}",
+                url.scheme()
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("invalid URL {s:?}: no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!(
+                "invalid URL {s:?}: must not contain user:password; configure `headers:` instead"
+            ));
+        }
+        Ok(TargetUrl(url))
+    }
+}
+
+/// `health.url`: an absolute URL or a path starting with `/`, resolved against the target URL.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum HealthUrl {
+    /// Absolute.
+    Absolute(Url),
+    /// A path on the target.
+    Path(String),
+}
+
+impl TryFrom<String> for HealthUrl {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.starts_with('/') && !s.starts_with("//") {
+            return Ok(HealthUrl::Path(s));
+        }
+        TargetUrl::try_from(s).map(|u| HealthUrl::Absolute(u.0))
+    }
+}
+
+/// A known check name.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+pub struct CheckName(pub &'static CheckDef);
+
+impl TryFrom<String> for CheckName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        checks::by_id(&s).map(CheckName).ok_or_else(|| {
+            let known: Vec<&str> = checks::ALL.iter().map(|c| c.id).collect();
+            format!("unknown check {s:?}, expected one of {}", known.join(", "))
+        })
+    }
+}
+
+/// A known probe name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ProbeName(pub ProbeKind);
+
+impl TryFrom<String> for ProbeName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        ProbeKind::from_name(&s).map(ProbeName).ok_or_else(|| {
+            let known: Vec<&str> = ProbeKind::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown probe {s:?}, expected one of {}", known.join(", "))
+        })
+    }
+}
+
+/// Label names the exporter uses itself.
+pub const RESERVED_LABELS: &[&str] = &[
+    "target",
+    "probe",
+    "check",
+    "finding",
+    "severity",
+    "phase",
+    "version",
+    "reason",
+    "address",
+    "family",
+    "path_id",
+    "signature",
+    "style",
+    "policy",
+    "server",
+    "subject_cn",
+    "issuer_cn",
+    "key_type",
+    "sig_alg",
+    "cipher",
+    "group",
+    "instance",
+    "job",
+    "result",
+];
+
+/// A Prometheus label name that does not collide with prodprobe's own labels.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub struct LabelName(pub String);
+
+impl TryFrom<String> for LabelName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let valid = s
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+        if s.is_empty() || !valid || s.starts_with("__") {
+            return Err(format!(
+                "invalid label name {s:?}: expected [a-zA-Z_][a-zA-Z0-9_]* not starting with __"
+            ));
+        }
+        if RESERVED_LABELS.contains(&s.as_str()) {
+            return Err(format!("label name {s:?} is reserved by prodprobe"));
+        }
+        Ok(LabelName(s))
+    }
+}
+
+/// A request header name allowed as a configured header.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub struct HeaderNameValue(pub String);
+
+impl HeaderNameValue {
+    /// As an `http` header name (validated at parse time).
+    pub fn header(&self) -> HeaderName {
+        HeaderName::from_bytes(self.0.as_bytes()).unwrap_or(http::header::AUTHORIZATION)
+    }
+}
+
+impl TryFrom<String> for HeaderNameValue {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let name = HeaderName::from_bytes(s.as_bytes())
+            .map_err(|_| format!("invalid header name {s:?}"))?;
+        const FORBIDDEN: &[&str] = &[
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "te",
+            "upgrade",
+            "keep-alive",
+            "proxy-connection",
+            "origin",
+        ];
+        if FORBIDDEN.contains(&name.as_str()) {
+            return Err(format!(
+                "header {s:?} cannot be configured: prodprobe sets it itself"
+            ));
+        }
+        Ok(HeaderNameValue(name.as_str().to_owned()))
+    }
+}
+
+/// One piece of a secret template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretPart {
+    /// Literal text.
+    Literal(String),
+    /// `${env:VAR}`.
+    Env(String),
+    /// `${file:/path}` (trailing newline trimmed).
+    File(PathBuf),
+}
+
+/// A header value with `${env:VAR}` / `${file:/path}` references (`$$` is a literal `$`).
+/// Resolved when the plan is built; the resolved value never reaches logs or labels.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct SecretTemplate(pub Vec<SecretPart>);
+
+impl TryFrom<String> for SecretTemplate {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut rest = s.as_str();
+        while let Some(i) = rest.find('$') {
+            lit.push_str(&rest[..i]);
+            rest = &rest[i..];
+            if let Some(r) = rest.strip_prefix("$$") {
+                lit.push('$');
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("${") {
+                let end = r
+                    .find('}')
+                    .ok_or_else(|| format!("unterminated ${{...}} in {s:?}"))?;
+                let inner = &r[..end];
+                let part = if let Some(var) = inner.strip_prefix("env:") {
+                    if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        return Err(format!("invalid environment variable name {var:?}"));
+                    }
+                    SecretPart::Env(var.to_owned())
+                } else if let Some(p) = inner.strip_prefix("file:") {
+                    if p.is_empty() {
+                        return Err("empty ${file:} path".into());
+                    }
+                    SecretPart::File(PathBuf::from(p))
+                } else {
+                    return Err(format!(
+                        "unknown reference ${{{inner}}}: expected ${{env:VAR}} or ${{file:/path}} ($$ for a literal $)"
+                    ));
+                };
+                if !lit.is_empty() {
+                    parts.push(SecretPart::Literal(std::mem::take(&mut lit)));
+                }
+                parts.push(part);
+                rest = &r[end + 1..];
+            } else {
+                lit.push('$');
+                rest = &rest[1..];
+            }
+        }
+        lit.push_str(rest);
+        if !lit.is_empty() {
+            parts.push(SecretPart::Literal(lit));
+        }
+        Ok(SecretTemplate(parts))
+    }
+}
+
+/// A severity name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct SeverityValue(pub Severity);
+
+impl TryFrom<String> for SeverityValue {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Severity::from_name(&s).map(SeverityValue).ok_or_else(|| {
+            format!("unknown severity {s:?}, expected one of info, low, medium, high, critical")
+        })
+    }
+}
+
+/// `200`, `200-299` or `2xx`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRange(pub std::ops::RangeInclusive<u16>);
+
+impl StatusRange {
+    fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid status {s:?}: expected e.g. 200, 200-299 or 2xx");
+        let code = |t: &str| {
+            t.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+        };
+        let t = s.trim();
+        if let Some(c) = t
+            .strip_suffix("xx")
+            .and_then(|d| d.parse::<u16>().ok())
+            .filter(|d| (1..=5).contains(d))
+        {
+            return Ok(StatusRange(c * 100..=c * 100 + 99));
+        }
+        if let Some((a, b)) = t.split_once('-') {
+            let (a, b) = (code(a).ok_or_else(bad)?, code(b).ok_or_else(bad)?);
+            if a > b {
+                return Err(bad());
+            }
+            return Ok(StatusRange(a..=b));
+        }
+        code(t).map(|c| StatusRange(c..=c)).ok_or_else(bad)
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StatusRange;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a status such as 200, 200-299 or 2xx")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusRange, E> {
+                StatusRange::parse(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusRange, E> {
+                StatusRange::parse(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusRange, E> {
+                StatusRange::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A regular expression, compiled at load time with a size limit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct RegexValue(pub Regex);
+
+impl TryFrom<String> for RegexValue {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        regex::RegexBuilder::new(&s)
+            .size_limit(1 << 20)
+            .build()
+            .map(RegexValue)
+            .map_err(|e| format!("invalid regular expression {s:?}: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let d = |s: &str| DurationValue::parse(s).map(|d| d.0);
+        assert_eq!(d("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(d("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(d("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(d("2d"), Ok(Duration::from_secs(172_800)));
+        assert!(d("5").is_err());
+        assert!(d("5x").is_err());
+        assert!(d("s").is_err());
+        assert!(d("").is_err());
+        assert!(d("99999999999999999999999999d").is_err());
+        assert_eq!(humanize(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(humanize(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn secret_templates() {
+        let t = SecretTemplate::try_from("Bearer ${env:TOKEN}".to_owned()).unwrap();
+        assert_eq!(
+            t.0,
+            vec![
+                SecretPart::Literal("Bearer ".into()),
+                SecretPart::Env("TOKEN".into())
+            ]
+        );
+        let t = SecretTemplate::try_from("a$$b${file:/run/s}".to_owned()).unwrap();
+        assert_eq!(
+            t.0,
+            vec![
+                SecretPart::Literal("a$b".into()),
+                SecretPart::File("/run/s".into())
+            ]
+        );
+        assert!(SecretTemplate::try_from("${vault:x}".to_owned()).is_err());
+        assert!(SecretTemplate::try_from("${env:X".to_owned()).is_err());
+    }
+
+    #[test]
+    fn status_ranges() {
+        assert_eq!(StatusRange::parse("2xx").unwrap().0, 200..=299);
+        assert_eq!(StatusRange::parse("200-399").unwrap().0, 200..=399);
+        assert_eq!(StatusRange::parse("204").unwrap().0, 204..=204);
+        assert!(StatusRange::parse("299-200").is_err());
+        assert!(StatusRange::parse("700").is_err());
+    }
+
+    #[test]
+    fn label_names() {
+        assert!(LabelName::try_from("team".to_owned()).is_ok());
+        assert!(LabelName::try_from("target".to_owned()).is_err());
+        assert!(LabelName::try_from("__x".to_owned()).is_err());
+        assert!(LabelName::try_from("9a".to_owned()).is_err());
+        assert!(LabelName::try_from("a-b".to_owned()).is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! prodprobe's daemon and CLI internals: config, plan, scheduler, exporter, server, reports.
+//! The binary (`main.rs`) is a thin command-line wrapper around these modules; probes and
+//! checks live in the `probes` crate.
+
+pub mod config;
+pub mod exporter;
+pub mod plan;
+pub mod reload;
+pub mod report;
+pub mod scheduler;
+pub mod server;

@@ -1,0 +1,370 @@
+//! prodprobe: continuous, outside-in production-readiness checks.
+//!
+//! `serve` runs the scheduler and exposes `/metrics`; `check` runs every job once and prints a
+//! report with a CI exit code; `validate` checks a config file.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use probes::checks;
+use probes::fetch::Engine;
+use probes::resolve::Resolver;
+use probes::tls::TlsClient;
+use probes::verdict::Severity;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use prodprobe::exporter::Exporter;
+use prodprobe::plan::{self, Plan, PlanContext};
+use prodprobe::reload::Reloader;
+use prodprobe::report::Report;
+use prodprobe::scheduler::{self, EngineRunner, Runner, Scheduler};
+use prodprobe::server;
+
+/// Exit code for usage and configuration errors.
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "prodprobe",
+    version,
+    about = "Continuous, outside-in production-readiness checks for web services"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format (logs go to stderr).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    /// Log filter, e.g. `info` or `prodprobe=debug` (also PRODPROBE_LOG).
+    #[arg(long, global = true, env = "PRODPROBE_LOG", default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the scheduler and serve /metrics until SIGTERM or SIGINT.
+    Serve {
+        /// Config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Listen address, overriding `server.listen` (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Run every job once and print a readiness report; exit 1 when a check fails.
+    Check {
+        /// Config file (or give URLs instead).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// URLs to check with default settings, without a config file.
+        urls: Vec<String>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Exit 1 when a check fails with a finding at or above this severity.
+        #[arg(long, default_value = "low", value_parser = parse_severity)]
+        fail_on: Severity,
+        /// Do not exit 1 when a check could not be evaluated (status error).
+        #[arg(long)]
+        allow_errors: bool,
+        /// Only these checks (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        checks: Vec<String>,
+        /// Only these targets (by name, repeatable).
+        #[arg(long = "target")]
+        targets: Vec<String>,
+    },
+    /// Validate a config file; exit 2 and print every problem when it is invalid.
+    Validate {
+        /// Config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::from_name(s).ok_or_else(|| {
+        format!("unknown severity {s:?}: expected info, low, medium, high or critical")
+    })
+}
+
+fn init_logging(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, &cli.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("prodprobe: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Validate { config } => validate(&config),
+            Command::Check {
+                config,
+                urls,
+                format,
+                fail_on,
+                allow_errors,
+                checks,
+                targets,
+            } => {
+                check(
+                    config,
+                    urls,
+                    format,
+                    fail_on,
+                    allow_errors,
+                    &checks,
+                    &targets,
+                )
+                .await
+            }
+            Command::Serve { config, listen } => match serve(config, listen).await {
+                Ok(code) => code,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("prodprobe: {e:#}");
+                    ExitCode::FAILURE
+                }
+            },
+        }
+    })
+}
+
+fn plan_context() -> anyhow::Result<PlanContext> {
+    let tls = TlsClient::new(&[]).context("building the public-roots TLS client")?;
+    Ok(PlanContext {
+        public_tls: Arc::new(tls),
+    })
+}
+
+fn load_plan(path: &std::path::Path, cx: &PlanContext) -> Result<Plan, ExitCode> {
+    plan::load(path, cx).map_err(|errors| {
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        eprintln!("prodprobe: {} error(s) in {}", errors.len(), path.display());
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+fn validate(path: &std::path::Path) -> ExitCode {
+    let cx = match plan_context() {
+        Ok(cx) => cx,
+        Err(e) => {
+            eprintln!("prodprobe: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match load_plan(path, &cx) {
+        Ok(plan) => {
+            for w in &plan.warnings {
+                eprintln!("warning: {w}");
+            }
+            let jobs: usize = plan.targets.iter().map(|t| t.jobs.len()).sum();
+            eprintln!(
+                "{}: valid ({} targets, {jobs} jobs)",
+                path.display(),
+                plan.targets.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+fn engine(plan: &Plan) -> Engine {
+    let resolver = Resolver::new(&plan.resolver).unwrap_or_else(|e| {
+        tracing::warn!("{e}; only /etc/hosts, IP literals and pinned addresses will resolve");
+        Resolver::hosts_only()
+    });
+    Engine::new(resolver, probes::USER_AGENT)
+}
+
+async fn check(
+    config: Option<PathBuf>,
+    urls: Vec<String>,
+    format: ReportFormat,
+    fail_on: Severity,
+    allow_errors: bool,
+    only_checks: &[String],
+    only_targets: &[String],
+) -> ExitCode {
+    let usage = |msg: String| {
+        eprintln!("prodprobe check: {msg}");
+        ExitCode::from(EXIT_USAGE)
+    };
+    let cx = match plan_context() {
+        Ok(cx) => cx,
+        Err(e) => return usage(format!("{e:#}")),
+    };
+    let mut plan = match (config, urls.is_empty()) {
+        (Some(_), false) => return usage("give either --config or URLs, not both".into()),
+        (None, true) => return usage("give --config FILE or at least one URL".into()),
+        (Some(path), true) => match load_plan(&path, &cx) {
+            Ok(p) => p,
+            Err(code) => return code,
+        },
+        (None, false) => match plan::for_urls(&urls, &cx) {
+            Ok(p) => p,
+            Err(e) => return usage(e),
+        },
+    };
+    if !only_targets.is_empty() {
+        if let Some(unknown) = only_targets
+            .iter()
+            .find(|n| !plan.targets.iter().any(|t| &t.target.name == *n))
+        {
+            return usage(format!("no target named {unknown:?}"));
+        }
+        plan.targets
+            .retain(|t| only_targets.contains(&t.target.name));
+    }
+    if !only_checks.is_empty() {
+        let mut wanted = Vec::new();
+        for id in only_checks {
+            match checks::by_id(id) {
+                Some(def) => wanted.push(def.id),
+                None => {
+                    let known: Vec<&str> = checks::ALL.iter().map(|c| c.id).collect();
+                    return usage(format!(
+                        "unknown check {id:?}, expected one of {}",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        for t in &mut plan.targets {
+            let target = Arc::make_mut(&mut t.target);
+            target.checks.retain(|c| wanted.contains(&c.id));
+            let probes = target.probes();
+            t.jobs.retain(|j| probes.contains(&j.kind));
+        }
+    }
+    let runner: Arc<dyn Runner> = Arc::new(EngineRunner {
+        engine: Arc::new(engine(&plan)),
+    });
+    let runtimes = scheduler::run_once(&plan, runner).await;
+    let report = Report::from_runtimes(&runtimes);
+    let out = match format {
+        ReportFormat::Text => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            report.to_text(color)
+        }
+        ReportFormat::Json => report.to_json(),
+    };
+    println!("{}", out.trim_end());
+    ExitCode::from(report.exit_code(fail_on, allow_errors) as u8)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+    let cx = plan_context()?;
+    let plan = match load_plan(&path, &cx) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    for w in &plan.warnings {
+        tracing::warn!("{w}");
+    }
+    let exporter = Arc::new(Exporter::new());
+    exporter.reloaded(true);
+    let runner: Arc<dyn Runner> = Arc::new(EngineRunner {
+        engine: Arc::new(engine(&plan)),
+    });
+    let mut scheduler = Scheduler::new(runner, Arc::clone(&exporter), plan.scheduler.clone());
+    scheduler.apply(&plan);
+
+    let addr = listen.unwrap_or(plan.listen);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr().context("reading the bound address")?;
+    let jobs: usize = plan.targets.iter().map(|t| t.jobs.len()).sum();
+    tracing::info!(addr = %bound, config = %path.display(), targets = plan.targets.len(), jobs, "prodprobe listening");
+
+    let shutdown = CancellationToken::new();
+    let (reload_tx, reload_rx) = mpsc::channel(4);
+    let state = server::AppState {
+        exporter: Arc::clone(&exporter),
+        readiness: scheduler.readiness(),
+        live: scheduler.live(),
+        reload: reload_tx,
+    };
+    let reloader = Reloader {
+        path,
+        cx,
+        scheduler,
+        exporter,
+        current: plan,
+    };
+    let reload_task = tokio::spawn(reloader.run(reload_rx, shutdown.clone()));
+
+    let stop = shutdown.clone();
+    let http = axum::serve(listener, server::router(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: waiting for in-flight probes");
+        stop.cancel();
+    });
+    http.await.context("HTTP server failed")?;
+    shutdown.cancel();
+    let scheduler = reload_task.await.context("reload task panicked")?;
+    scheduler.shutdown().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}

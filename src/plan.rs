@@ -1,0 +1,681 @@
+//! Config → plan: targets resolved into [`probes::target::Target`] values and their jobs, with the
+//! rules that span several values checked here (each error names the value at fault).
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use probes::checks::{self, CheckDef};
+use probes::evidence::Credential;
+use probes::preload::PreloadList;
+use probes::probe::ProbeKind;
+use probes::resolve::ResolverSettings;
+use probes::target::{Target, default_http_urls};
+use probes::tls::TlsClient;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use serde_saphyr::{Location, Spanned};
+
+use crate::config::{
+    self, ConfigError, ConfigFile, DEFAULT_INITIAL_SPREAD, DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_PER_HOST_CONCURRENCY, HealthUrl, Layer, Over, SecretPart, humanize,
+};
+
+/// Scheduler limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerSettings {
+    /// Runs in flight, all targets.
+    pub max_concurrency: usize,
+    /// Runs in flight per host.
+    pub per_host_concurrency: usize,
+    /// First runs are spread over min(interval, this).
+    pub initial_spread: Duration,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        SchedulerSettings {
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            per_host_concurrency: DEFAULT_PER_HOST_CONCURRENCY,
+            initial_spread: DEFAULT_INITIAL_SPREAD,
+        }
+    }
+}
+
+/// One probe of one target, with its schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JobSpec {
+    /// The probe.
+    pub kind: ProbeKind,
+    /// Time between runs.
+    pub interval: Duration,
+    /// Run timeout (< interval).
+    pub timeout: Duration,
+}
+
+/// A target and its jobs.
+#[derive(Debug, Clone)]
+pub struct PlannedTarget {
+    /// The target.
+    pub target: Arc<Target>,
+    /// Its jobs, one per probe its checks read.
+    pub jobs: Vec<JobSpec>,
+    /// Changes whenever anything that affects the target changes (secrets and CA bytes
+    /// included); an unchanged target keeps running across reloads.
+    pub fingerprint: u64,
+}
+
+/// Everything `serve` and `check` need from a config.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Listen address of `serve`.
+    pub listen: SocketAddr,
+    /// Export check timing series.
+    pub check_timing_metrics: bool,
+    /// Scheduler limits.
+    pub scheduler: SchedulerSettings,
+    /// Resolver settings.
+    pub resolver: ResolverSettings,
+    /// Targets in file order.
+    pub targets: Vec<PlannedTarget>,
+    /// Things worth a log line that are not errors.
+    pub warnings: Vec<String>,
+}
+
+/// The lowest interval a probe accepts: prodprobe must never become a load generator.
+pub fn interval_floor(kind: ProbeKind) -> Duration {
+    match kind {
+        ProbeKind::Health => Duration::from_secs(1),
+        ProbeKind::Fetch => Duration::from_secs(30),
+    }
+}
+
+/// Shared, expensive inputs built once per process.
+#[derive(Debug, Clone)]
+pub struct PlanContext {
+    /// The public-roots TLS client, shared by every target without a CA file.
+    pub public_tls: Arc<TlsClient>,
+}
+
+struct Builder<'a> {
+    path: &'a Path,
+    dir: PathBuf,
+    cx: &'a PlanContext,
+    errors: Vec<ConfigError>,
+    warnings: Vec<String>,
+    tls_cache: HashMap<PathBuf, (Arc<TlsClient>, u64)>,
+    preload_cache: HashMap<PathBuf, Arc<PreloadList>>,
+}
+
+impl Builder<'_> {
+    fn err(&mut self, loc: &Location, msg: impl Into<String>) {
+        self.errors.push(ConfigError::at(self.path, loc, msg));
+    }
+
+    fn resolve_path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.dir.join(p)
+        }
+    }
+}
+
+/// Builds the plan.
+///
+/// # Errors
+///
+/// Every problem found, each with its location.
+pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Vec<ConfigError>> {
+    let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+    let mut b = Builder {
+        path,
+        dir,
+        cx,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        tls_cache: HashMap::new(),
+        preload_cache: HashMap::new(),
+    };
+
+    let scheduler = SchedulerSettings {
+        max_concurrency: file
+            .scheduler
+            .max_concurrency
+            .as_ref()
+            .map_or(DEFAULT_MAX_CONCURRENCY, |c| c.value.0),
+        per_host_concurrency: file
+            .scheduler
+            .per_host_concurrency
+            .as_ref()
+            .map_or(DEFAULT_PER_HOST_CONCURRENCY, |c| c.value.0),
+        initial_spread: file
+            .scheduler
+            .initial_spread
+            .map_or(DEFAULT_INITIAL_SPREAD, |d| d.0),
+    };
+    let defaults = ResolverSettings::default();
+    let resolver = ResolverSettings {
+        nameservers: file.resolver.nameservers.clone().unwrap_or_default(),
+        timeout: file.resolver.timeout.map_or(defaults.timeout, |d| d.0),
+        attempts: file
+            .resolver
+            .attempts
+            .as_ref()
+            .map_or(defaults.attempts, |c| c.value.0),
+        use_hosts_file: file.resolver.hosts_file.unwrap_or(defaults.use_hosts_file),
+    };
+    let listen = file.server.listen.unwrap_or_else(|| {
+        config::DEFAULT_LISTEN
+            .parse()
+            .expect("valid default listen address")
+    });
+
+    target_only_keys(&mut b, &file.defaults, "defaults");
+    for (name, profile) in &file.profiles {
+        target_only_keys(&mut b, &profile.value, &format!("profile {name:?}"));
+    }
+
+    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+    let mut targets = Vec::new();
+    for spanned in &file.targets {
+        let loc = &spanned.referenced;
+        let own = &spanned.value;
+        let Some(name) = own.name.as_ref() else {
+            b.err(loc, "target has no `name`");
+            continue;
+        };
+        if let Some(first_line) = seen.get(&name.value.0) {
+            let msg = format!(
+                "duplicate target name {:?} (first defined at line {first_line})",
+                name.value.0
+            );
+            b.err(&name.referenced, msg);
+            continue;
+        }
+        seen.insert(name.value.0.clone(), name.referenced.line());
+        if own.url.is_none() {
+            b.err(loc, format!("target {:?} has no `url`", name.value.0));
+            continue;
+        }
+        let mut merged = own.clone();
+        if let Some(profile) = &own.profile {
+            match file.profiles.get(&profile.value) {
+                Some(p) => merged = merged.over(p.value.clone()),
+                None => {
+                    let known: Vec<&str> = file.profiles.keys().map(String::as_str).collect();
+                    let msg = if known.is_empty() {
+                        format!(
+                            "unknown profile {:?}: no profiles are defined",
+                            profile.value
+                        )
+                    } else {
+                        format!(
+                            "unknown profile {:?}, expected one of {}",
+                            profile.value,
+                            known.join(", ")
+                        )
+                    };
+                    b.err(&profile.referenced, msg);
+                    continue;
+                }
+            }
+        }
+        let merged = merged.over(file.defaults.clone());
+        if let Some(planned) = plan_target(&mut b, &name.value.0, merged) {
+            targets.push(planned);
+        }
+    }
+    if targets.is_empty() && b.errors.is_empty() {
+        b.warnings.push("the config has no targets".into());
+    }
+    if b.errors.is_empty() {
+        Ok(Plan {
+            listen,
+            check_timing_metrics: file.server.check_timing_metrics.unwrap_or(false),
+            scheduler,
+            resolver,
+            targets,
+            warnings: b.warnings,
+        })
+    } else {
+        Err(b.errors)
+    }
+}
+
+fn target_only_keys(b: &mut Builder<'_>, layer: &Layer, place: &str) {
+    if let Some(n) = &layer.name {
+        b.err(
+            &n.referenced,
+            format!("`name` is only allowed in a target, not in {place}"),
+        );
+    }
+    if let Some(u) = &layer.url {
+        b.err(
+            &u.referenced,
+            format!("`url` is only allowed in a target, not in {place}"),
+        );
+    }
+    if let Some(p) = &layer.profile {
+        b.err(
+            &p.referenced,
+            format!("`profile` is only allowed in a target, not in {place}"),
+        );
+    }
+}
+
+fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedTarget> {
+    let errors_before = b.errors.len();
+    let url = layer.url.as_ref()?.value.0.clone();
+    let mut fp = DefaultHasher::new();
+    name.hash(&mut fp);
+    url.as_str().hash(&mut fp);
+
+    // TLS client: shared public one, or one per CA file.
+    let tls = match &layer.ca_file {
+        None => Arc::clone(&b.cx.public_tls),
+        Some(ca) => match load_ca(b, ca) {
+            Some((tls, hash)) => {
+                hash.hash(&mut fp);
+                tls
+            }
+            None => Arc::clone(&b.cx.public_tls),
+        },
+    };
+    let mut target = match Target::new(name, url.clone(), tls) {
+        Ok(t) => t,
+        Err(e) => {
+            let loc = layer
+                .url
+                .as_ref()
+                .map(|u| u.referenced)
+                .unwrap_or(Location::UNKNOWN);
+            b.err(&loc, format!("invalid target URL: {e}"));
+            return None;
+        }
+    };
+
+    if let Some(labels) = &layer.labels {
+        target.labels = labels
+            .iter()
+            .map(|(k, v)| (k.0.clone(), v.clone()))
+            .collect();
+    }
+    target.resolve = layer.resolve;
+    if let Some(http_url) = &layer.http_url {
+        if http_url.value.0.scheme() != "http" {
+            b.err(&http_url.referenced, "`http_url` must be an http:// URL");
+        }
+        target.http_urls = vec![http_url.value.0.clone()];
+    } else {
+        target.http_urls = default_http_urls(&target.url);
+    }
+    if let Some(checks) = &layer.checks {
+        let mut list: Vec<&'static CheckDef> = Vec::new();
+        for c in checks {
+            if list.iter().any(|d| d.id == c.value.0.id) {
+                b.err(
+                    &c.referenced,
+                    format!("check {:?} is listed twice", c.value.0.id),
+                );
+            } else {
+                list.push(c.value.0);
+            }
+        }
+        // Registry order, so reports and metrics are stable.
+        target.checks = checks::ALL
+            .iter()
+            .copied()
+            .filter(|d| list.iter().any(|l| l.id == d.id))
+            .collect();
+    }
+    if let Some(sev) = layer.fail_min_severity {
+        target.fail_min_severity = sev.0;
+    }
+    if let Some(quiet) = &layer.disable_evidence_metrics {
+        target.quiet_checks = quiet.iter().map(|c| c.value.0.id).collect();
+    }
+
+    // Credentials.
+    if let Some(headers) = &layer.headers {
+        for (hname, template) in headers {
+            if let Some(value) = resolve_secret(b, template) {
+                value.as_bytes().hash(&mut fp);
+                target.credentials.push(Credential {
+                    name: hname.header(),
+                    value,
+                });
+            }
+        }
+    }
+    if let Some(list) = &layer.credentials_for {
+        for p in list {
+            if !p.value.0.accepts_credentials() {
+                b.err(
+                    &p.referenced,
+                    format!(
+                        "probe {:?} never sends credentials (only fetch and health may)",
+                        p.value.0.name()
+                    ),
+                );
+            } else if !target.credential_probes.contains(&p.value.0) {
+                target.credential_probes.push(p.value.0);
+            }
+        }
+        if target.credentials.is_empty() && !list.is_empty() {
+            b.warnings.push(format!(
+                "target {name:?}: credentials_for is set but no headers are configured"
+            ));
+        }
+    }
+
+    // Options.
+    if let Some(r) = &layer.https_redirect
+        && let Some(m) = r.max_redirects
+    {
+        target.options.https_redirect.max_redirects = m.0;
+    }
+    if let Some(h) = &layer.hsts {
+        if let Some(v) = h.min_max_age {
+            target.options.hsts.min_max_age = v.0.as_secs();
+        }
+        if let Some(v) = h.recommended_max_age {
+            target.options.hsts.recommended_max_age = v.0.as_secs();
+        }
+    }
+    if let Some(h) = &layer.health {
+        if let Some(u) = &h.url {
+            target.options.health.url = Some(match u {
+                HealthUrl::Absolute(u) => u.clone(),
+                HealthUrl::Path(p) => target.url.join(p).unwrap_or_else(|_| target.url.clone()),
+            });
+        }
+        if let Some(s) = &h.expected_status {
+            target.options.health.expected_status = s.iter().map(|r| r.0.clone()).collect();
+        }
+        if let Some(d) = h.latency_budget {
+            target.options.health.latency_budget = d.0;
+        }
+        if let Some(r) = &h.body_regex {
+            target.options.health.body_regex = Some(r.0.clone());
+        }
+    }
+    if let Some(p) = &layer.hsts_preload_list {
+        target.options.preload = load_preload(b, p);
+    }
+
+    // Jobs.
+    let mut jobs = Vec::new();
+    for kind in target.probes() {
+        let entry = layer.probes.as_ref().and_then(|p| p.get(kind));
+        let interval = entry.and_then(|e| e.interval.as_ref());
+        let timeout = entry.and_then(|e| e.timeout.as_ref());
+        let iv = interval.map_or(kind.default_interval(), |i| i.value.0);
+        let to = timeout.map_or(kind.default_timeout(), |t| t.value.0);
+        let floor = interval_floor(kind);
+        if iv < floor {
+            let loc = interval.map(|i| i.referenced).unwrap_or(Location::UNKNOWN);
+            b.err(
+                &loc,
+                format!(
+                    "{} interval {} is below the floor of {}",
+                    kind.name(),
+                    humanize(iv),
+                    humanize(floor)
+                ),
+            );
+        }
+        if to.is_zero() {
+            let loc = timeout.map(|t| t.referenced).unwrap_or(Location::UNKNOWN);
+            b.err(
+                &loc,
+                format!("{} timeout must be greater than 0", kind.name()),
+            );
+        } else if to >= iv {
+            // Point at whichever value the user wrote (the timeout if both).
+            let loc = timeout
+                .or(interval)
+                .map(|s| s.referenced)
+                .unwrap_or(Location::UNKNOWN);
+            b.err(
+                &loc,
+                format!(
+                    "{} timeout {} must be less than its interval {} (target {name:?})",
+                    kind.name(),
+                    humanize(to),
+                    humanize(iv)
+                ),
+            );
+        }
+        jobs.push(JobSpec {
+            kind,
+            interval: iv,
+            timeout: to,
+        });
+    }
+
+    if b.errors.len() > errors_before {
+        return None;
+    }
+    target.labels.hash(&mut fp);
+    target.resolve.hash(&mut fp);
+    for u in &target.http_urls {
+        u.as_str().hash(&mut fp);
+    }
+    target.credential_probes.hash(&mut fp);
+    target.fail_min_severity.hash(&mut fp);
+    for c in &target.checks {
+        c.id.hash(&mut fp);
+    }
+    target.quiet_checks.hash(&mut fp);
+    format!("{:?}", target.options.https_redirect).hash(&mut fp);
+    format!("{:?}", target.options.hsts).hash(&mut fp);
+    format!("{:?}", target.options.health).hash(&mut fp);
+    target
+        .options
+        .preload
+        .as_ref()
+        .map(|p| p.len())
+        .hash(&mut fp);
+    jobs.hash(&mut fp);
+    Some(PlannedTarget {
+        target: Arc::new(target),
+        jobs,
+        fingerprint: fp.finish(),
+    })
+}
+
+fn load_ca(b: &mut Builder<'_>, ca: &Spanned<PathBuf>) -> Option<(Arc<TlsClient>, u64)> {
+    let path = b.resolve_path(&ca.value);
+    if let Some(hit) = b.tls_cache.get(&path) {
+        return Some(hit.clone());
+    }
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            b.err(
+                &ca.referenced,
+                format!("cannot read ca_file {}: {e}", path.display()),
+            );
+            return None;
+        }
+    };
+    let certs: Result<Vec<CertificateDer<'static>>, _> =
+        CertificateDer::pem_slice_iter(&bytes).collect();
+    let certs = match certs {
+        Ok(c) if !c.is_empty() => c,
+        Ok(_) => {
+            b.err(
+                &ca.referenced,
+                format!("ca_file {} holds no PEM CERTIFICATE block", path.display()),
+            );
+            return None;
+        }
+        Err(e) => {
+            b.err(
+                &ca.referenced,
+                format!("ca_file {} is not valid PEM: {e}", path.display()),
+            );
+            return None;
+        }
+    };
+    match TlsClient::new(&certs) {
+        Ok(tls) => {
+            let mut h = DefaultHasher::new();
+            bytes.hash(&mut h);
+            let entry = (Arc::new(tls), h.finish());
+            b.tls_cache.insert(path, entry.clone());
+            Some(entry)
+        }
+        Err(e) => {
+            b.err(&ca.referenced, format!("ca_file {}: {e}", path.display()));
+            None
+        }
+    }
+}
+
+fn load_preload(b: &mut Builder<'_>, p: &Spanned<PathBuf>) -> Option<Arc<PreloadList>> {
+    let path = b.resolve_path(&p.value);
+    if let Some(hit) = b.preload_cache.get(&path) {
+        return Some(Arc::clone(hit));
+    }
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            b.err(
+                &p.referenced,
+                format!("cannot read hsts_preload_list {}: {e}", path.display()),
+            );
+            return None;
+        }
+    };
+    match PreloadList::parse(&text) {
+        Ok(list) => {
+            let list = Arc::new(list);
+            b.preload_cache.insert(path, Arc::clone(&list));
+            Some(list)
+        }
+        Err(e) => {
+            b.err(
+                &p.referenced,
+                format!(
+                    "hsts_preload_list {} is not Chromium's preload JSON: {e}",
+                    path.display()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn resolve_secret(b: &mut Builder<'_>, t: &Spanned<config::SecretTemplate>) -> Option<HeaderValue> {
+    let mut out = String::new();
+    for part in &t.value.0 {
+        match part {
+            SecretPart::Literal(s) => out.push_str(s),
+            SecretPart::Env(var) => match std::env::var(var) {
+                Ok(v) => out.push_str(&v),
+                Err(std::env::VarError::NotPresent) => {
+                    b.err(
+                        &t.referenced,
+                        format!("environment variable {var} is not set"),
+                    );
+                    return None;
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    b.err(
+                        &t.referenced,
+                        format!("environment variable {var} is not valid UTF-8"),
+                    );
+                    return None;
+                }
+            },
+            SecretPart::File(p) => {
+                let path = b.resolve_path(p);
+                match std::fs::read_to_string(&path) {
+                    Ok(v) => out.push_str(v.trim_end_matches(['\r', '\n'])),
+                    Err(e) => {
+                        b.err(
+                            &t.referenced,
+                            format!("cannot read secret file {}: {e}", path.display()),
+                        );
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+    match HeaderValue::from_str(&out) {
+        Ok(mut v) => {
+            v.set_sensitive(true);
+            Some(v)
+        }
+        Err(_) => {
+            // Never echo the value: it is a secret.
+            b.err(&t.referenced, "header value contains characters not allowed in HTTP headers (control characters or line breaks)");
+            None
+        }
+    }
+}
+
+/// A plan for bare URLs (`prodprobe check https://…`): default checks, default intervals.
+///
+/// # Errors
+///
+/// A message for a URL that cannot be a target.
+pub fn for_urls(urls: &[String], cx: &PlanContext) -> Result<Plan, String> {
+    let mut targets = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for raw in urls {
+        let url = config::TargetUrl::try_from(raw.clone())?.0;
+        let base = url.host_str().unwrap_or("target").to_owned();
+        let mut name = base.clone();
+        let mut n = 2;
+        while names.contains(&name) {
+            name = format!("{base}#{n}");
+            n += 1;
+        }
+        names.push(name.clone());
+        let target =
+            Target::new(name, url, Arc::clone(&cx.public_tls)).map_err(|e| e.to_string())?;
+        let jobs = target
+            .probes()
+            .into_iter()
+            .map(|kind| JobSpec {
+                kind,
+                interval: kind.default_interval(),
+                timeout: kind.default_timeout(),
+            })
+            .collect();
+        targets.push(PlannedTarget {
+            target: Arc::new(target),
+            jobs,
+            fingerprint: 0,
+        });
+    }
+    Ok(Plan {
+        listen: config::DEFAULT_LISTEN
+            .parse()
+            .expect("valid default listen address"),
+        check_timing_metrics: false,
+        scheduler: SchedulerSettings::default(),
+        resolver: ResolverSettings::default(),
+        targets,
+        warnings: Vec::new(),
+    })
+}
+
+/// Loads, parses and plans a config file.
+///
+/// # Errors
+///
+/// Every error found, each with its location.
+pub fn load(path: &Path, cx: &PlanContext) -> Result<Plan, Vec<ConfigError>> {
+    let (file, _) = config::load(path).map_err(|e| vec![e])?;
+    build(path, file, cx)
+}

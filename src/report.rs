@@ -1,0 +1,289 @@
+//! Reports of `check` (and the daemon's status API): text for people, JSON for machines, and
+//! the exit-code policy.
+
+use std::fmt::Write as _;
+use std::time::UNIX_EPOCH;
+
+use probes::evidence::ProbeRun;
+use probes::verdict::{Severity, Status, Verdict};
+use serde::Serialize;
+
+use crate::scheduler::TargetRuntime;
+
+/// Version of the JSON report schema (`docs/report.md`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Schema version.
+    pub schema_version: u32,
+    /// prodprobe version.
+    pub prodprobe_version: &'static str,
+    /// Counts.
+    pub summary: Summary,
+    /// Targets in config order.
+    pub targets: Vec<TargetReport>,
+}
+
+/// Counts over all targets.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Targets.
+    pub targets: usize,
+    /// Check results.
+    pub checks: usize,
+    /// Passed.
+    pub pass: usize,
+    /// Failed.
+    pub fail: usize,
+    /// Errored.
+    pub error: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// Findings by severity.
+    pub findings: FindingCounts,
+}
+
+/// Findings by severity.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FindingCounts {
+    /// critical.
+    pub critical: usize,
+    /// high.
+    pub high: usize,
+    /// medium.
+    pub medium: usize,
+    /// low.
+    pub low: usize,
+    /// info.
+    pub info: usize,
+}
+
+/// One target.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    /// Name.
+    pub name: String,
+    /// URL.
+    pub url: String,
+    /// Configured labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// The probes' latest runs.
+    pub probes: Vec<ProbeReport>,
+    /// The checks' latest verdicts.
+    pub checks: Vec<CheckReport>,
+}
+
+/// One probe run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    /// Probe name.
+    pub probe: &'static str,
+    /// blackbox's probe_success.
+    pub success: bool,
+    /// Why not.
+    pub reason: Option<&'static str>,
+    /// Run duration.
+    pub duration_seconds: f64,
+    /// Start, Unix seconds.
+    pub started_at: f64,
+}
+
+/// One check verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// Check id.
+    pub check: &'static str,
+    /// pass | fail | error | skipped.
+    pub status: Status,
+    /// Why error/skipped.
+    pub reason: Option<&'static str>,
+    /// Highest finding severity.
+    pub severity: Option<Severity>,
+    /// Findings, highest severity first.
+    pub findings: Vec<FindingReport>,
+}
+
+/// One finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingReport {
+    /// Finding id.
+    pub id: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// Evidence (≤ 1024 bytes).
+    pub evidence: String,
+}
+
+fn probe_report(run: &ProbeRun) -> ProbeReport {
+    ProbeReport {
+        probe: run.kind.name(),
+        success: run.success,
+        reason: run.reason,
+        duration_seconds: run.duration.as_secs_f64(),
+        started_at: run
+            .started_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+    }
+}
+
+fn check_report(v: &Verdict) -> CheckReport {
+    let mut findings: Vec<FindingReport> = v
+        .findings
+        .iter()
+        .map(|f| FindingReport {
+            id: f.id,
+            severity: f.severity,
+            evidence: f.evidence.clone(),
+        })
+        .collect();
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    CheckReport {
+        check: v.check,
+        status: v.status,
+        reason: v.reason,
+        severity: v.max_severity(),
+        findings,
+    }
+}
+
+impl Report {
+    /// Builds the report from targets' latest state.
+    pub fn from_runtimes(runtimes: &[std::sync::Arc<TargetRuntime>]) -> Self {
+        let mut summary = Summary::default();
+        let targets: Vec<TargetReport> = runtimes
+            .iter()
+            .map(|rt| {
+                let (runs, verdicts) = rt.snapshot();
+                let checks: Vec<CheckReport> = verdicts.iter().map(check_report).collect();
+                for c in &checks {
+                    summary.checks += 1;
+                    match c.status {
+                        Status::Pass => summary.pass += 1,
+                        Status::Fail => summary.fail += 1,
+                        Status::Error => summary.error += 1,
+                        Status::Skipped => summary.skipped += 1,
+                    }
+                    for f in &c.findings {
+                        let slot = match f.severity {
+                            Severity::Critical => &mut summary.findings.critical,
+                            Severity::High => &mut summary.findings.high,
+                            Severity::Medium => &mut summary.findings.medium,
+                            Severity::Low => &mut summary.findings.low,
+                            Severity::Info => &mut summary.findings.info,
+                        };
+                        *slot += 1;
+                    }
+                }
+                TargetReport {
+                    name: rt.target.name.clone(),
+                    url: rt.target.url.to_string(),
+                    labels: rt.target.labels.iter().cloned().collect(),
+                    probes: runs.iter().map(|r| probe_report(r)).collect(),
+                    checks,
+                }
+            })
+            .collect();
+        summary.targets = targets.len();
+        Report {
+            schema_version: SCHEMA_VERSION,
+            prodprobe_version: env!("CARGO_PKG_VERSION"),
+            summary,
+            targets,
+        }
+    }
+
+    /// The CI gate: 1 when a check failed with a finding at or above `fail_on`, or (unless
+    /// `allow_errors`) a check could not be evaluated; else 0.
+    pub fn exit_code(&self, fail_on: Severity, allow_errors: bool) -> i32 {
+        let failed = self.targets.iter().flat_map(|t| &t.checks).any(|c| {
+            (c.status == Status::Fail && c.severity.is_some_and(|s| s >= fail_on))
+                || (c.status == Status::Error && !allow_errors)
+        });
+        i32::from(failed)
+    }
+
+    /// JSON (the documented schema).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Text for a terminal.
+    pub fn to_text(&self, color: bool) -> String {
+        let paint = |code: &str, s: &str| {
+            if color {
+                format!("\x1b[{code}m{s}\x1b[0m")
+            } else {
+                s.to_owned()
+            }
+        };
+        let sev_color = |s: Severity| match s {
+            Severity::Critical | Severity::High => "31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+            Severity::Info => "2",
+        };
+        let mut out = String::new();
+        for t in &self.targets {
+            let _ = writeln!(out, "{}  {}", paint("1", &t.name), t.url);
+            let width = t.checks.iter().map(|c| c.check.len()).max().unwrap_or(0);
+            for c in &t.checks {
+                let (mark, code) = match c.status {
+                    Status::Pass => ("PASS", "32"),
+                    Status::Fail => ("FAIL", "31"),
+                    Status::Error => ("ERROR", "35"),
+                    Status::Skipped => ("SKIP", "2"),
+                };
+                let tail = match (c.status, c.reason, c.severity) {
+                    (Status::Error | Status::Skipped, Some(r), _) => format!("  ({r})"),
+                    (Status::Fail, _, Some(s)) => format!("  {s}"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(out, "  {:<5} {:<width$}{tail}", paint(code, mark), c.check);
+                for f in &c.findings {
+                    let evidence = f.evidence.replace('\n', " ⏎ ");
+                    let _ = writeln!(
+                        out,
+                        "        {:<8} {}  {}",
+                        paint(sev_color(f.severity), f.severity.as_str()),
+                        f.id,
+                        paint("2", &evidence)
+                    );
+                }
+            }
+            let probes: Vec<String> = t
+                .probes
+                .iter()
+                .map(|p| {
+                    let state = if p.success {
+                        "ok".to_owned()
+                    } else {
+                        format!("failed: {}", p.reason.unwrap_or("unknown"))
+                    };
+                    format!("{} {state} {:.2}s", p.probe, p.duration_seconds)
+                })
+                .collect();
+            let _ = writeln!(out, "  probes: {}\n", probes.join(" · "));
+        }
+        let s = &self.summary;
+        let f = &s.findings;
+        let _ = writeln!(
+            out,
+            "{} targets, {} checks: {} passed, {} failed, {} errors, {} skipped; findings: {} critical, {} high, {} medium, {} low, {} info",
+            s.targets,
+            s.checks,
+            s.pass,
+            s.fail,
+            s.error,
+            s.skipped,
+            f.critical,
+            f.high,
+            f.medium,
+            f.low,
+            f.info
+        );
+        out
+    }
+}

@@ -1,0 +1,599 @@
+//! The scheduler: one lightweight task per job (target × probe).
+//!
+//! - First runs start at a deterministic offset (hash of target and probe) within
+//!   min(interval, initial_spread), so N targets spread out instead of firing together.
+//! - A job runs on a fixed grid; it never overlaps itself (the task awaits its run), and grid
+//!   slots missed while a run or a concurrency wait overran are counted as skipped.
+//! - A global semaphore and one per host bound the runs in flight.
+//! - Each run has a deadline; the probe honours it and the scheduler cuts it there as well.
+//! - Reload cancels the jobs of removed or changed targets at once; shutdown stops scheduling
+//!   and lets in-flight runs finish (each bounded by its timeout).
+//!
+//! After each run the checks that read the probe are re-evaluated over the newest evidence of
+//! all their inputs, and the results go to the exporter.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use probes::checks::{self, CheckInput};
+use probes::context::ProbeContext;
+use probes::evidence::{EvidenceSet, ProbeRun};
+use probes::fetch::Engine;
+use probes::probe::{self, ProbeKind};
+use probes::target::Target;
+use probes::verdict::Verdict;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, sleep_until, timeout_at};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::exporter::Exporter;
+use crate::plan::{JobSpec, Plan, PlannedTarget, SchedulerSettings};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Runs probes. The daemon uses [`EngineRunner`]; tests substitute their own.
+pub trait Runner: Send + Sync + 'static {
+    /// Runs `kind` against `target`, finishing by `deadline`.
+    fn run<'a>(
+        &'a self,
+        kind: ProbeKind,
+        target: &'a Target,
+        deadline: Instant,
+    ) -> BoxFuture<'a, ProbeRun>;
+}
+
+/// The real runner: the library's probes on the shared engine.
+#[derive(Debug)]
+pub struct EngineRunner {
+    /// Resolver and User-Agent, built once.
+    pub engine: Arc<Engine>,
+}
+
+impl Runner for EngineRunner {
+    fn run<'a>(
+        &'a self,
+        kind: ProbeKind,
+        target: &'a Target,
+        deadline: Instant,
+    ) -> BoxFuture<'a, ProbeRun> {
+        Box::pin(async move {
+            let cx = ProbeContext {
+                engine: &self.engine,
+                deadline,
+            };
+            probe::run(kind, target, &cx).await
+        })
+    }
+}
+
+/// The newest evidence and verdicts of a target.
+#[derive(Debug, Default)]
+struct TargetState {
+    evidence: EvidenceSet,
+    verdicts: BTreeMap<&'static str, Verdict>,
+}
+
+/// A target while it is scheduled.
+#[derive(Debug)]
+pub struct TargetRuntime {
+    /// The target.
+    pub target: Arc<Target>,
+    /// Its jobs.
+    pub jobs: Vec<JobSpec>,
+    /// Config fingerprint (unchanged targets survive reloads).
+    pub fingerprint: u64,
+    /// Distinguishes this incarnation from an earlier one with the same name.
+    pub generation: u64,
+    state: Mutex<TargetState>,
+}
+
+impl TargetRuntime {
+    /// A runtime with no evidence yet.
+    pub fn new(planned: &PlannedTarget, generation: u64) -> Self {
+        TargetRuntime {
+            target: Arc::clone(&planned.target),
+            jobs: planned.jobs.clone(),
+            fingerprint: planned.fingerprint,
+            generation,
+            state: Mutex::new(TargetState::default()),
+        }
+    }
+
+    /// The newest run of each probe and the latest verdict of each check, in registry order.
+    pub fn snapshot(&self) -> (Vec<Arc<ProbeRun>>, Vec<Verdict>) {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let runs = ProbeKind::ALL
+            .iter()
+            .filter_map(|k| st.evidence.run(*k).cloned())
+            .collect();
+        let verdicts = self
+            .target
+            .checks
+            .iter()
+            .filter_map(|c| st.verdicts.get(c.id).cloned())
+            .collect();
+        (runs, verdicts)
+    }
+}
+
+/// Runs one job once: the probe (cut at its timeout), then the checks that read it.
+pub async fn execute(
+    runner: &dyn Runner,
+    rt: &TargetRuntime,
+    job: JobSpec,
+) -> (Arc<ProbeRun>, Vec<(Verdict, Duration)>) {
+    let started_at = SystemTime::now();
+    let t0 = Instant::now();
+    let deadline = t0 + job.timeout;
+    // The probe bounds every phase by the deadline; this is the backstop.
+    let run = match timeout_at(
+        deadline + Duration::from_secs(1),
+        runner.run(job.kind, &rt.target, deadline),
+    )
+    .await
+    {
+        Ok(run) => run,
+        Err(_) => probe::timed_out(job.kind, started_at, t0.elapsed()),
+    };
+    let run = Arc::new(run);
+    let mut st = rt.state.lock().unwrap_or_else(|e| e.into_inner());
+    st.evidence.insert(Arc::clone(&run));
+    let mut out = Vec::new();
+    for def in rt
+        .target
+        .checks
+        .iter()
+        .filter(|c| c.inputs.contains(&job.kind))
+    {
+        let c0 = std::time::Instant::now();
+        let verdict = {
+            let input = CheckInput {
+                target: &rt.target,
+                evidence: &st.evidence,
+                previous: &st.verdicts,
+                now: SystemTime::now(),
+            };
+            checks::evaluate(def, &input)
+        };
+        st.verdicts.insert(def.id, verdict.clone());
+        out.push((verdict, c0.elapsed()));
+    }
+    (run, out)
+}
+
+/// Concurrency limits: global and per host.
+#[derive(Debug)]
+pub struct Limits {
+    global: Arc<Semaphore>,
+    per_host: usize,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Permits held for the duration of one run.
+#[derive(Debug)]
+pub struct Permits {
+    _host: OwnedSemaphorePermit,
+    _global: OwnedSemaphorePermit,
+}
+
+impl Limits {
+    /// Limits from settings.
+    pub fn new(settings: &SchedulerSettings) -> Self {
+        Limits {
+            global: Arc::new(Semaphore::new(settings.max_concurrency)),
+            per_host: settings.per_host_concurrency,
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits for a host permit, then a global one (so a busy host never holds global slots).
+    pub async fn acquire(&self, host: &str) -> Permits {
+        let host_sem = {
+            let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(
+                hosts
+                    .entry(host.to_owned())
+                    .or_insert_with(|| Arc::new(Semaphore::new(self.per_host))),
+            )
+        };
+        // The semaphores are never closed, so acquiring cannot fail.
+        let host = host_sem
+            .acquire_owned()
+            .await
+            .expect("host semaphore is never closed");
+        let global = Arc::clone(&self.global)
+            .acquire_owned()
+            .await
+            .expect("global semaphore is never closed");
+        Permits {
+            _host: host,
+            _global: global,
+        }
+    }
+
+    /// Forgets hosts that are no longer configured.
+    fn retain_hosts(&self, keep: &[&str]) {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        hosts.retain(|h, _| keep.contains(&h.as_str()));
+    }
+}
+
+/// Readiness: every job of the first configuration has run once.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    pending: AtomicUsize,
+    ready: AtomicBool,
+}
+
+impl Readiness {
+    /// Whether `/-/ready` answers 200.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    fn expect(&self, jobs: usize) {
+        self.pending.store(jobs, Ordering::Release);
+        if jobs == 0 {
+            self.ready.store(true, Ordering::Release);
+        }
+    }
+
+    fn job_done(&self) {
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.ready.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// A stable 64-bit hash (FNV-1a), so first-run offsets do not change between releases.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in *part {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The first run's offset from start: deterministic per (target, probe), uniform over
+/// min(interval, spread).
+pub fn first_offset(
+    target: &str,
+    kind: ProbeKind,
+    interval: Duration,
+    spread: Duration,
+) -> Duration {
+    let window = interval.min(spread);
+    let nanos = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(fnv1a(&[target.as_bytes(), kind.name().as_bytes()]) % nanos)
+}
+
+struct Shared {
+    runner: Arc<dyn Runner>,
+    exporter: Arc<Exporter>,
+    limits: RwLock<Arc<Limits>>,
+}
+
+impl Shared {
+    fn limits(&self) -> Arc<Limits> {
+        Arc::clone(&self.limits.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+struct Scheduled {
+    runtime: Arc<TargetRuntime>,
+    cancel: CancellationToken,
+}
+
+/// The live targets, in config order, for the status page and API.
+pub type LiveTargets = Arc<RwLock<Vec<Arc<TargetRuntime>>>>;
+
+/// The scheduler of `serve`.
+pub struct Scheduler {
+    shared: Arc<Shared>,
+    settings: SchedulerSettings,
+    scheduled: BTreeMap<String, Scheduled>,
+    live: LiveTargets,
+    readiness: Arc<Readiness>,
+    applied_once: bool,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    next_generation: u64,
+    max_timeout: Duration,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("targets", &self.scheduled.len())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scheduler {
+    /// A scheduler with no jobs.
+    pub fn new(
+        runner: Arc<dyn Runner>,
+        exporter: Arc<Exporter>,
+        settings: SchedulerSettings,
+    ) -> Self {
+        let limits = Arc::new(Limits::new(&settings));
+        Scheduler {
+            shared: Arc::new(Shared {
+                runner,
+                exporter,
+                limits: RwLock::new(limits),
+            }),
+            settings,
+            scheduled: BTreeMap::new(),
+            live: Arc::new(RwLock::new(Vec::new())),
+            readiness: Arc::new(Readiness::default()),
+            applied_once: false,
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            next_generation: 1,
+            max_timeout: Duration::ZERO,
+        }
+    }
+
+    /// Readiness shared with the server.
+    pub fn readiness(&self) -> Arc<Readiness> {
+        Arc::clone(&self.readiness)
+    }
+
+    /// Live targets shared with the server.
+    pub fn live(&self) -> LiveTargets {
+        Arc::clone(&self.live)
+    }
+
+    /// Applies a plan: jobs of removed or changed targets stop and their series go; new and
+    /// changed targets start; unchanged targets keep running untouched.
+    pub fn apply(&mut self, plan: &Plan) {
+        let exporter = &self.shared.exporter;
+        exporter.set_check_timing(plan.check_timing_metrics);
+        if plan.scheduler != self.settings {
+            // Running jobs pick the new limits up at their next run.
+            *self
+                .shared
+                .limits
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = Arc::new(Limits::new(&plan.scheduler));
+            self.settings = plan.scheduler.clone();
+        }
+        let wanted: HashMap<&str, &PlannedTarget> = plan
+            .targets
+            .iter()
+            .map(|t| (t.target.name.as_str(), t))
+            .collect();
+        let stale: Vec<String> = self
+            .scheduled
+            .iter()
+            .filter(|(name, s)| {
+                wanted
+                    .get(name.as_str())
+                    .is_none_or(|p| p.fingerprint != s.runtime.fingerprint)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            if let Some(s) = self.scheduled.remove(&name) {
+                s.cancel.cancel();
+                exporter.remove_target(&name);
+                tracing::info!(target_name = %name, "target removed or changed: its jobs stopped");
+            }
+        }
+        let first_config = !self.applied_once;
+        self.applied_once = true;
+        let mut new_jobs = 0;
+        let mut starts = Vec::new();
+        for planned in &plan.targets {
+            if self.scheduled.contains_key(&planned.target.name) {
+                continue;
+            }
+            let generation = self.next_generation;
+            self.next_generation += 1;
+            let runtime = Arc::new(TargetRuntime::new(planned, generation));
+            exporter.add_target(&runtime.target, generation);
+            let cancel = self.shutdown.child_token();
+            new_jobs += runtime.jobs.len();
+            starts.push((Arc::clone(&runtime), cancel.clone()));
+            self.scheduled
+                .insert(planned.target.name.clone(), Scheduled { runtime, cancel });
+        }
+        if first_config {
+            self.readiness.expect(new_jobs);
+        }
+        for (runtime, cancel) in starts {
+            for job in runtime.jobs.clone() {
+                self.max_timeout = self.max_timeout.max(job.timeout);
+                let first = first_config.then(|| Arc::clone(&self.readiness));
+                let task = job_loop(
+                    Arc::clone(&self.shared),
+                    Arc::clone(&runtime),
+                    job,
+                    self.settings.initial_spread,
+                    cancel.clone(),
+                    self.shutdown.clone(),
+                    first,
+                );
+                self.tracker.spawn(task);
+            }
+        }
+        let hosts: Vec<&str> = plan
+            .targets
+            .iter()
+            .map(|t| t.target.host.as_str())
+            .collect();
+        self.shared.limits().retain_hosts(&hosts);
+        let order: Vec<Arc<TargetRuntime>> = plan
+            .targets
+            .iter()
+            .filter_map(|t| {
+                self.scheduled
+                    .get(&t.target.name)
+                    .map(|s| Arc::clone(&s.runtime))
+            })
+            .collect();
+        let jobs: usize = order.iter().map(|r| r.jobs.len()).sum();
+        exporter.set_counts(order.len(), jobs);
+        *self.live.write().unwrap_or_else(|e| e.into_inner()) = order;
+    }
+
+    /// Stops scheduling and waits for in-flight runs (each bounded by its timeout).
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        let grace = self.max_timeout + Duration::from_secs(2);
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight probes did not finish within {grace:?}");
+        }
+    }
+}
+
+async fn job_loop(
+    shared: Arc<Shared>,
+    rt: Arc<TargetRuntime>,
+    job: JobSpec,
+    spread: Duration,
+    cancel: CancellationToken,
+    shutdown: CancellationToken,
+    mut first: Option<Arc<Readiness>>,
+) {
+    let name = rt.target.name.as_str();
+    let mut next = Instant::now() + first_offset(name, job.kind, job.interval, spread);
+    loop {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            () = shutdown.cancelled() => return,
+            () = sleep_until(next) => {}
+        }
+        let limits = shared.limits();
+        let permits = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            () = shutdown.cancelled() => return,
+            p = limits.acquire(&rt.target.host) => p,
+        };
+        shared
+            .exporter
+            .observe_lag(Instant::now().saturating_duration_since(next));
+        shared.exporter.in_flight(1);
+        // Shutdown lets the run finish; removal of the target cuts it.
+        let outcome = tokio::select! {
+            biased;
+            () = cancel.cancelled() => None,
+            r = execute(shared.runner.as_ref(), &rt, job) => Some(r),
+        };
+        shared.exporter.in_flight(-1);
+        drop(permits);
+        let Some((run, verdicts)) = outcome else {
+            return;
+        };
+        shared.exporter.probe_finished(name, &run);
+        shared
+            .exporter
+            .record_probe(&rt.target, rt.generation, &run, job.interval);
+        shared
+            .exporter
+            .record_verdicts(&rt.target, rt.generation, &verdicts);
+        if let Some(r) = first.take() {
+            r.job_done();
+        }
+        next += job.interval;
+        let now = Instant::now();
+        if next <= now {
+            let behind = now.duration_since(next).as_nanos();
+            let missed =
+                u64::try_from(behind / job.interval.as_nanos().max(1) + 1).unwrap_or(u64::MAX);
+            shared
+                .exporter
+                .runs_skipped(name, job.kind, "overrun", missed);
+            next += job
+                .interval
+                .saturating_mul(u32::try_from(missed).unwrap_or(u32::MAX));
+        }
+    }
+}
+
+/// Runs every job of a plan once (for `check`), within the plan's limits; returns the targets
+/// with their evidence and verdicts.
+pub async fn run_once(plan: &Plan, runner: Arc<dyn Runner>) -> Vec<Arc<TargetRuntime>> {
+    let limits = Arc::new(Limits::new(&plan.scheduler));
+    let runtimes: Vec<Arc<TargetRuntime>> = plan
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Arc::new(TargetRuntime::new(t, i as u64 + 1)))
+        .collect();
+    let mut set = tokio::task::JoinSet::new();
+    for rt in &runtimes {
+        for job in rt.jobs.clone() {
+            let rt = Arc::clone(rt);
+            let limits = Arc::clone(&limits);
+            let runner = Arc::clone(&runner);
+            set.spawn(async move {
+                let _permits = limits.acquire(&rt.target.host).await;
+                execute(runner.as_ref(), &rt, job).await;
+            });
+        }
+    }
+    while set.join_next().await.is_some() {}
+    runtimes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_are_deterministic_and_within_the_window() {
+        let iv = Duration::from_secs(300);
+        let spread = Duration::from_secs(60);
+        let a = first_offset("shop", ProbeKind::Fetch, iv, spread);
+        assert_eq!(a, first_offset("shop", ProbeKind::Fetch, iv, spread));
+        assert!(a < spread);
+        let health = first_offset("shop", ProbeKind::Health, Duration::from_secs(30), spread);
+        assert!(health < Duration::from_secs(30));
+        assert_eq!(
+            first_offset("x", ProbeKind::Fetch, iv, Duration::ZERO),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn offsets_spread_over_the_window() {
+        let spread = Duration::from_secs(60);
+        let mut buckets = [0u32; 6];
+        for i in 0..600 {
+            let off = first_offset(
+                &format!("target-{i}"),
+                ProbeKind::Fetch,
+                Duration::from_secs(300),
+                spread,
+            );
+            buckets[(off.as_secs() / 10) as usize] += 1;
+        }
+        // 600 targets over six 10 s buckets: each bucket holds a fair share.
+        for b in buckets {
+            assert!((60..=140).contains(&b), "{buckets:?}");
+        }
+    }
+}
