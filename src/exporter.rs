@@ -486,13 +486,13 @@ fn from_measurement(m: &Measurement, probe: Option<(&'static str, String)>) -> S
     sample(m.gauge, labels, m.value)
 }
 
+/// One metric family being encoded: its definition and samples with their target.
+type Encoding<'a> = (&'static GaugeDef, Vec<(&'a TargetSeries, &'a Sample)>);
+
 impl Collector for SeriesStore {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let map = self.targets.read().unwrap_or_else(|e| e.into_inner());
-        let mut families: BTreeMap<
-            &'static str,
-            (&'static GaugeDef, Vec<(&TargetSeries, &Sample)>),
-        > = BTreeMap::new();
+        let mut families: BTreeMap<&'static str, Encoding<'_>> = BTreeMap::new();
         for series in map.values() {
             for samples in series.slots.values() {
                 for s in samples {

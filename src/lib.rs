@@ -2,6 +2,8 @@
 //! The binary (`main.rs`) is a thin command-line wrapper around these modules; probes and
 //! checks live in the `probes` crate.
 
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod config;
 pub mod exporter;
 pub mod plan;

@@ -139,7 +139,7 @@ fn check_report(v: &Verdict) -> CheckReport {
             evidence: f.evidence.clone(),
         })
         .collect();
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     CheckReport {
         check: v.check,
         status: v.status,

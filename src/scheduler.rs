@@ -273,12 +273,12 @@ pub fn first_offset(
     interval: Duration,
     spread: Duration,
 ) -> Duration {
-    let window = interval.min(spread);
-    let nanos = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
-    if nanos == 0 {
+    // Whole milliseconds: the timer's resolution.
+    let window = u64::try_from(interval.min(spread).as_millis()).unwrap_or(u64::MAX);
+    if window == 0 {
         return Duration::ZERO;
     }
-    Duration::from_nanos(fnv1a(&[target.as_bytes(), kind.name().as_bytes()]) % nanos)
+    Duration::from_millis(fnv1a(&[target.as_bytes(), kind.name().as_bytes()]) % window)
 }
 
 struct Shared {
@@ -408,7 +408,8 @@ impl Scheduler {
             self.next_generation += 1;
             let runtime = Arc::new(TargetRuntime::new(planned, generation));
             exporter.add_target(&runtime.target, generation);
-            let cancel = self.shutdown.child_token();
+            // Not a child of `shutdown`: shutdown lets in-flight runs finish, removal cuts them.
+            let cancel = CancellationToken::new();
             new_jobs += runtime.jobs.len();
             starts.push((Arc::clone(&runtime), cancel.clone()));
             self.scheduled

@@ -1,1 +1,15 @@
-//! Integration tests.
+#![allow(unreachable_pub)]
+
+//! prodprobe's one integration test binary: in-process HTTP(S) servers on loopback with an
+//! rcgen PKI, the library's probes and checks against them, and the daemon and CLI end to end.
+
+mod support;
+
+mod cli;
+mod config;
+mod daemon;
+mod fetch;
+mod health;
+mod hsts;
+mod https_redirect;
+mod scheduler;

@@ -1,0 +1,126 @@
+//! `prodprobe check` end to end: report output and exit codes 0, 1 and 2.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::web::Web;
+use crate::support::{Resp, write};
+
+fn check(args: &[&str]) -> Output {
+    Command::new(crate::support::bin()).arg("check").args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+async fn web() -> Web {
+    let good = Resp::new(200)
+        .header("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        .html("<p>ok</p>");
+    let a = vec![
+        ("/", good.clone()),
+        ("/short", Resp::new(200).header("Strict-Transport-Security", "max-age=86400; includeSubDomains").html("<p>x</p>")),
+        ("/none", Resp::new(200).html("<p>no hsts</p>")),
+    ];
+    let h = vec![("/", Resp::redirect(301, "https://{A}/")), ("/plain", Resp::new(200).body("plain"))];
+    Web::start(a, vec![], vec![], h).await
+}
+
+fn config(web: &Web, dir: &Path, path: &str) -> String {
+    let ca = web.pki.write_ca(dir);
+    let yaml = format!(
+        "defaults:\n  ca_file: {}\ntargets:\n  - name: shop\n    url: https://{}{path}\n    http_url: http://{}/\n",
+        ca.display(),
+        web.a.addr,
+        web.h.addr
+    );
+    write(dir, "prodprobe.yaml", &yaml).display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_0_when_every_check_passes() {
+    let web = web().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&web, dir.path(), "/");
+    let out = check(&["--config", &cfg]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    for c in ["https_redirect", "hsts", "health"] {
+        assert!(t.lines().any(|l| l.contains("PASS") && l.contains(c)), "{c}: {t}");
+    }
+    assert!(t.contains("1 targets, 3 checks: 3 passed, 0 failed"), "{t}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_1_on_a_failing_check_with_the_finding_and_its_evidence() {
+    let web = web().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&web, dir.path(), "/none");
+    let out = check(&["--config", &cfg]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.lines().any(|l| l.contains("FAIL") && l.contains("hsts") && l.contains("high")), "{t}");
+    assert!(t.lines().any(|l| l.contains("high") && l.contains("missing") && l.contains("no Strict-Transport-Security")), "{t}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fail_on_sets_the_gate() {
+    let web = web().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&web, dir.path(), "/short");
+    // max_age_too_short is medium.
+    assert_eq!(check(&["--config", &cfg, "--checks", "hsts", "--fail-on", "high"]).status.code(), Some(0));
+    assert_eq!(check(&["--config", &cfg, "--checks", "hsts", "--fail-on", "medium"]).status.code(), Some(1));
+    assert_eq!(check(&["--config", &cfg, "--checks", "hsts"]).status.code(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_report_follows_the_schema() {
+    let web = web().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&web, dir.path(), "/short");
+    let out = check(&["--config", &cfg, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["summary"]["targets"], 1);
+    assert_eq!(v["summary"]["checks"], 3);
+    let t = &v["targets"][0];
+    assert_eq!(t["name"], "shop");
+    let hsts = t["checks"].as_array().unwrap().iter().find(|c| c["check"] == "hsts").unwrap();
+    assert_eq!(hsts["status"], "fail");
+    assert_eq!(hsts["severity"], "medium");
+    let f = &hsts["findings"][0];
+    assert_eq!(f["id"], "max_age_too_short");
+    assert_eq!(f["severity"], "medium");
+    assert!(f["evidence"].as_str().unwrap().contains("max-age=86400"));
+    let probes: Vec<&str> = t["probes"].as_array().unwrap().iter().map(|p| p["probe"].as_str().unwrap()).collect();
+    assert_eq!(probes, ["fetch", "health"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bare_url_needs_no_config() {
+    let web = web().await;
+    let url = web.h("/plain");
+    let out = check(&[&url]);
+    let t = text(&out);
+    // A plain-HTTP site fails hsts (no HTTPS), but the health endpoint answers.
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("https_unavailable"), "{t}");
+    assert!(t.lines().any(|l| l.contains("PASS") && l.contains("health")), "{t}");
+    let out = check(&[&url, "--checks", "health"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn exit_2_on_usage_and_config_errors() {
+    assert_eq!(check(&[]).status.code(), Some(2));
+    assert_eq!(check(&["--config", "/nonexistent/prodprobe.yaml"]).status.code(), Some(2));
+    assert_eq!(check(&["--config", "x.yaml", "https://a.example/"]).status.code(), Some(2));
+    assert_eq!(check(&["https://a.example/", "--checks", "nope"]).status.code(), Some(2));
+    assert_eq!(check(&["ftp://a.example/"]).status.code(), Some(2));
+    assert_eq!(check(&["https://a.example/", "--fail-on", "severe"]).status.code(), Some(2));
+    let out = Command::new(crate::support::bin()).arg("frobnicate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,245 @@
+//! `prodprobe serve` end to end: the real binary on port 0 against in-process HTTPS servers.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::support::web::Web;
+use crate::support::{Resp, http_get, http_request, sample, write};
+
+/// A running daemon; killed on drop if the test did not stop it.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    stderr: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// Starts `serve` and waits (bounded) for its "listening" log line.
+    #[allow(clippy::zombie_processes)] // `Drop` kills and waits for the child.
+    pub fn start(config: &Path) -> Self {
+        let mut child = Command::new(crate::support::bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--config"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).expect("daemon did not log its listen address in time");
+            let v: serde_json::Value = match serde_json::from_str(&line) {
+                Ok(v) => v,
+                Err(_) => continue,
+            };
+            if v["message"] == "prodprobe listening" {
+                let addr = v["addr"].as_str().unwrap().parse().unwrap();
+                return Daemon { child, addr, stderr: rx };
+            }
+        }
+    }
+
+    /// Polls `/-/ready` until it answers 200 (at most 30 s).
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if http_get(self.addr, "/-/ready", None).await.0 == 200 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "daemon never became ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn metrics(&self) -> String {
+        let (status, head, body) = http_get(self.addr, "/metrics", None).await;
+        assert_eq!(status, 200);
+        assert!(head.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{head}");
+        body
+    }
+
+    /// Sends SIGTERM and waits (bounded) for a clean exit.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "daemon did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Log lines so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
+    }
+}
+
+async fn web() -> Web {
+    let good = Resp::new(200)
+        .header("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        .header("Content-Type", "application/health+json")
+        .body(r#"{"status":"pass"}"#);
+    let a = vec![("/", good.clone()), ("/weak", good.clone().header("X-Other", "1"))];
+    let h = vec![("/", Resp::redirect(301, "https://{A}/"))];
+    Web::start(a, vec![], vec![], h).await
+}
+
+fn config(web: &Web, dir: &Path, extra_target: &str) -> std::path::PathBuf {
+    let ca = web.pki.write_ca(dir);
+    let yaml = format!(
+        r#"
+scheduler:
+  initial_spread: 0s
+defaults:
+  ca_file: {ca}
+  labels: {{ env: test }}
+targets:
+  - name: good
+    url: https://{a}/
+    http_url: http://{h}/
+  - name: expired
+    url: https://{e}/
+    http_url: http://127.0.0.1:{closed}/
+{extra_target}
+"#,
+        ca = ca.display(),
+        a = web.a.addr,
+        e = web.e.addr,
+        h = web.h.addr,
+        closed = web.closed,
+    );
+    write(dir, "prodprobe.yaml", &yaml)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_exports_blackbox_and_check_metrics_and_reloads() {
+    let web = web().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(&web, dir.path(), "");
+    let mut d = Daemon::start(&path);
+    d.wait_ready().await;
+    let text = d.metrics().await;
+
+    // A valid chain: probe_success 1, all five phases, hsts matches what the server sends.
+    let good = [("target", "good"), ("probe", "fetch")];
+    assert_eq!(sample(&text, "probe_success", &good), Some(1.0), "{text}");
+    for phase in ["resolve", "connect", "tls", "processing", "transfer"] {
+        let v = sample(&text, "probe_http_duration_seconds", &[("target", "good"), ("phase", phase)]);
+        assert!(v.is_some_and(|v| v >= 0.0), "phase {phase}: {text}");
+    }
+    assert_eq!(sample(&text, "probe_check_success", &[("target", "good"), ("check", "hsts")]), Some(1.0));
+    assert_eq!(sample(&text, "probe_hsts_max_age_seconds", &[("target", "good")]), Some(63_072_000.0));
+    assert_eq!(sample(&text, "probe_check_success", &[("target", "good"), ("check", "https_redirect")]), Some(1.0));
+    assert_eq!(sample(&text, "probe_check_success", &[("target", "good"), ("check", "health")]), Some(1.0));
+    assert_eq!(sample(&text, "probe_http_status_code", &good), Some(200.0));
+    assert_eq!(sample(&text, "probe_interval_seconds", &good), Some(300.0));
+    assert!(sample(&text, "probe_last_run_timestamp_seconds", &good).unwrap() > 1.7e9);
+    // Configured labels ride on every per-target series.
+    assert!(text.lines().filter(|l| l.starts_with("probe_") && l.contains("target=\"good\"")).all(|l| l.contains("env=\"test\"")));
+
+    // An expired certificate: probe_success 0, and the expiry is still there, in the past.
+    let expired = [("target", "expired"), ("probe", "fetch")];
+    assert_eq!(sample(&text, "probe_success", &expired), Some(0.0));
+    let expiry = sample(&text, "probe_ssl_earliest_cert_expiry", &expired).expect("expiry survives an expired certificate");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    assert!(expiry < now, "{expiry} is in the past");
+    assert_eq!(
+        sample(&text, "probe_check_finding", &[("target", "expired"), ("check", "hsts"), ("finding", "invalid_cert"), ("severity", "high")]),
+        Some(1.0)
+    );
+
+    // Self-metrics.
+    assert_eq!(sample(&text, "prodprobe_config_last_reload_successful", &[]), Some(1.0));
+    assert_eq!(sample(&text, "prodprobe_targets", &[]), Some(2.0));
+    assert!(sample(&text, "prodprobe_probe_runs_total", &[("probe", "fetch"), ("result", "success")]).unwrap() >= 1.0);
+    assert!(text.contains("# TYPE prodprobe_probe_runs_total counter"));
+    assert!(sample(&text, "prodprobe_build_info", &[]).is_some());
+
+    // OpenMetrics on request.
+    let (_, head, om) = http_get(d.addr, "/metrics", Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")).await;
+    assert!(head.contains("application/openmetrics-text"), "{head}");
+    assert!(om.trim_end().ends_with("# EOF"));
+
+    // Health and readiness endpoints, status API.
+    assert_eq!(http_get(d.addr, "/-/healthy", None).await.0, 200);
+    let (status, _, json) = http_get(d.addr, "/api/v1/status", None).await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["targets"][0]["name"], "good");
+
+    // A bad reload keeps the running configuration.
+    let good_config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, "targets:\n  - name: x\n    url: https://x.example/\n    bogus: 1\n").unwrap();
+    let (status, _, body) = http_request(d.addr, "POST", "/-/reload", None).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("unknown field `bogus`"), "{body}");
+    let text = d.metrics().await;
+    assert_eq!(sample(&text, "prodprobe_config_last_reload_successful", &[]), Some(0.0));
+    assert_eq!(sample(&text, "probe_success", &good), Some(1.0));
+
+    // A good reload that drops a target removes its series.
+    let without_expired: String = good_config.split("  - name: expired").next().unwrap().to_owned();
+    std::fs::write(&path, without_expired).unwrap();
+    let (status, _, body) = http_request(d.addr, "POST", "/-/reload", None).await;
+    assert_eq!(status, 200, "{body}");
+    let text = d.metrics().await;
+    assert_eq!(sample(&text, "prodprobe_config_last_reload_successful", &[]), Some(1.0));
+    assert!(!text.contains("target=\"expired\""), "{text}");
+    assert_eq!(sample(&text, "probe_success", &good), Some(1.0), "the unchanged target keeps its series");
+
+    assert_eq!(d.terminate(), Some(0));
+    let logs = d.logs();
+    assert!(logs.iter().any(|l| l.contains("stopped")), "{logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_refuses_an_invalid_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "bad.yaml", "targets:\n  - name: a\n    url: https://a.example/\n    checks: [nope]\n");
+    let out = Command::new(crate::support::bin()).args(["serve", "--config"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yaml:4:14: unknown check \"nope\""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_never_reach_logs_or_metrics() {
+    let web = web().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "token", "super-secret-value\n");
+    let extra = "  - name: authed\n    url: https://{A}/\n    checks: [health]\n    credentials_for: [health]\n    headers:\n      Authorization: \"Bearer ${file:token}\"\n"
+        .replace("{A}", &web.a.addr.to_string());
+    let path = config(&web, dir.path(), &extra);
+    let mut d = Daemon::start(&path);
+    d.wait_ready().await;
+    let text = d.metrics().await;
+    let (_, _, status) = http_get(d.addr, "/api/v1/status", None).await;
+    assert!(web.a.requests().iter().any(|r| r.header("authorization") == Some("Bearer super-secret-value")));
+    d.terminate();
+    let logs = d.logs().join("\n");
+    for hay in [&text, &status, &logs] {
+        assert!(!hay.contains("super-secret-value"));
+    }
+}

@@ -1,0 +1,190 @@
+//! The `fetch` probe and the network engine: phases, chains as served, credentials, caps.
+
+use std::io::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::{HeaderName, HeaderValue};
+use probes::evidence::{ChainEnd, Credential, Evidence};
+use probes::probe::ProbeKind;
+use probes::tls::Verification;
+
+use crate::support::web::Web;
+use crate::support::{Leaf, Pki, Resp, TestServer, evaluate, run_of, target};
+
+fn credential() -> Credential {
+    let mut value = HeaderValue::from_static("Bearer s3cret-token");
+    value.set_sensitive(true);
+    Credential {
+        name: HeaderName::from_static("authorization"),
+        value,
+    }
+}
+
+async fn web() -> Web {
+    let big = vec![b'x'; 2 * 1024 * 1024];
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"<html><head><title>compressed</title></head></html>").unwrap();
+    let gz = gz.finish().unwrap();
+    let a = vec![
+        ("/", Resp::new(200).html("<p>home</p>")),
+        ("/hop", Resp::redirect(302, "/")),
+        ("/big", Resp::new(200).body(big)),
+        ("/gzip", Resp::new(200).header("Content-Encoding", "gzip").header("Content-Type", "text/html").body(gz)),
+        ("/dup", Resp::new(200).header("X-Thing", "one").header("X-Thing", "two")),
+    ];
+    let h = vec![("/", Resp::redirect(301, "https://{A}/"))];
+    Web::start(a.clone(), vec![], a, h).await
+}
+
+#[tokio::test]
+async fn all_five_phases_are_timed_for_a_named_host() {
+    let web = web().await;
+    // `localhost` comes from /etc/hosts, so the resolve phase is real.
+    let url = format!("https://localhost:{}/", web.a.addr.port());
+    let mut t = target(&url, web.pki.client(), Some(&web.h("/")));
+    t.checks.retain(|c| c.id == "hsts");
+    let (runs, _) = evaluate(&t).await;
+    let run = run_of(&runs, ProbeKind::Fetch);
+    assert!(run.success, "{:?}", run.reason);
+    let Evidence::Fetch(f) = &run.evidence else { panic!() };
+    let first = f.main.first().as_ref().unwrap();
+    let tm = first.timings;
+    assert!(!tm.resolve.is_zero() && !tm.connect.is_zero() && !tm.tls.is_zero() && !tm.processing.is_zero(), "{tm:?}");
+    let phases: Vec<&str> = run
+        .measurements
+        .iter()
+        .filter(|m| m.gauge.name == "http_duration_seconds")
+        .map(|m| m.labels[0].as_str())
+        .collect();
+    assert_eq!(phases, ["resolve", "connect", "tls", "processing", "transfer"]);
+    let tls = first.tls.as_ref().unwrap();
+    assert_eq!(tls.verification, Verification::Verified);
+    assert!(matches!(tls.version, Some("tls1.3" | "tls1.2")));
+    assert!(tls.cipher.is_some());
+    assert_eq!(tls.alpn.as_deref(), Some("http/1.1"));
+    assert_eq!(tls.sni.as_deref(), Some("localhost"));
+    // The plain-HTTP chain was followed to HTTPS and recorded hop by hop.
+    assert_eq!(f.http[0].hops.len(), 2);
+    assert_eq!(f.http[0].end, ChainEnd::Final);
+}
+
+#[tokio::test]
+async fn an_expired_certificate_keeps_its_chain_and_fails_probe_success() {
+    let web = web().await;
+    let t = target(&web.e.url("https", "/"), web.pki.client(), None);
+    let (runs, _) = evaluate(&t).await;
+    let run = run_of(&runs, ProbeKind::Fetch);
+    assert!(!run.success);
+    assert_eq!(run.reason, Some("expired"));
+    let expiry = run
+        .measurements
+        .iter()
+        .find(|m| m.gauge.name == "ssl_earliest_cert_expiry")
+        .expect("expiry exported despite the failed verification")
+        .value;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    assert!(expiry < now - 9.0 * 86400.0, "expiry {expiry} should be ten days in the past");
+    let Evidence::Fetch(f) = &run.evidence else { panic!() };
+    let tls = f.main_tls().unwrap();
+    assert_eq!(tls.chain.len(), 1);
+    assert!(matches!(&tls.verification, Verification::Failed { reason: "expired", .. }));
+}
+
+#[tokio::test]
+async fn credentials_go_only_to_verified_https_on_the_target_host() {
+    let web = web().await;
+    // Verified: sent.
+    let mut t = target(&web.a("/"), web.pki.client(), Some(&web.h("/")));
+    t.credentials = vec![credential()];
+    t.credential_probes = vec![ProbeKind::Fetch];
+    t.checks.retain(|c| c.id == "hsts");
+    evaluate(&t).await;
+    let auth: Vec<Option<String>> = web.a.requests().iter().map(|r| r.header("authorization").map(str::to_owned)).collect();
+    assert!(auth.contains(&Some("Bearer s3cret-token".to_owned())), "{auth:?}");
+    // Never over plain HTTP.
+    assert!(web.h.requests().iter().all(|r| r.header("authorization").is_none()));
+
+    // Unverified certificate (unknown CA): the request goes out without them.
+    let mut t = target(&web.c.url("https", "/"), web.pki.client(), None);
+    t.credentials = vec![credential()];
+    t.credential_probes = vec![ProbeKind::Fetch, ProbeKind::Health];
+    evaluate(&t).await;
+    let reqs = web.c.requests();
+    assert!(!reqs.is_empty());
+    assert!(reqs.iter().all(|r| r.header("authorization").is_none()), "{reqs:?}");
+
+    // Not opted in: not sent either.
+    let before = web.a.count();
+    let mut t = target(&web.a("/"), web.pki.client(), None);
+    t.credentials = vec![credential()];
+    t.checks.retain(|c| c.id == "hsts");
+    evaluate(&t).await;
+    assert!(web.a.requests()[before..].iter().all(|r| r.header("authorization").is_none()));
+}
+
+#[tokio::test]
+async fn credentials_never_appear_in_debug_output() {
+    let c = credential();
+    assert!(!format!("{c:?}").contains("s3cret"));
+}
+
+#[tokio::test]
+async fn bodies_are_capped_and_decompressed_within_the_cap() {
+    let web = web().await;
+    let mut t = target(&web.a("/big"), web.pki.client(), None);
+    t.checks.retain(|c| c.id == "hsts");
+    let (runs, _) = evaluate(&t).await;
+    let Evidence::Fetch(f) = &run_of(&runs, ProbeKind::Fetch).evidence else { panic!() };
+    let main = f.main.final_response().unwrap();
+    assert_eq!(main.body.len(), probes::fetch::MAIN_BODY_CAP);
+    assert!(main.body_truncated);
+
+    let mut t = target(&web.a("/gzip"), web.pki.client(), None);
+    t.checks.retain(|c| c.id == "hsts");
+    let (runs, _) = evaluate(&t).await;
+    let Evidence::Fetch(f) = &run_of(&runs, ProbeKind::Fetch).evidence else { panic!() };
+    let main = f.main.final_response().unwrap();
+    assert!(main.body.starts_with(b"<html><head><title>compressed"), "{:?}", main.body);
+    assert!(main.html.is_some());
+}
+
+#[tokio::test]
+async fn repeated_field_lines_stay_apart_and_hops_are_recorded() {
+    let web = web().await;
+    let mut t = target(&web.a("/dup"), web.pki.client(), None);
+    t.checks.retain(|c| c.id == "hsts");
+    let (runs, _) = evaluate(&t).await;
+    let Evidence::Fetch(f) = &run_of(&runs, ProbeKind::Fetch).evidence else { panic!() };
+    let resp = f.main.final_response().unwrap();
+    let lines: Vec<&[u8]> = resp.header_lines("x-thing").map(|v| v.as_bytes()).collect();
+    assert_eq!(lines, [b"one".as_slice(), b"two".as_slice()]);
+    assert_eq!(resp.combined("x-thing").as_deref(), Some("one, two"));
+
+    let mut t = target(&web.a("/hop"), web.pki.client(), None);
+    t.checks.retain(|c| c.id == "hsts");
+    let (runs, _) = evaluate(&t).await;
+    let run = run_of(&runs, ProbeKind::Fetch);
+    let Evidence::Fetch(f) = &run.evidence else { panic!() };
+    assert_eq!(f.main.hops.len(), 2);
+    assert_eq!(f.main.first().as_ref().unwrap().status, 302);
+    let redirects = run.measurements.iter().find(|m| m.gauge.name == "http_redirects").unwrap();
+    assert_eq!(redirects.value, 1.0);
+}
+
+#[tokio::test]
+async fn a_pinned_address_keeps_host_and_sni() {
+    let pki = Pki::new();
+    let srv = TestServer::https("127.0.0.1", pki.server_config(&Leaf::valid(&["shop.test"])), |_req: &crate::support::Req| {
+        Resp::new(200).body("pinned")
+    })
+    .await;
+    let url = format!("https://shop.test:{}/", srv.addr.port());
+    let mut t = target(&url, pki.client(), None);
+    t.resolve = Some("127.0.0.1".parse().unwrap());
+    t.checks.retain(|c| c.id == "hsts");
+    let (runs, _) = evaluate(&t).await;
+    let run = run_of(&runs, ProbeKind::Fetch);
+    assert!(run.success, "{:?}", run.reason);
+    let host = srv.requests()[0].header("host").unwrap().to_owned();
+    assert_eq!(host, format!("shop.test:{}", srv.addr.port()));
+}

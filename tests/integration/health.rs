@@ -1,0 +1,123 @@
+//! `health` (CHECKS.md §11): every finding id from real server responses.
+
+use std::time::Duration;
+
+use probes::verdict::Status;
+use url::Url;
+
+use crate::support::web::Web;
+use crate::support::{Resp, ids, target, verdict};
+
+fn json(status: u16, ct: &str, body: &str) -> Resp {
+    Resp::new(status).header("Content-Type", ct).body(body)
+}
+
+async fn web() -> Web {
+    let a = vec![
+        ("/pass", json(200, "application/health+json", r#"{"status":"pass"}"#)),
+        ("/plain-ok", Resp::new(200).body("ok")),
+        ("/503", Resp::new(503).body("unavailable")),
+        ("/spring-down", json(503, "application/vnd.spring-boot.actuator.v3+json", r#"{"status":"DOWN"}"#)),
+        ("/fail-200", json(200, "application/health+json", r#"{"status":"fail","checks":{"db:responseTime":[{"status":"fail"}]}}"#)),
+        ("/warn", json(200, "application/health+json", r#"{"status":"warn"}"#)),
+        ("/spring-unknown", json(200, "application/json", r#"{"status":"UNKNOWN"}"#)),
+        ("/verbose", Resp::new(200).body("[+]ping ok\n[-]etcd failed: reason withheld\nlivez check failed\n")),
+        ("/login", Resp::redirect(302, "/login-page")),
+        (
+            "/components",
+            json(200, "application/json", r#"{"status":"UP","components":{"db":{"status":"DOWN"},"disk":{"status":"UP"}}}"#),
+        ),
+        ("/not-json", json(200, "application/json", "{not json")),
+    ];
+    let c = vec![("/pass", json(200, "application/health+json", r#"{"status":"pass"}"#))];
+    Web::start(a, vec![], c, vec![]).await
+}
+
+#[tokio::test]
+async fn every_finding_from_real_responses() {
+    let web = web().await;
+    let cases: &[(&str, &[&str], Status, f64)] = &[
+        ("/pass", &[], Status::Pass, 2.0),
+        ("/plain-ok", &[], Status::Pass, -1.0),
+        ("/503", &["bad_status"], Status::Fail, -1.0),
+        ("/spring-down", &["bad_status", "reports_unhealthy"], Status::Fail, 0.0),
+        ("/fail-200", &["reports_unhealthy", "status_code_mismatch"], Status::Fail, 0.0),
+        ("/warn", &["degraded"], Status::Fail, 1.0),
+        ("/spring-unknown", &["degraded"], Status::Fail, 1.0),
+        ("/verbose", &["reports_unhealthy"], Status::Fail, 0.0),
+        ("/login", &["bad_status"], Status::Fail, -1.0),
+        ("/components", &[], Status::Pass, 2.0),
+        ("/not-json", &[], Status::Pass, -1.0),
+    ];
+    for (path, expected, status, reported) in cases {
+        let t = target(&web.a(path), web.pki.client(), None);
+        let v = verdict(&t, "health").await;
+        let mut got = ids(&v);
+        got.sort_unstable();
+        let mut want = expected.to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want, "case {path}: {:#?}", v.findings);
+        assert_eq!(v.status, *status, "case {path}");
+        let m = |name: &str| v.measurements.iter().find(|m| m.gauge.name == name).unwrap().value;
+        assert_eq!(m("health_reported_status"), *reported, "case {path}");
+    }
+}
+
+#[tokio::test]
+async fn unreachable_covers_refused_connections_and_bad_certificates() {
+    let web = web().await;
+    let closed = format!("https://127.0.0.1:{}/health", web.closed);
+    let v = verdict(&target(&closed, web.pki.client(), None), "health").await;
+    assert_eq!(ids(&v), ["unreachable"]);
+    assert!(v.findings[0].evidence.contains("connect_refused"));
+    let m = |name: &str| v.measurements.iter().find(|m| m.gauge.name == name).unwrap().value;
+    assert_eq!(m("health_up"), 0.0);
+    assert_eq!(m("health_status_code"), 0.0);
+
+    let untrusted = web.c.url("https", "/pass");
+    let v = verdict(&target(&untrusted, web.pki.client(), None), "health").await;
+    assert_eq!(ids(&v), ["unreachable"]);
+    assert!(v.findings[0].evidence.contains("tls"), "{}", v.findings[0].evidence);
+}
+
+#[tokio::test]
+async fn body_regex_mismatch_and_latency_budget() {
+    let web = web().await;
+    let mut t = target(&web.a("/"), web.pki.client(), None);
+    t.options.health.url = Some(Url::parse(&web.a("/plain-ok")).unwrap());
+    t.options.health.body_regex = Some(regex::Regex::new("^healthy$").unwrap());
+    let v = verdict(&t, "health").await;
+    assert_eq!(ids(&v), ["body_mismatch"]);
+
+    t.options.health.body_regex = Some(regex::Regex::new("^ok$").unwrap());
+    t.options.health.latency_budget = Duration::ZERO;
+    let v = verdict(&t, "health").await;
+    assert_eq!(ids(&v), ["slow"]);
+    assert_eq!(v.status, Status::Fail);
+    // slow is medium: the service is still up.
+    let up = v.measurements.iter().find(|m| m.gauge.name == "health_up").unwrap();
+    assert_eq!(up.value, 1.0);
+}
+
+#[tokio::test]
+async fn expected_status_is_configurable_and_components_are_counted() {
+    let web = web().await;
+    let mut t = target(&web.a("/login"), web.pki.client(), None);
+    t.options.health.expected_status = vec![200..=399];
+    assert!(verdict(&t, "health").await.findings.is_empty());
+
+    let t = target(&web.a("/components"), web.pki.client(), None);
+    let v = verdict(&t, "health").await;
+    let failures = v.measurements.iter().find(|m| m.gauge.name == "health_component_failures").unwrap();
+    assert_eq!(failures.value, 1.0);
+}
+
+#[tokio::test]
+async fn health_request_asks_for_fresh_answers_and_never_follows_redirects() {
+    let web = web().await;
+    let t = target(&web.a("/login"), web.pki.client(), None);
+    verdict(&t, "health").await;
+    let reqs = web.a.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(reqs[0].header("cache-control"), Some("no-cache"));
+}

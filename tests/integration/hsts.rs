@@ -1,0 +1,158 @@
+//! `hsts` (CHECKS.md §2): every finding id from real server responses.
+
+use std::sync::Arc;
+
+use probes::preload::PreloadList;
+use probes::verdict::{Severity, Status};
+
+use crate::support::web::Web;
+use crate::support::{Resp, ids, target, verdict};
+
+const GOOD: &str = "max-age=31536000; includeSubDomains";
+
+fn sts(v: &str) -> Resp {
+    Resp::new(200).header("Strict-Transport-Security", v).html("<p>ok</p>")
+}
+
+async fn web() -> Web {
+    let a = vec![
+        ("/", sts(GOOD)),
+        ("/good", sts(GOOD)),
+        ("/missing", Resp::new(200).html("<p>no hsts</p>")),
+        ("/multiple", sts(GOOD).header("Strict-Transport-Security", "max-age=0")),
+        ("/duplicate", sts(GOOD).header("Strict-Transport-Security", GOOD)),
+        ("/comma", sts("max-age=31536000, includeSubDomains")),
+        ("/quoted-whole", sts("\"max-age=31536000; includeSubDomains\"")),
+        ("/curly", sts("max-age=“31536000”; includeSubDomains")),
+        ("/twice", sts("max-age=1; max-age=31536000; includeSubDomains")),
+        ("/no-max-age", sts("includeSubDomains")),
+        ("/not-digits", sts("max-age=1y; includeSubDomains")),
+        ("/unknown", sts("max-age=31536000; includeSubDomains; foo=bar")),
+        ("/with-value", sts("max-age=31536000; includeSubDomains; preload=yes")),
+        ("/empty", sts("max-age=31536000;; includeSubDomains")),
+        ("/zero", sts("max-age=0; includeSubDomains")),
+        ("/short", sts("max-age=86400; includeSubDomains")),
+        ("/below", sts("max-age=20000000; includeSubDomains")),
+        ("/no-subdomains", sts("max-age=31536000")),
+        ("/preload", sts("max-age=31536000; includeSubDomains; preload")),
+        ("/quoted-age", sts("Max-Age = \"031536000\" ; INCLUDESUBDOMAINS")),
+        ("/on-redirect", Resp::redirect(301, "/good").header("Strict-Transport-Security", GOOD)),
+        (
+            "/meta",
+            sts(GOOD).html(r#"<html><head><meta http-equiv="Strict-Transport-Security" content="max-age=31536000"></head><body>x</body></html>"#),
+        ),
+    ];
+    let h = vec![("/sts", Resp::new(200).header("Strict-Transport-Security", GOOD).body("plain"))];
+    let c = vec![("/", sts(GOOD))];
+    Web::start(a, vec![], c, h).await
+}
+
+#[tokio::test]
+async fn every_header_finding_from_real_responses() {
+    let web = web().await;
+    let cases: &[(&str, &[&str], Status)] = &[
+        ("/good", &[], Status::Pass),
+        ("/missing", &["missing"], Status::Fail),
+        ("/multiple", &["multiple_headers"], Status::Fail),
+        ("/duplicate", &["duplicate_identical"], Status::Pass),
+        ("/comma", &["invalid_syntax"], Status::Fail),
+        ("/quoted-whole", &["invalid_syntax"], Status::Fail),
+        ("/curly", &["invalid_syntax"], Status::Fail),
+        ("/twice", &["invalid_syntax"], Status::Fail),
+        ("/no-max-age", &["max_age_missing"], Status::Fail),
+        ("/not-digits", &["invalid_syntax"], Status::Fail),
+        ("/unknown", &["unknown_directive"], Status::Pass),
+        ("/with-value", &["directive_with_value"], Status::Pass),
+        ("/empty", &["empty_directive"], Status::Pass),
+        ("/zero", &["max_age_zero", "below_recommended"], Status::Fail),
+        ("/short", &["max_age_too_short", "below_recommended"], Status::Fail),
+        ("/below", &["below_recommended"], Status::Pass),
+        ("/no-subdomains", &["no_include_subdomains"], Status::Pass),
+        // An IP literal is never a registrable domain, so preload requirements are unmet.
+        ("/preload", &["preload_not_eligible"], Status::Pass),
+        ("/quoted-age", &[], Status::Pass),
+        // hstspreload: a redirecting HTTPS response must itself carry HSTS; it does.
+        ("/on-redirect", &[], Status::Pass),
+        ("/meta", &["meta_ignored"], Status::Pass),
+    ];
+    for (path, expected, status) in cases {
+        let t = target(&web.a(path), web.pki.client(), None);
+        let v = verdict(&t, "hsts").await;
+        let mut got = ids(&v);
+        got.sort_unstable();
+        let mut want = expected.to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want, "case {path}: {:#?}", v.findings);
+        assert_eq!(v.status, *status, "case {path}: {:#?}", v.findings);
+    }
+}
+
+#[tokio::test]
+async fn sent_over_http_is_info() {
+    let web = web().await;
+    let t = target(&web.a("/good"), web.pki.client(), Some(&web.h("/sts")));
+    let v = verdict(&t, "hsts").await;
+    assert_eq!(ids(&v), ["sent_over_http"]);
+    assert_eq!(v.status, Status::Pass);
+}
+
+#[tokio::test]
+async fn preconditions_https_unavailable_and_invalid_cert() {
+    let web = web().await;
+    let closed = format!("https://127.0.0.1:{}/", web.closed);
+    let v = verdict(&target(&closed, web.pki.client(), None), "hsts").await;
+    assert_eq!(ids(&v), ["https_unavailable"]);
+    assert_eq!(v.findings[0].severity, Severity::High);
+
+    let untrusted = web.c.url("https", "/");
+    let v = verdict(&target(&untrusted, web.pki.client(), None), "hsts").await;
+    assert_eq!(ids(&v), ["invalid_cert"]);
+    assert!(v.findings[0].evidence.contains("unknown_issuer"), "{}", v.findings[0].evidence);
+    assert_eq!(v.status, Status::Fail);
+}
+
+#[tokio::test]
+async fn the_worse_of_path_and_root_wins() {
+    // Root (/) is good, the target path lacks the header: R1 of the path is judged too.
+    let web = web().await;
+    let v = verdict(&target(&web.a("/missing"), web.pki.client(), None), "hsts").await;
+    assert_eq!(ids(&v), ["missing"]);
+}
+
+#[tokio::test]
+async fn preloaded_host_passes_with_everything_info() {
+    let web = web().await;
+    let mut t = target(&web.a("/short"), web.pki.client(), None);
+    t.options.preload = Some(Arc::new(PreloadList::from_entries([("127.0.0.1".to_owned(), true)])));
+    let v = verdict(&t, "hsts").await;
+    assert_eq!(v.status, Status::Pass);
+    assert!(v.findings.iter().all(|f| f.severity == Severity::Info));
+    let preloaded = v.measurements.iter().find(|m| m.gauge.name == "hsts_preloaded").unwrap();
+    assert_eq!(preloaded.value, 1.0);
+}
+
+#[tokio::test]
+async fn evidence_gauges_reflect_the_header() {
+    let web = web().await;
+    let v = verdict(&target(&web.a("/preload"), web.pki.client(), None), "hsts").await;
+    let m = |name: &str| v.measurements.iter().find(|m| m.gauge.name == name).unwrap().value;
+    assert_eq!(m("hsts_max_age_seconds"), 31_536_000.0);
+    assert_eq!(m("hsts_include_subdomains"), 1.0);
+    assert_eq!(m("hsts_preload_directive"), 1.0);
+    assert_eq!(m("hsts_preload_ready"), 0.0);
+    assert_eq!(m("hsts_header_lines"), 1.0);
+    let v = verdict(&target(&web.a("/missing"), web.pki.client(), None), "hsts").await;
+    let m = |name: &str| v.measurements.iter().find(|m| m.gauge.name == name).unwrap().value;
+    assert_eq!(m("hsts_max_age_seconds"), -1.0);
+    assert_eq!(m("hsts_header_lines"), 0.0);
+}
+
+#[tokio::test]
+async fn custom_thresholds_apply() {
+    let web = web().await;
+    let mut t = target(&web.a("/short"), web.pki.client(), None);
+    t.options.hsts.min_max_age = 3600;
+    t.options.hsts.recommended_max_age = 3600;
+    let v = verdict(&t, "hsts").await;
+    assert!(v.findings.is_empty(), "{:?}", v.findings);
+}

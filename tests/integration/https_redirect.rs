@@ -1,0 +1,133 @@
+//! `https_redirect` (CHECKS.md §1): every finding id from real server responses.
+
+use std::sync::Arc;
+
+use probes::preload::PreloadList;
+use probes::verdict::{Severity, Status};
+
+use crate::support::web::Web;
+use crate::support::{Resp, ids, target, verdict};
+
+async fn web() -> Web {
+    let r = Resp::redirect;
+    let a = vec![
+        ("/ok", Resp::new(200).html("<p>shop</p>")),
+        ("/down", r(301, "http://{H}/plain")),
+        ("/missing", Resp::new(404).body("nope")),
+        ("/loop", r(301, "https://{A}/loop2")),
+        ("/loop2", r(301, "https://{A}/loop")),
+        ("/r/5", r(301, "/r/4")),
+        ("/r/4", r(301, "/r/3")),
+        ("/r/3", r(301, "/r/2")),
+        ("/r/2", r(301, "/r/1")),
+        ("/r/1", r(301, "/r/0")),
+        ("/r/0", Resp::new(200).body("end")),
+    ];
+    let b = vec![("/ok", Resp::new(200).body("other host"))];
+    let c = vec![("/ok", Resp::new(200).body("untrusted"))];
+    let h = vec![
+        ("/none", Resp::new(200).html("<p>plain</p>")),
+        ("/ok", r(301, "https://{A}/ok")),
+        ("/forbidden", Resp::new(403).body("CDN says no")),
+        ("/http-first", r(301, "http://{H}/ok")),
+        ("/proto-relative", r(301, "//{H}/ok")),
+        ("/offhost", r(301, "https://{B}/ok")),
+        ("/downgrade", r(301, "https://{A}/down")),
+        ("/final-http", r(301, "http://{H}/plain")),
+        ("/plain", Resp::new(200).body("plain")),
+        ("/badcert", r(301, "https://{C}/ok")),
+        ("/unreachable", r(301, "https://{CLOSED}/")),
+        ("/many", r(301, "https://{A}/r/5")),
+        ("/four", r(301, "https://{A}/r/3")),
+        ("/loop", r(301, "https://{A}/loop")),
+        ("/temp", r(302, "https://{A}/ok")),
+        ("/see-other", r(303, "https://{A}/ok")),
+        ("/to404", r(308, "https://{A}/missing")),
+        ("/no-location", Resp::new(301).body("moved, but where?")),
+        ("/multiple-choices", Resp::new(300).header("Location", "https://{A}/ok")),
+    ];
+    Web::start(a, b, c, h).await
+}
+
+#[tokio::test]
+async fn every_finding_from_real_responses() {
+    let web = web().await;
+    let cases: &[(&str, &[&str], Status)] = &[
+        ("/ok", &[], Status::Pass),
+        ("/none", &["no_redirect"], Status::Fail),
+        ("/forbidden", &["no_redirect", "final_error_status"], Status::Fail),
+        ("/http-first", &["first_hop_not_https"], Status::Fail),
+        ("/proto-relative", &["first_hop_not_https"], Status::Fail),
+        ("/offhost", &["first_hop_off_host"], Status::Fail),
+        ("/downgrade", &["downgrade_in_chain", "final_not_https"], Status::Fail),
+        ("/final-http", &["first_hop_not_https", "final_not_https"], Status::Fail),
+        ("/badcert", &["invalid_cert_in_chain"], Status::Fail),
+        ("/unreachable", &["hop_unreachable"], Status::Fail),
+        ("/many", &["too_many_redirects", "preload_hops_exceeded"], Status::Fail),
+        ("/four", &["preload_hops_exceeded"], Status::Pass),
+        ("/loop", &["too_many_redirects"], Status::Fail),
+        ("/temp", &["temporary_redirect"], Status::Pass),
+        ("/see-other", &["temporary_redirect"], Status::Pass),
+        ("/to404", &["final_error_status"], Status::Pass),
+        // A 3xx without Location and a 300 are not redirects (RFC 9110 §15.4).
+        ("/no-location", &["no_redirect"], Status::Fail),
+        ("/multiple-choices", &["no_redirect"], Status::Fail),
+    ];
+    for (path, expected, status) in cases {
+        let t = target(&web.a("/"), web.pki.client(), Some(&web.h(path)));
+        let v = verdict(&t, "https_redirect").await;
+        let mut got = ids(&v);
+        got.sort_unstable();
+        let mut want = expected.to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want, "case {path}: {:#?}", v.findings);
+        assert_eq!(v.status, *status, "case {path}: {:#?}", v.findings);
+    }
+}
+
+#[tokio::test]
+async fn http_not_served_passes_with_info() {
+    let web = web().await;
+    let closed = format!("http://127.0.0.1:{}/", web.closed);
+    let t = target(&web.a("/"), web.pki.client(), Some(&closed));
+    let v = verdict(&t, "https_redirect").await;
+    assert_eq!(ids(&v), ["http_not_served"]);
+    assert_eq!(v.findings[0].severity, Severity::Info);
+    assert!(v.findings[0].evidence.contains("connect_refused"), "{}", v.findings[0].evidence);
+    assert_eq!(v.status, Status::Pass);
+}
+
+#[tokio::test]
+async fn evidence_names_the_hop_and_metrics_describe_the_first_chain() {
+    let web = web().await;
+    let t = target(&web.a("/"), web.pki.client(), Some(&web.h("/offhost")));
+    let v = verdict(&t, "https_redirect").await;
+    let f = &v.findings[0];
+    assert!(f.evidence.contains("301") && f.evidence.contains(&web.b.addr.to_string()), "{}", f.evidence);
+    let m = |name: &str| v.measurements.iter().find(|m| m.gauge.name == name).unwrap().value;
+    assert_eq!(m("redirect_hops"), 1.0);
+    assert_eq!(m("redirect_first_status_code"), 301.0);
+    assert_eq!(m("redirect_first_hop_https"), 1.0);
+    assert_eq!(m("redirect_first_hop_same_host"), 0.0);
+    assert_eq!(m("redirect_final_https"), 1.0);
+}
+
+#[tokio::test]
+async fn preloaded_hosts_downgrade_missing_redirects_to_info() {
+    let web = web().await;
+    let mut t = target(&web.a("/"), web.pki.client(), Some(&web.h("/none")));
+    t.options.preload = Some(Arc::new(PreloadList::from_entries([("127.0.0.1".to_owned(), false)])));
+    let v = verdict(&t, "https_redirect").await;
+    assert_eq!(ids(&v), ["no_redirect"]);
+    assert_eq!(v.findings[0].severity, Severity::Info);
+    assert_eq!(v.status, Status::Pass);
+}
+
+#[tokio::test]
+async fn max_redirects_is_configurable() {
+    let web = web().await;
+    let mut t = target(&web.a("/"), web.pki.client(), Some(&web.h("/four")));
+    t.options.https_redirect.max_redirects = 3;
+    let v = verdict(&t, "https_redirect").await;
+    assert!(ids(&v).contains(&"too_many_redirects"), "{:?}", ids(&v));
+}

@@ -1,0 +1,433 @@
+//! Test harness: an rcgen PKI, in-process HTTP(S) servers on loopback with scripted raw
+//! responses and a request log, a library-level probe runner, and helpers to run the binary.
+
+#![allow(dead_code)]
+
+pub mod web;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use probes::checks::{self, CheckInput};
+use probes::context::ProbeContext;
+use probes::evidence::{EvidenceSet, ProbeRun};
+use probes::fetch::Engine;
+use probes::probe::{self, ProbeKind};
+use probes::resolve::Resolver;
+use probes::target::Target;
+use probes::tls::TlsClient;
+use probes::verdict::Verdict;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use url::Url;
+
+/// A CA that signs leaf certificates.
+pub struct Pki {
+    issuer: Issuer<'static, KeyPair>,
+    pub ca_der: CertificateDer<'static>,
+    pub ca_pem: String,
+}
+
+/// What a leaf certificate should look like.
+pub struct Leaf {
+    pub names: Vec<String>,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+impl Leaf {
+    /// Valid for `names` (DNS names or IP literals) from yesterday for 90 days.
+    pub fn valid(names: &[&str]) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Leaf {
+            names: names.iter().map(|s| s.to_string()).collect(),
+            not_before: now - time::Duration::days(1),
+            not_after: now + time::Duration::days(89),
+        }
+    }
+
+    /// Expired ten days ago.
+    pub fn expired(names: &[&str]) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Leaf {
+            names: names.iter().map(|s| s.to_string()).collect(),
+            not_before: now - time::Duration::days(100),
+            not_after: now - time::Duration::days(10),
+        }
+    }
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // Distinct names: a CA nobody trusts must not look like the trusted one.
+        static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        let n = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        params.distinguished_name.push(DnType::CommonName, format!("prodprobe test CA {n}"));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let cert = params.self_signed(&key).unwrap();
+        let ca_der = cert.der().clone();
+        let ca_pem = cert.pem();
+        Pki {
+            issuer: Issuer::new(params, key),
+            ca_der,
+            ca_pem,
+        }
+    }
+
+    fn params(leaf: &Leaf) -> CertificateParams {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        for n in &leaf.names {
+            match n.parse::<std::net::IpAddr>() {
+                Ok(ip) => params.subject_alt_names.push(SanType::IpAddress(ip)),
+                Err(_) => params.subject_alt_names.push(SanType::DnsName(n.clone().try_into().unwrap())),
+            }
+        }
+        params.distinguished_name.push(DnType::CommonName, leaf.names[0].clone());
+        params.not_before = leaf.not_before;
+        params.not_after = leaf.not_after;
+        params
+    }
+
+    /// A leaf signed by this CA: (chain, key).
+    pub fn leaf(&self, leaf: &Leaf) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let key = KeyPair::generate().unwrap();
+        let cert = Self::params(leaf).signed_by(&key, &self.issuer).unwrap();
+        (vec![cert.der().clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+    }
+
+    /// A self-signed leaf.
+    pub fn self_signed(leaf: &Leaf) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let key = KeyPair::generate().unwrap();
+        let cert = Self::params(leaf).self_signed(&key).unwrap();
+        (vec![cert.der().clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+    }
+
+    /// A TLS server config for a leaf of this CA.
+    pub fn server_config(&self, leaf: &Leaf) -> Arc<rustls::ServerConfig> {
+        let (chain, key) = self.leaf(leaf);
+        server_config(chain, key)
+    }
+
+    /// A client trusting this CA (plus the public roots).
+    pub fn client(&self) -> Arc<TlsClient> {
+        Arc::new(TlsClient::new(std::slice::from_ref(&self.ca_der)).unwrap())
+    }
+
+    /// Writes the CA PEM into `dir` and returns the path.
+    pub fn write_ca(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, &self.ca_pem).unwrap();
+        path
+    }
+}
+
+pub fn server_config(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(cfg)
+}
+
+/// A request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Req {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Req {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A scripted response.
+#[derive(Debug, Clone, Default)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+    /// Sent verbatim instead of the fields above.
+    pub raw: Option<Vec<u8>>,
+}
+
+impl Resp {
+    pub fn new(status: u16) -> Self {
+        Resp { status, ..Default::default() }
+    }
+    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
+        self.headers.push((name.to_owned(), value.as_ref().to_vec()));
+        self
+    }
+    pub fn body(mut self, body: impl AsRef<[u8]>) -> Self {
+        self.body = body.as_ref().to_vec();
+        self
+    }
+    pub fn html(self, body: &str) -> Self {
+        self.header("Content-Type", "text/html; charset=utf-8").body(body)
+    }
+    pub fn redirect(status: u16, location: &str) -> Self {
+        Resp::new(status).header("Location", location)
+    }
+    fn bytes(&self) -> Vec<u8> {
+        if let Some(raw) = &self.raw {
+            return raw.clone();
+        }
+        let mut out = format!("HTTP/1.1 {} X\r\n", self.status).into_bytes();
+        for (n, v) in &self.headers {
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(format!("Content-Length: {}\r\nConnection: close\r\n\r\n", self.body.len()).as_bytes());
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+pub type Handler = Arc<dyn Fn(&Req) -> Resp + Send + Sync>;
+
+/// An in-process server on loopback.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<Req>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn read_head<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Option<Req> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        if buf.len() > 64 * 1024 {
+            return None;
+        }
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    req.parse(&buf).ok()?;
+    Some(Req {
+        method: req.method?.to_owned(),
+        path: req.path?.to_owned(),
+        headers: req
+            .headers
+            .iter()
+            .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+            .collect(),
+    })
+}
+
+impl TestServer {
+    /// Serves `handler` on `ip:0`, over TLS when `tls` is given.
+    pub async fn start(ip: &str, tls: Option<Arc<rustls::ServerConfig>>, handler: Handler) -> Self {
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log: Arc<Mutex<Vec<Req>>> = Arc::default();
+        let log2 = Arc::clone(&log);
+        let acceptor = tls.map(TlsAcceptor::from);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                let handler = Arc::clone(&handler);
+                let log = Arc::clone(&log2);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    match acceptor {
+                        Some(acc) => {
+                            if let Ok(mut s) = acc.accept(tcp).await {
+                                serve_one(&mut s, &handler, &log).await;
+                            }
+                        }
+                        None => {
+                            let mut s = tcp;
+                            serve_one(&mut s, &handler, &log).await;
+                        }
+                    }
+                });
+            }
+        });
+        TestServer { addr, log, task }
+    }
+
+    pub async fn https(ip: &str, tls: Arc<rustls::ServerConfig>, f: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> Self {
+        Self::start(ip, Some(tls), Arc::new(f)).await
+    }
+
+    pub async fn http(ip: &str, f: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> Self {
+        Self::start(ip, None, Arc::new(f)).await
+    }
+
+    pub fn requests(&self) -> Vec<Req> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    pub fn url(&self, scheme: &str, path: &str) -> String {
+        format!("{scheme}://{}{path}", self.addr)
+    }
+}
+
+async fn serve_one<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(s: &mut S, handler: &Handler, log: &Mutex<Vec<Req>>) {
+    let Some(req) = read_head(s).await else { return };
+    let resp = handler(&req);
+    log.lock().unwrap().push(req);
+    let _ = s.write_all(&resp.bytes()).await;
+    let _ = s.shutdown().await;
+}
+
+/// A port on `ip` where nothing listens (bound, then released).
+pub async fn closed_port(ip: &str) -> u16 {
+    let l = TcpListener::bind((ip, 0)).await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// The shared engine for library-level tests: hosts file only, never the network.
+pub fn engine() -> Engine {
+    Engine::new(Resolver::hosts_only(), probes::USER_AGENT)
+}
+
+/// A target for `url` trusting `pki`, with its plain-HTTP chain starting at `http_url`.
+pub fn target(url: &str, tls: Arc<TlsClient>, http_url: Option<&str>) -> Target {
+    let mut t = Target::new("t", Url::parse(url).unwrap(), tls).unwrap();
+    t.http_urls = http_url.map(|u| vec![Url::parse(u).unwrap()]).unwrap_or_default();
+    t
+}
+
+/// Runs the probes the target's checks need and evaluates every check.
+pub async fn evaluate(t: &Target) -> (Vec<ProbeRun>, Vec<Verdict>) {
+    let engine = engine();
+    let mut evidence = EvidenceSet::default();
+    let mut runs = Vec::new();
+    for kind in t.probes() {
+        let cx = ProbeContext {
+            engine: &engine,
+            deadline: tokio::time::Instant::now() + Duration::from_secs(20),
+        };
+        let run = probe::run(kind, t, &cx).await;
+        runs.push(run.clone());
+        evidence.insert(Arc::new(run));
+    }
+    let previous = Default::default();
+    let input = CheckInput {
+        target: t,
+        evidence: &evidence,
+        previous: &previous,
+        now: std::time::SystemTime::now(),
+    };
+    let verdicts = t.checks.iter().map(|c| checks::evaluate(c, &input)).collect();
+    (runs, verdicts)
+}
+
+/// The verdict of one check.
+pub async fn verdict(t: &Target, check: &str) -> Verdict {
+    let mut t = t.clone();
+    t.checks.retain(|c| c.id == check);
+    assert_eq!(t.checks.len(), 1, "unknown check {check}");
+    evaluate(&t).await.1.remove(0)
+}
+
+/// Finding ids of a verdict.
+pub fn ids(v: &Verdict) -> Vec<&'static str> {
+    v.findings.iter().map(|f| f.id).collect()
+}
+
+pub fn run_of(runs: &[ProbeRun], kind: ProbeKind) -> &ProbeRun {
+    runs.iter().find(|r| r.kind == kind).unwrap()
+}
+
+/// The prodprobe binary built for this test run.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_prodprobe"))
+}
+
+/// Writes a file into `dir`.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    path
+}
+
+/// A raw HTTP/1.1 GET to a loopback address; (status, headers, body).
+pub async fn http_get(addr: SocketAddr, path: &str, accept: Option<&str>) -> (u16, String, String) {
+    http_request(addr, "GET", path, accept).await
+}
+
+pub async fn http_request(addr: SocketAddr, method: &str, path: &str, accept: Option<&str>) -> (u16, String, String) {
+    let fut = async {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let accept = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
+        let req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{accept}Content-Length: 0\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.unwrap();
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+        (status, head.to_owned(), body)
+    };
+    tokio::time::timeout(Duration::from_secs(10), fut).await.expect("HTTP request to the daemon timed out")
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// One sample value from Prometheus text, matching a name and all given label pairs.
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (n, rest) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest),
+            None => (series, ""),
+        };
+        if n != name {
+            return None;
+        }
+        labels
+            .iter()
+            .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+            .then(|| value.parse().ok())
+            .flatten()
+    })
+}
