@@ -81,11 +81,17 @@ impl TlsFacts {
     }
 }
 
-/// A TLS client configuration plus the WebPKI verifier it wraps, built once.
-#[derive(Debug, Clone)]
+/// A TLS client configuration with the recording verifier, built once per trust
+/// configuration and shared by every connection.
+#[derive(Clone)]
 pub struct TlsClient {
-    base: Arc<ClientConfig>,
-    webpki: Arc<WebPkiServerVerifier>,
+    connector: TlsConnector,
+}
+
+impl std::fmt::Debug for TlsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsClient").finish_non_exhaustive()
+    }
 }
 
 /// ALPN offered by the HTTP probes.
@@ -120,14 +126,13 @@ impl TlsClient {
             .with_protocol_versions(rustls::ALL_VERSIONS)
             .map_err(|e| Error::Tls(e.to_string()))?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::clone(&webpki) as _)
+            .with_custom_certificate_verifier(Arc::new(RecordingVerifier::new(webpki)))
             .with_no_client_auth();
         config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
         // Every run must see the certificate: a resumed TLS 1.3 session skips verification.
         config.resumption = Resumption::disabled();
         Ok(TlsClient {
-            base: Arc::new(config),
-            webpki,
+            connector: TlsConnector::from(Arc::new(config)),
         })
     }
 
@@ -138,22 +143,12 @@ impl TlsClient {
         server_name: ServerName<'static>,
         tcp: TcpStream,
     ) -> (io::Result<TlsStream<TcpStream>>, TlsFacts) {
-        // rustls has no per-connection verifier hook, so each connection gets a shallow copy of
-        // the prepared config (a few reference-count bumps) holding its own recorder; the root
-        // store and WebPKI verifier inside are shared.
-        let (recorder, slot) = RecordingVerifier::new(Arc::clone(&self.webpki));
-        let mut config = (*self.base).clone();
-        config
-            .dangerous()
-            .set_certificate_verifier(Arc::new(recorder));
         let sni = match &server_name {
             ServerName::DnsName(name) => Some(name.as_ref().to_owned()),
             _ => None,
         };
-        let result = TlsConnector::from(Arc::new(config))
-            .connect(server_name, tcp)
-            .await;
-        let recorded = slot.lock().ok().and_then(|mut s| s.take());
+        let (result, recorded) =
+            verifier::record_handshake(self.connector.connect(server_name, tcp)).await;
         let (chain, ocsp, verification) = match recorded {
             Some(r) => (
                 Arc::from(r.chain),

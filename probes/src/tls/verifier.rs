@@ -5,8 +5,15 @@
 //! the handshake continue: expiry and chain metrics must survive an expired, self-signed or
 //! misnamed certificate. Whoever reads the record decides what an unverified connection may
 //! carry (never credentials).
+//!
+//! One verifier lives inside each (shared, built-once) `ClientConfig`. rustls has no
+//! per-connection verifier hook, so the record goes to a task-local slot that
+//! [`record_handshake`] opens around one handshake: tokio-rustls drives the handshake inside the
+//! awaiting task's poll, so the callback runs in that task's scope and nowhere else.
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::future::Future;
+use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -21,23 +28,29 @@ pub(crate) struct Recorded {
     pub(crate) result: Result<(), TlsError>,
 }
 
-/// One verifier per connection: a thin wrapper around the shared WebPKI verifier.
+tokio::task_local! {
+    static SLOT: RefCell<Option<Recorded>>;
+}
+
+/// Runs `handshake` with a fresh record slot and returns its output with what the verifier saw.
+pub(crate) async fn record_handshake<F: Future>(handshake: F) -> (F::Output, Option<Recorded>) {
+    SLOT.scope(RefCell::new(None), async move {
+        let out = handshake.await;
+        let recorded = SLOT.with(|slot| slot.borrow_mut().take());
+        (out, recorded)
+    })
+    .await
+}
+
+/// Wraps the shared WebPKI verifier; built once per trust configuration.
 #[derive(Debug)]
 pub(crate) struct RecordingVerifier {
     inner: Arc<WebPkiServerVerifier>,
-    slot: Arc<Mutex<Option<Recorded>>>,
 }
 
 impl RecordingVerifier {
-    pub(crate) fn new(inner: Arc<WebPkiServerVerifier>) -> (Self, Arc<Mutex<Option<Recorded>>>) {
-        let slot = Arc::new(Mutex::new(None));
-        (
-            RecordingVerifier {
-                inner,
-                slot: Arc::clone(&slot),
-            },
-            slot,
-        )
+    pub(crate) fn new(inner: Arc<WebPkiServerVerifier>) -> Self {
+        RecordingVerifier { inner }
     }
 }
 
@@ -62,9 +75,8 @@ impl ServerCertVerifier for RecordingVerifier {
             ocsp: (!ocsp_response.is_empty()).then(|| ocsp_response.to_vec()),
             result,
         };
-        if let Ok(mut slot) = self.slot.lock() {
-            *slot = Some(record);
-        }
+        // Outside a recording scope (never in prodprobe) the record is simply dropped.
+        let _ = SLOT.try_with(|slot| *slot.borrow_mut() = Some(record));
         Ok(ServerCertVerified::assertion())
     }
 
