@@ -102,19 +102,6 @@ pub static CORE_GAUGES: &[&GaugeDef] = &[
     &CHECK_LAST_RUN,
 ];
 
-/// Names of prodprobe's own metric families, as registered (counters without `_total`).
-pub const SELF_METRICS: &[&str] = &[
-    "prodprobe_build_info",
-    "prodprobe_config_last_reload_successful",
-    "prodprobe_config_last_reload_success_timestamp_seconds",
-    "prodprobe_probe_runs",
-    "prodprobe_skipped_runs",
-    "prodprobe_scheduler_lag_seconds",
-    "prodprobe_probes_in_flight",
-    "prodprobe_targets",
-    "prodprobe_jobs",
-];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Slot {
     Probe(ProbeKind),
@@ -159,6 +146,8 @@ struct SelfMetrics {
 #[derive(Debug)]
 pub struct Exporter {
     registry: Registry,
+    /// Names of prodprobe's own families as the text format shows them (`_total` on counters).
+    self_names: Vec<String>,
     store: Arc<SeriesStore>,
     own: SelfMetrics,
     check_timing: std::sync::atomic::AtomicBool,
@@ -167,6 +156,40 @@ pub struct Exporter {
 impl Default for Exporter {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The kinds of self-metric we register.
+enum Metric {
+    Gauge(Gauge),
+    Float(Gauge<f64, AtomicU64>),
+    Gauges(Family<Labels, Gauge>),
+    Counters(Family<Labels, Counter>),
+    Histogram(Histogram),
+}
+
+/// A registry that also remembers what it registered, as the text format names it.
+#[derive(Default)]
+struct Registering {
+    registry: Registry,
+    names: Vec<String>,
+}
+
+impl Registering {
+    fn add(&mut self, name: &str, help: &str, metric: Metric) {
+        let counter = matches!(metric, Metric::Counters(_));
+        self.names.push(if counter {
+            format!("{name}_total")
+        } else {
+            name.to_owned()
+        });
+        match metric {
+            Metric::Gauge(m) => self.registry.register(name, help, m),
+            Metric::Float(m) => self.registry.register(name, help, m),
+            Metric::Gauges(m) => self.registry.register(name, help, m),
+            Metric::Counters(m) => self.registry.register(name, help, m),
+            Metric::Histogram(m) => self.registry.register(name, help, m),
+        }
     }
 }
 
@@ -179,7 +202,8 @@ fn unix_now() -> f64 {
 impl Exporter {
     /// A fresh exporter with prodprobe's own metrics registered.
     pub fn new() -> Self {
-        let mut registry = Registry::default();
+        let mut reg = Registering::default();
+        let mut register = |name: &str, help: &str, metric| reg.add(name, help, metric);
         let build_info: Family<Labels, Gauge> = Family::default();
         build_info
             .get_or_create(&vec![
@@ -192,10 +216,10 @@ impl Exporter {
                 ),
             ])
             .set(1);
-        registry.register(
+        register(
             "prodprobe_build_info",
             "prodprobe version (always 1)",
-            build_info,
+            Metric::Gauges(build_info),
         );
         let own = SelfMetrics {
             reload_ok: Gauge::default(),
@@ -207,54 +231,64 @@ impl Exporter {
             targets: Gauge::default(),
             jobs: Gauge::default(),
         };
-        registry.register(
+        register(
             "prodprobe_config_last_reload_successful",
             "1 if the last configuration (re)load succeeded",
-            own.reload_ok.clone(),
+            Metric::Gauge(own.reload_ok.clone()),
         );
-        registry.register(
+        register(
             "prodprobe_config_last_reload_success_timestamp_seconds",
             "When the configuration was last loaded successfully (Unix seconds)",
-            own.reload_ts.clone(),
+            Metric::Float(own.reload_ts.clone()),
         );
-        registry.register(
+        register(
             "prodprobe_probe_runs",
             "Probe runs by probe and result (success, failure, timeout)",
-            own.runs.clone(),
+            Metric::Counters(own.runs.clone()),
         );
-        registry.register(
+        register(
             "prodprobe_skipped_runs",
             "Scheduled runs not started, by probe and reason (overrun: the previous run was still going)",
-            own.skipped.clone(),
+            Metric::Counters(own.skipped.clone()),
         );
-        registry.register(
+        register(
             "prodprobe_scheduler_lag_seconds",
             "Delay between a run's scheduled time and its start, including waits for concurrency limits",
-            own.lag.clone(),
+            Metric::Histogram(own.lag.clone()),
         );
-        registry.register(
+        register(
             "prodprobe_probes_in_flight",
             "Probe runs in flight",
-            own.in_flight.clone(),
+            Metric::Gauge(own.in_flight.clone()),
         );
-        registry.register(
+        register(
             "prodprobe_targets",
             "Configured targets",
-            own.targets.clone(),
+            Metric::Gauge(own.targets.clone()),
         );
-        registry.register(
+        register(
             "prodprobe_jobs",
             "Scheduled jobs (target × probe)",
-            own.jobs.clone(),
+            Metric::Gauge(own.jobs.clone()),
         );
+        let Registering {
+            mut registry,
+            names: self_names,
+        } = reg;
         let store = Arc::new(SeriesStore::default());
         registry.register_collector(Box::new(Arc::clone(&store)));
         Exporter {
             registry,
+            self_names,
             store,
             own,
             check_timing: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// prodprobe's own metric families, as the text format names them.
+    pub fn self_metric_names(&self) -> &[String] {
+        &self.self_names
     }
 
     /// Enables the check timing series.

@@ -7,23 +7,45 @@ use crate::support::web::Web;
 use crate::support::{Resp, write};
 
 fn check(args: &[&str]) -> Output {
-    Command::new(crate::support::bin()).arg("check").args(args).output().unwrap()
+    Command::new(crate::support::bin())
+        .arg("check")
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 async fn web() -> Web {
     let good = Resp::new(200)
-        .header("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        .header(
+            "Strict-Transport-Security",
+            "max-age=63072000; includeSubDomains",
+        )
         .html("<p>ok</p>");
     let a = vec![
         ("/", good.clone()),
-        ("/short", Resp::new(200).header("Strict-Transport-Security", "max-age=86400; includeSubDomains").html("<p>x</p>")),
+        (
+            "/short",
+            Resp::new(200)
+                .header(
+                    "Strict-Transport-Security",
+                    "max-age=86400; includeSubDomains",
+                )
+                .html("<p>x</p>"),
+        ),
         ("/none", Resp::new(200).html("<p>no hsts</p>")),
     ];
-    let h = vec![("/", Resp::redirect(301, "https://{A}/")), ("/plain", Resp::new(200).body("plain"))];
+    let h = vec![
+        ("/", Resp::redirect(301, "https://{A}/")),
+        ("/plain", Resp::new(200).body("plain")),
+    ];
     Web::start(a, vec![], vec![], h).await
 }
 
@@ -47,7 +69,10 @@ async fn exit_0_when_every_check_passes() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     for c in ["https_redirect", "hsts", "health"] {
-        assert!(t.lines().any(|l| l.contains("PASS") && l.contains(c)), "{c}: {t}");
+        assert!(
+            t.lines().any(|l| l.contains("PASS") && l.contains(c)),
+            "{c}: {t}"
+        );
     }
     assert!(t.contains("1 targets, 3 checks: 3 passed, 0 failed"), "{t}");
 }
@@ -60,8 +85,17 @@ async fn exit_1_on_a_failing_check_with_the_finding_and_its_evidence() {
     let out = check(&["--config", &cfg]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.lines().any(|l| l.contains("FAIL") && l.contains("hsts") && l.contains("high")), "{t}");
-    assert!(t.lines().any(|l| l.contains("high") && l.contains("missing") && l.contains("no Strict-Transport-Security")), "{t}");
+    assert!(
+        t.lines()
+            .any(|l| l.contains("FAIL") && l.contains("hsts") && l.contains("high")),
+        "{t}"
+    );
+    assert!(
+        t.lines().any(|l| l.contains("high")
+            && l.contains("missing")
+            && l.contains("no Strict-Transport-Security")),
+        "{t}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,9 +104,22 @@ async fn fail_on_sets_the_gate() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&web, dir.path(), "/short");
     // max_age_too_short is medium.
-    assert_eq!(check(&["--config", &cfg, "--checks", "hsts", "--fail-on", "high"]).status.code(), Some(0));
-    assert_eq!(check(&["--config", &cfg, "--checks", "hsts", "--fail-on", "medium"]).status.code(), Some(1));
-    assert_eq!(check(&["--config", &cfg, "--checks", "hsts"]).status.code(), Some(1));
+    assert_eq!(
+        check(&["--config", &cfg, "--checks", "hsts", "--fail-on", "high"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        check(&["--config", &cfg, "--checks", "hsts", "--fail-on", "medium"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        check(&["--config", &cfg, "--checks", "hsts"]).status.code(),
+        Some(1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -88,14 +135,24 @@ async fn json_report_follows_the_schema() {
     assert_eq!(v["summary"]["checks"], 3);
     let t = &v["targets"][0];
     assert_eq!(t["name"], "shop");
-    let hsts = t["checks"].as_array().unwrap().iter().find(|c| c["check"] == "hsts").unwrap();
+    let hsts = t["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "hsts")
+        .unwrap();
     assert_eq!(hsts["status"], "fail");
     assert_eq!(hsts["severity"], "medium");
     let f = &hsts["findings"][0];
     assert_eq!(f["id"], "max_age_too_short");
     assert_eq!(f["severity"], "medium");
     assert!(f["evidence"].as_str().unwrap().contains("max-age=86400"));
-    let probes: Vec<&str> = t["probes"].as_array().unwrap().iter().map(|p| p["probe"].as_str().unwrap()).collect();
+    let probes: Vec<&str> = t["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["probe"].as_str().unwrap())
+        .collect();
     assert_eq!(probes, ["fetch", "health"]);
 }
 
@@ -108,7 +165,11 @@ async fn a_bare_url_needs_no_config() {
     // A plain-HTTP site fails hsts (no HTTPS), but the health endpoint answers.
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("https_unavailable"), "{t}");
-    assert!(t.lines().any(|l| l.contains("PASS") && l.contains("health")), "{t}");
+    assert!(
+        t.lines()
+            .any(|l| l.contains("PASS") && l.contains("health")),
+        "{t}"
+    );
     let out = check(&[&url, "--checks", "health"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
@@ -116,11 +177,34 @@ async fn a_bare_url_needs_no_config() {
 #[test]
 fn exit_2_on_usage_and_config_errors() {
     assert_eq!(check(&[]).status.code(), Some(2));
-    assert_eq!(check(&["--config", "/nonexistent/prodprobe.yaml"]).status.code(), Some(2));
-    assert_eq!(check(&["--config", "x.yaml", "https://a.example/"]).status.code(), Some(2));
-    assert_eq!(check(&["https://a.example/", "--checks", "nope"]).status.code(), Some(2));
+    assert_eq!(
+        check(&["--config", "/nonexistent/prodprobe.yaml"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        check(&["--config", "x.yaml", "https://a.example/"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        check(&["https://a.example/", "--checks", "nope"])
+            .status
+            .code(),
+        Some(2)
+    );
     assert_eq!(check(&["ftp://a.example/"]).status.code(), Some(2));
-    assert_eq!(check(&["https://a.example/", "--fail-on", "severe"]).status.code(), Some(2));
-    let out = Command::new(crate::support::bin()).arg("frobnicate").output().unwrap();
+    assert_eq!(
+        check(&["https://a.example/", "--fail-on", "severe"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let out = Command::new(crate::support::bin())
+        .arg("frobnicate")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

@@ -28,7 +28,14 @@ impl Daemon {
     #[allow(clippy::zombie_processes)] // `Drop` kills and waits for the child.
     pub fn start(config: &Path) -> Self {
         let mut child = Command::new(crate::support::bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--config"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--config",
+            ])
             .arg(config)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -46,14 +53,20 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).expect("daemon did not log its listen address in time");
+            let line = rx
+                .recv_timeout(left)
+                .expect("daemon did not log its listen address in time");
             let v: serde_json::Value = match serde_json::from_str(&line) {
                 Ok(v) => v,
                 Err(_) => continue,
             };
             if v["message"] == "prodprobe listening" {
                 let addr = v["addr"].as_str().unwrap().parse().unwrap();
-                return Daemon { child, addr, stderr: rx };
+                return Daemon {
+                    child,
+                    addr,
+                    stderr: rx,
+                };
             }
         }
     }
@@ -73,7 +86,11 @@ impl Daemon {
     pub async fn metrics(&self) -> String {
         let (status, head, body) = http_get(self.addr, "/metrics", None).await;
         assert_eq!(status, 200);
-        assert!(head.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: text/plain; version=0.0.4"),
+            "{head}"
+        );
         body
     }
 
@@ -86,7 +103,10 @@ impl Daemon {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status.code();
             }
-            assert!(Instant::now() < deadline, "daemon did not stop after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not stop after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -99,10 +119,16 @@ impl Daemon {
 
 async fn web() -> Web {
     let good = Resp::new(200)
-        .header("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        .header(
+            "Strict-Transport-Security",
+            "max-age=63072000; includeSubDomains",
+        )
         .header("Content-Type", "application/health+json")
         .body(r#"{"status":"pass"}"#);
-    let a = vec![("/", good.clone()), ("/weak", good.clone().header("X-Other", "1"))];
+    let a = vec![
+        ("/", good.clone()),
+        ("/weak", good.clone().header("X-Other", "1")),
+    ];
     let h = vec![("/", Resp::redirect(301, "https://{A}/"))];
     Web::start(a, vec![], vec![], h).await
 }
@@ -147,39 +173,100 @@ async fn serve_exports_blackbox_and_check_metrics_and_reloads() {
     let good = [("target", "good"), ("probe", "fetch")];
     assert_eq!(sample(&text, "probe_success", &good), Some(1.0), "{text}");
     for phase in ["resolve", "connect", "tls", "processing", "transfer"] {
-        let v = sample(&text, "probe_http_duration_seconds", &[("target", "good"), ("phase", phase)]);
+        let v = sample(
+            &text,
+            "probe_http_duration_seconds",
+            &[("target", "good"), ("phase", phase)],
+        );
         assert!(v.is_some_and(|v| v >= 0.0), "phase {phase}: {text}");
     }
-    assert_eq!(sample(&text, "probe_check_success", &[("target", "good"), ("check", "hsts")]), Some(1.0));
-    assert_eq!(sample(&text, "probe_hsts_max_age_seconds", &[("target", "good")]), Some(63_072_000.0));
-    assert_eq!(sample(&text, "probe_check_success", &[("target", "good"), ("check", "https_redirect")]), Some(1.0));
-    assert_eq!(sample(&text, "probe_check_success", &[("target", "good"), ("check", "health")]), Some(1.0));
+    assert_eq!(
+        sample(
+            &text,
+            "probe_check_success",
+            &[("target", "good"), ("check", "hsts")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "probe_hsts_max_age_seconds", &[("target", "good")]),
+        Some(63_072_000.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "probe_check_success",
+            &[("target", "good"), ("check", "https_redirect")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "probe_check_success",
+            &[("target", "good"), ("check", "health")]
+        ),
+        Some(1.0)
+    );
     assert_eq!(sample(&text, "probe_http_status_code", &good), Some(200.0));
     assert_eq!(sample(&text, "probe_interval_seconds", &good), Some(300.0));
     assert!(sample(&text, "probe_last_run_timestamp_seconds", &good).unwrap() > 1.7e9);
     // Configured labels ride on every per-target series.
-    assert!(text.lines().filter(|l| l.starts_with("probe_") && l.contains("target=\"good\"")).all(|l| l.contains("env=\"test\"")));
+    assert!(
+        text.lines()
+            .filter(|l| l.starts_with("probe_") && l.contains("target=\"good\""))
+            .all(|l| l.contains("env=\"test\""))
+    );
 
     // An expired certificate: probe_success 0, and the expiry is still there, in the past.
     let expired = [("target", "expired"), ("probe", "fetch")];
     assert_eq!(sample(&text, "probe_success", &expired), Some(0.0));
-    let expiry = sample(&text, "probe_ssl_earliest_cert_expiry", &expired).expect("expiry survives an expired certificate");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    let expiry = sample(&text, "probe_ssl_earliest_cert_expiry", &expired)
+        .expect("expiry survives an expired certificate");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     assert!(expiry < now, "{expiry} is in the past");
     assert_eq!(
-        sample(&text, "probe_check_finding", &[("target", "expired"), ("check", "hsts"), ("finding", "invalid_cert"), ("severity", "high")]),
+        sample(
+            &text,
+            "probe_check_finding",
+            &[
+                ("target", "expired"),
+                ("check", "hsts"),
+                ("finding", "invalid_cert"),
+                ("severity", "high")
+            ]
+        ),
         Some(1.0)
     );
 
     // Self-metrics.
-    assert_eq!(sample(&text, "prodprobe_config_last_reload_successful", &[]), Some(1.0));
+    assert_eq!(
+        sample(&text, "prodprobe_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
     assert_eq!(sample(&text, "prodprobe_targets", &[]), Some(2.0));
-    assert!(sample(&text, "prodprobe_probe_runs_total", &[("probe", "fetch"), ("result", "success")]).unwrap() >= 1.0);
+    assert!(
+        sample(
+            &text,
+            "prodprobe_probe_runs_total",
+            &[("probe", "fetch"), ("result", "success")]
+        )
+        .unwrap()
+            >= 1.0
+    );
     assert!(text.contains("# TYPE prodprobe_probe_runs_total counter"));
     assert!(sample(&text, "prodprobe_build_info", &[]).is_some());
 
     // OpenMetrics on request.
-    let (_, head, om) = http_get(d.addr, "/metrics", Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")).await;
+    let (_, head, om) = http_get(
+        d.addr,
+        "/metrics",
+        Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5"),
+    )
+    .await;
     assert!(head.contains("application/openmetrics-text"), "{head}");
     assert!(om.trim_end().ends_with("# EOF"));
 
@@ -192,23 +279,41 @@ async fn serve_exports_blackbox_and_check_metrics_and_reloads() {
 
     // A bad reload keeps the running configuration.
     let good_config = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, "targets:\n  - name: x\n    url: https://x.example/\n    bogus: 1\n").unwrap();
+    std::fs::write(
+        &path,
+        "targets:\n  - name: x\n    url: https://x.example/\n    bogus: 1\n",
+    )
+    .unwrap();
     let (status, _, body) = http_request(d.addr, "POST", "/-/reload", None).await;
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("unknown field `bogus`"), "{body}");
     let text = d.metrics().await;
-    assert_eq!(sample(&text, "prodprobe_config_last_reload_successful", &[]), Some(0.0));
+    assert_eq!(
+        sample(&text, "prodprobe_config_last_reload_successful", &[]),
+        Some(0.0)
+    );
     assert_eq!(sample(&text, "probe_success", &good), Some(1.0));
 
     // A good reload that drops a target removes its series.
-    let without_expired: String = good_config.split("  - name: expired").next().unwrap().to_owned();
+    let without_expired: String = good_config
+        .split("  - name: expired")
+        .next()
+        .unwrap()
+        .to_owned();
     std::fs::write(&path, without_expired).unwrap();
     let (status, _, body) = http_request(d.addr, "POST", "/-/reload", None).await;
     assert_eq!(status, 200, "{body}");
     let text = d.metrics().await;
-    assert_eq!(sample(&text, "prodprobe_config_last_reload_successful", &[]), Some(1.0));
+    assert_eq!(
+        sample(&text, "prodprobe_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
     assert!(!text.contains("target=\"expired\""), "{text}");
-    assert_eq!(sample(&text, "probe_success", &good), Some(1.0), "the unchanged target keeps its series");
+    assert_eq!(
+        sample(&text, "probe_success", &good),
+        Some(1.0),
+        "the unchanged target keeps its series"
+    );
 
     assert_eq!(d.terminate(), Some(0));
     let logs = d.logs();
@@ -218,8 +323,16 @@ async fn serve_exports_blackbox_and_check_metrics_and_reloads() {
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_refuses_an_invalid_config() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "bad.yaml", "targets:\n  - name: a\n    url: https://a.example/\n    checks: [nope]\n");
-    let out = Command::new(crate::support::bin()).args(["serve", "--config"]).arg(&path).output().unwrap();
+    let path = write(
+        dir.path(),
+        "bad.yaml",
+        "targets:\n  - name: a\n    url: https://a.example/\n    checks: [nope]\n",
+    );
+    let out = Command::new(crate::support::bin())
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yaml:4:14: unknown check \"nope\""));
 }
@@ -236,7 +349,12 @@ async fn secrets_never_reach_logs_or_metrics() {
     d.wait_ready().await;
     let text = d.metrics().await;
     let (_, _, status) = http_get(d.addr, "/api/v1/status", None).await;
-    assert!(web.a.requests().iter().any(|r| r.header("authorization") == Some("Bearer super-secret-value")));
+    assert!(
+        web.a
+            .requests()
+            .iter()
+            .any(|r| r.header("authorization") == Some("Bearer super-secret-value"))
+    );
     d.terminate();
     let logs = d.logs().join("\n");
     for hay in [&text, &status, &logs] {

@@ -23,14 +23,26 @@ fn credential() -> Credential {
 async fn web() -> Web {
     let big = vec![b'x'; 2 * 1024 * 1024];
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(b"<html><head><title>compressed</title></head></html>").unwrap();
+    gz.write_all(b"<html><head><title>compressed</title></head></html>")
+        .unwrap();
     let gz = gz.finish().unwrap();
     let a = vec![
         ("/", Resp::new(200).html("<p>home</p>")),
         ("/hop", Resp::redirect(302, "/")),
         ("/big", Resp::new(200).body(big)),
-        ("/gzip", Resp::new(200).header("Content-Encoding", "gzip").header("Content-Type", "text/html").body(gz)),
-        ("/dup", Resp::new(200).header("X-Thing", "one").header("X-Thing", "two")),
+        (
+            "/gzip",
+            Resp::new(200)
+                .header("Content-Encoding", "gzip")
+                .header("Content-Type", "text/html")
+                .body(gz),
+        ),
+        (
+            "/dup",
+            Resp::new(200)
+                .header("X-Thing", "one")
+                .header("X-Thing", "two"),
+        ),
     ];
     let h = vec![("/", Resp::redirect(301, "https://{A}/"))];
     Web::start(a.clone(), vec![], a, h).await
@@ -46,17 +58,28 @@ async fn all_five_phases_are_timed_for_a_named_host() {
     let (runs, _) = evaluate(&t).await;
     let run = run_of(&runs, ProbeKind::Fetch);
     assert!(run.success, "{:?}", run.reason);
-    let Evidence::Fetch(f) = &run.evidence else { panic!() };
+    let Evidence::Fetch(f) = &run.evidence else {
+        panic!()
+    };
     let first = f.main.first().as_ref().unwrap();
     let tm = first.timings;
-    assert!(!tm.resolve.is_zero() && !tm.connect.is_zero() && !tm.tls.is_zero() && !tm.processing.is_zero(), "{tm:?}");
+    assert!(
+        !tm.resolve.is_zero()
+            && !tm.connect.is_zero()
+            && !tm.tls.is_zero()
+            && !tm.processing.is_zero(),
+        "{tm:?}"
+    );
     let phases: Vec<&str> = run
         .measurements
         .iter()
         .filter(|m| m.gauge.name == "http_duration_seconds")
         .map(|m| m.labels[0].as_str())
         .collect();
-    assert_eq!(phases, ["resolve", "connect", "tls", "processing", "transfer"]);
+    assert_eq!(
+        phases,
+        ["resolve", "connect", "tls", "processing", "transfer"]
+    );
     let tls = first.tls.as_ref().unwrap();
     assert_eq!(tls.verification, Verification::Verified);
     assert!(matches!(tls.version, Some("tls1.3" | "tls1.2")));
@@ -82,12 +105,26 @@ async fn an_expired_certificate_keeps_its_chain_and_fails_probe_success() {
         .find(|m| m.gauge.name == "ssl_earliest_cert_expiry")
         .expect("expiry exported despite the failed verification")
         .value;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
-    assert!(expiry < now - 9.0 * 86400.0, "expiry {expiry} should be ten days in the past");
-    let Evidence::Fetch(f) = &run.evidence else { panic!() };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        expiry < now - 9.0 * 86400.0,
+        "expiry {expiry} should be ten days in the past"
+    );
+    let Evidence::Fetch(f) = &run.evidence else {
+        panic!()
+    };
     let tls = f.main_tls().unwrap();
     assert_eq!(tls.chain.len(), 1);
-    assert!(matches!(&tls.verification, Verification::Failed { reason: "expired", .. }));
+    assert!(matches!(
+        &tls.verification,
+        Verification::Failed {
+            reason: "expired",
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -99,10 +136,23 @@ async fn credentials_go_only_to_verified_https_on_the_target_host() {
     t.credential_probes = vec![ProbeKind::Fetch];
     t.checks.retain(|c| c.id == "hsts");
     evaluate(&t).await;
-    let auth: Vec<Option<String>> = web.a.requests().iter().map(|r| r.header("authorization").map(str::to_owned)).collect();
-    assert!(auth.contains(&Some("Bearer s3cret-token".to_owned())), "{auth:?}");
+    let auth: Vec<Option<String>> = web
+        .a
+        .requests()
+        .iter()
+        .map(|r| r.header("authorization").map(str::to_owned))
+        .collect();
+    assert!(
+        auth.contains(&Some("Bearer s3cret-token".to_owned())),
+        "{auth:?}"
+    );
     // Never over plain HTTP.
-    assert!(web.h.requests().iter().all(|r| r.header("authorization").is_none()));
+    assert!(
+        web.h
+            .requests()
+            .iter()
+            .all(|r| r.header("authorization").is_none())
+    );
 
     // Unverified certificate (unknown CA): the request goes out without them.
     let mut t = target(&web.c.url("https", "/"), web.pki.client(), None);
@@ -111,7 +161,10 @@ async fn credentials_go_only_to_verified_https_on_the_target_host() {
     evaluate(&t).await;
     let reqs = web.c.requests();
     assert!(!reqs.is_empty());
-    assert!(reqs.iter().all(|r| r.header("authorization").is_none()), "{reqs:?}");
+    assert!(
+        reqs.iter().all(|r| r.header("authorization").is_none()),
+        "{reqs:?}"
+    );
 
     // Not opted in: not sent either.
     let before = web.a.count();
@@ -119,7 +172,11 @@ async fn credentials_go_only_to_verified_https_on_the_target_host() {
     t.credentials = vec![credential()];
     t.checks.retain(|c| c.id == "hsts");
     evaluate(&t).await;
-    assert!(web.a.requests()[before..].iter().all(|r| r.header("authorization").is_none()));
+    assert!(
+        web.a.requests()[before..]
+            .iter()
+            .all(|r| r.header("authorization").is_none())
+    );
 }
 
 #[tokio::test]
@@ -134,7 +191,9 @@ async fn bodies_are_capped_and_decompressed_within_the_cap() {
     let mut t = target(&web.a("/big"), web.pki.client(), None);
     t.checks.retain(|c| c.id == "hsts");
     let (runs, _) = evaluate(&t).await;
-    let Evidence::Fetch(f) = &run_of(&runs, ProbeKind::Fetch).evidence else { panic!() };
+    let Evidence::Fetch(f) = &run_of(&runs, ProbeKind::Fetch).evidence else {
+        panic!()
+    };
     let main = f.main.final_response().unwrap();
     assert_eq!(main.body.len(), probes::fetch::MAIN_BODY_CAP);
     assert!(main.body_truncated);
@@ -142,9 +201,15 @@ async fn bodies_are_capped_and_decompressed_within_the_cap() {
     let mut t = target(&web.a("/gzip"), web.pki.client(), None);
     t.checks.retain(|c| c.id == "hsts");
     let (runs, _) = evaluate(&t).await;
-    let Evidence::Fetch(f) = &run_of(&runs, ProbeKind::Fetch).evidence else { panic!() };
+    let Evidence::Fetch(f) = &run_of(&runs, ProbeKind::Fetch).evidence else {
+        panic!()
+    };
     let main = f.main.final_response().unwrap();
-    assert!(main.body.starts_with(b"<html><head><title>compressed"), "{:?}", main.body);
+    assert!(
+        main.body.starts_with(b"<html><head><title>compressed"),
+        "{:?}",
+        main.body
+    );
     assert!(main.html.is_some());
 }
 
@@ -154,7 +219,9 @@ async fn repeated_field_lines_stay_apart_and_hops_are_recorded() {
     let mut t = target(&web.a("/dup"), web.pki.client(), None);
     t.checks.retain(|c| c.id == "hsts");
     let (runs, _) = evaluate(&t).await;
-    let Evidence::Fetch(f) = &run_of(&runs, ProbeKind::Fetch).evidence else { panic!() };
+    let Evidence::Fetch(f) = &run_of(&runs, ProbeKind::Fetch).evidence else {
+        panic!()
+    };
     let resp = f.main.final_response().unwrap();
     let lines: Vec<&[u8]> = resp.header_lines("x-thing").map(|v| v.as_bytes()).collect();
     assert_eq!(lines, [b"one".as_slice(), b"two".as_slice()]);
@@ -164,19 +231,27 @@ async fn repeated_field_lines_stay_apart_and_hops_are_recorded() {
     t.checks.retain(|c| c.id == "hsts");
     let (runs, _) = evaluate(&t).await;
     let run = run_of(&runs, ProbeKind::Fetch);
-    let Evidence::Fetch(f) = &run.evidence else { panic!() };
+    let Evidence::Fetch(f) = &run.evidence else {
+        panic!()
+    };
     assert_eq!(f.main.hops.len(), 2);
     assert_eq!(f.main.first().as_ref().unwrap().status, 302);
-    let redirects = run.measurements.iter().find(|m| m.gauge.name == "http_redirects").unwrap();
+    let redirects = run
+        .measurements
+        .iter()
+        .find(|m| m.gauge.name == "http_redirects")
+        .unwrap();
     assert_eq!(redirects.value, 1.0);
 }
 
 #[tokio::test]
 async fn a_pinned_address_keeps_host_and_sni() {
     let pki = Pki::new();
-    let srv = TestServer::https("127.0.0.1", pki.server_config(&Leaf::valid(&["shop.test"])), |_req: &crate::support::Req| {
-        Resp::new(200).body("pinned")
-    })
+    let srv = TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["shop.test"])),
+        |_req: &crate::support::Req| Resp::new(200).body("pinned"),
+    )
     .await;
     let url = format!("https://shop.test:{}/", srv.addr.port());
     let mut t = target(&url, pki.client(), None);

@@ -14,22 +14,56 @@ fn json(status: u16, ct: &str, body: &str) -> Resp {
 
 async fn web() -> Web {
     let a = vec![
-        ("/pass", json(200, "application/health+json", r#"{"status":"pass"}"#)),
+        (
+            "/pass",
+            json(200, "application/health+json", r#"{"status":"pass"}"#),
+        ),
         ("/plain-ok", Resp::new(200).body("ok")),
         ("/503", Resp::new(503).body("unavailable")),
-        ("/spring-down", json(503, "application/vnd.spring-boot.actuator.v3+json", r#"{"status":"DOWN"}"#)),
-        ("/fail-200", json(200, "application/health+json", r#"{"status":"fail","checks":{"db:responseTime":[{"status":"fail"}]}}"#)),
-        ("/warn", json(200, "application/health+json", r#"{"status":"warn"}"#)),
-        ("/spring-unknown", json(200, "application/json", r#"{"status":"UNKNOWN"}"#)),
-        ("/verbose", Resp::new(200).body("[+]ping ok\n[-]etcd failed: reason withheld\nlivez check failed\n")),
+        (
+            "/spring-down",
+            json(
+                503,
+                "application/vnd.spring-boot.actuator.v3+json",
+                r#"{"status":"DOWN"}"#,
+            ),
+        ),
+        (
+            "/fail-200",
+            json(
+                200,
+                "application/health+json",
+                r#"{"status":"fail","checks":{"db:responseTime":[{"status":"fail"}]}}"#,
+            ),
+        ),
+        (
+            "/warn",
+            json(200, "application/health+json", r#"{"status":"warn"}"#),
+        ),
+        (
+            "/spring-unknown",
+            json(200, "application/json", r#"{"status":"UNKNOWN"}"#),
+        ),
+        (
+            "/verbose",
+            Resp::new(200)
+                .body("[+]ping ok\n[-]etcd failed: reason withheld\nlivez check failed\n"),
+        ),
         ("/login", Resp::redirect(302, "/login-page")),
         (
             "/components",
-            json(200, "application/json", r#"{"status":"UP","components":{"db":{"status":"DOWN"},"disk":{"status":"UP"}}}"#),
+            json(
+                200,
+                "application/json",
+                r#"{"status":"UP","components":{"db":{"status":"DOWN"},"disk":{"status":"UP"}}}"#,
+            ),
         ),
         ("/not-json", json(200, "application/json", "{not json")),
     ];
-    let c = vec![("/pass", json(200, "application/health+json", r#"{"status":"pass"}"#))];
+    let c = vec![(
+        "/pass",
+        json(200, "application/health+json", r#"{"status":"pass"}"#),
+    )];
     Web::start(a, vec![], c, vec![]).await
 }
 
@@ -40,8 +74,18 @@ async fn every_finding_from_real_responses() {
         ("/pass", &[], Status::Pass, 2.0),
         ("/plain-ok", &[], Status::Pass, -1.0),
         ("/503", &["bad_status"], Status::Fail, -1.0),
-        ("/spring-down", &["bad_status", "reports_unhealthy"], Status::Fail, 0.0),
-        ("/fail-200", &["reports_unhealthy", "status_code_mismatch"], Status::Fail, 0.0),
+        (
+            "/spring-down",
+            &["bad_status", "reports_unhealthy"],
+            Status::Fail,
+            0.0,
+        ),
+        (
+            "/fail-200",
+            &["reports_unhealthy", "status_code_mismatch"],
+            Status::Fail,
+            0.0,
+        ),
         ("/warn", &["degraded"], Status::Fail, 1.0),
         ("/spring-unknown", &["degraded"], Status::Fail, 1.0),
         ("/verbose", &["reports_unhealthy"], Status::Fail, 0.0),
@@ -58,7 +102,13 @@ async fn every_finding_from_real_responses() {
         want.sort_unstable();
         assert_eq!(got, want, "case {path}: {:#?}", v.findings);
         assert_eq!(v.status, *status, "case {path}");
-        let m = |name: &str| v.measurements.iter().find(|m| m.gauge.name == name).unwrap().value;
+        let m = |name: &str| {
+            v.measurements
+                .iter()
+                .find(|m| m.gauge.name == name)
+                .unwrap()
+                .value
+        };
         assert_eq!(m("health_reported_status"), *reported, "case {path}");
     }
 }
@@ -70,14 +120,24 @@ async fn unreachable_covers_refused_connections_and_bad_certificates() {
     let v = verdict(&target(&closed, web.pki.client(), None), "health").await;
     assert_eq!(ids(&v), ["unreachable"]);
     assert!(v.findings[0].evidence.contains("connect_refused"));
-    let m = |name: &str| v.measurements.iter().find(|m| m.gauge.name == name).unwrap().value;
+    let m = |name: &str| {
+        v.measurements
+            .iter()
+            .find(|m| m.gauge.name == name)
+            .unwrap()
+            .value
+    };
     assert_eq!(m("health_up"), 0.0);
     assert_eq!(m("health_status_code"), 0.0);
 
     let untrusted = web.c.url("https", "/pass");
     let v = verdict(&target(&untrusted, web.pki.client(), None), "health").await;
     assert_eq!(ids(&v), ["unreachable"]);
-    assert!(v.findings[0].evidence.contains("tls"), "{}", v.findings[0].evidence);
+    assert!(
+        v.findings[0].evidence.contains("tls"),
+        "{}",
+        v.findings[0].evidence
+    );
 }
 
 #[tokio::test]
@@ -95,7 +155,11 @@ async fn body_regex_mismatch_and_latency_budget() {
     assert_eq!(ids(&v), ["slow"]);
     assert_eq!(v.status, Status::Fail);
     // slow is medium: the service is still up.
-    let up = v.measurements.iter().find(|m| m.gauge.name == "health_up").unwrap();
+    let up = v
+        .measurements
+        .iter()
+        .find(|m| m.gauge.name == "health_up")
+        .unwrap();
     assert_eq!(up.value, 1.0);
 }
 
@@ -108,7 +172,11 @@ async fn expected_status_is_configurable_and_components_are_counted() {
 
     let t = target(&web.a("/components"), web.pki.client(), None);
     let v = verdict(&t, "health").await;
-    let failures = v.measurements.iter().find(|m| m.gauge.name == "health_component_failures").unwrap();
+    let failures = v
+        .measurements
+        .iter()
+        .find(|m| m.gauge.name == "health_component_failures")
+        .unwrap();
     assert_eq!(failures.value, 1.0);
 }
 

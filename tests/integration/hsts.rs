@@ -11,7 +11,9 @@ use crate::support::{Resp, ids, target, verdict};
 const GOOD: &str = "max-age=31536000; includeSubDomains";
 
 fn sts(v: &str) -> Resp {
-    Resp::new(200).header("Strict-Transport-Security", v).html("<p>ok</p>")
+    Resp::new(200)
+        .header("Strict-Transport-Security", v)
+        .html("<p>ok</p>")
 }
 
 async fn web() -> Web {
@@ -42,7 +44,12 @@ async fn web() -> Web {
             sts(GOOD).html(r#"<html><head><meta http-equiv="Strict-Transport-Security" content="max-age=31536000"></head><body>x</body></html>"#),
         ),
     ];
-    let h = vec![("/sts", Resp::new(200).header("Strict-Transport-Security", GOOD).body("plain"))];
+    let h = vec![(
+        "/sts",
+        Resp::new(200)
+            .header("Strict-Transport-Security", GOOD)
+            .body("plain"),
+    )];
     let c = vec![("/", sts(GOOD))];
     Web::start(a, vec![], c, h).await
 }
@@ -64,8 +71,16 @@ async fn every_header_finding_from_real_responses() {
         ("/unknown", &["unknown_directive"], Status::Pass),
         ("/with-value", &["directive_with_value"], Status::Pass),
         ("/empty", &["empty_directive"], Status::Pass),
-        ("/zero", &["max_age_zero", "below_recommended"], Status::Fail),
-        ("/short", &["max_age_too_short", "below_recommended"], Status::Fail),
+        (
+            "/zero",
+            &["max_age_zero", "below_recommended"],
+            Status::Fail,
+        ),
+        (
+            "/short",
+            &["max_age_too_short", "below_recommended"],
+            Status::Fail,
+        ),
         ("/below", &["below_recommended"], Status::Pass),
         ("/no-subdomains", &["no_include_subdomains"], Status::Pass),
         // An IP literal is never a registrable domain, so preload requirements are unmet.
@@ -107,7 +122,11 @@ async fn preconditions_https_unavailable_and_invalid_cert() {
     let untrusted = web.c.url("https", "/");
     let v = verdict(&target(&untrusted, web.pki.client(), None), "hsts").await;
     assert_eq!(ids(&v), ["invalid_cert"]);
-    assert!(v.findings[0].evidence.contains("unknown_issuer"), "{}", v.findings[0].evidence);
+    assert!(
+        v.findings[0].evidence.contains("unknown_issuer"),
+        "{}",
+        v.findings[0].evidence
+    );
     assert_eq!(v.status, Status::Fail);
 }
 
@@ -123,11 +142,18 @@ async fn the_worse_of_path_and_root_wins() {
 async fn preloaded_host_passes_with_everything_info() {
     let web = web().await;
     let mut t = target(&web.a("/short"), web.pki.client(), None);
-    t.options.preload = Some(Arc::new(PreloadList::from_entries([("127.0.0.1".to_owned(), true)])));
+    t.options.preload = Some(Arc::new(PreloadList::from_entries([(
+        "127.0.0.1".to_owned(),
+        true,
+    )])));
     let v = verdict(&t, "hsts").await;
     assert_eq!(v.status, Status::Pass);
     assert!(v.findings.iter().all(|f| f.severity == Severity::Info));
-    let preloaded = v.measurements.iter().find(|m| m.gauge.name == "hsts_preloaded").unwrap();
+    let preloaded = v
+        .measurements
+        .iter()
+        .find(|m| m.gauge.name == "hsts_preloaded")
+        .unwrap();
     assert_eq!(preloaded.value, 1.0);
 }
 
@@ -135,14 +161,26 @@ async fn preloaded_host_passes_with_everything_info() {
 async fn evidence_gauges_reflect_the_header() {
     let web = web().await;
     let v = verdict(&target(&web.a("/preload"), web.pki.client(), None), "hsts").await;
-    let m = |name: &str| v.measurements.iter().find(|m| m.gauge.name == name).unwrap().value;
+    let m = |name: &str| {
+        v.measurements
+            .iter()
+            .find(|m| m.gauge.name == name)
+            .unwrap()
+            .value
+    };
     assert_eq!(m("hsts_max_age_seconds"), 31_536_000.0);
     assert_eq!(m("hsts_include_subdomains"), 1.0);
     assert_eq!(m("hsts_preload_directive"), 1.0);
     assert_eq!(m("hsts_preload_ready"), 0.0);
     assert_eq!(m("hsts_header_lines"), 1.0);
     let v = verdict(&target(&web.a("/missing"), web.pki.client(), None), "hsts").await;
-    let m = |name: &str| v.measurements.iter().find(|m| m.gauge.name == name).unwrap().value;
+    let m = |name: &str| {
+        v.measurements
+            .iter()
+            .find(|m| m.gauge.name == name)
+            .unwrap()
+            .value
+    };
     assert_eq!(m("hsts_max_age_seconds"), -1.0);
     assert_eq!(m("hsts_header_lines"), 0.0);
 }

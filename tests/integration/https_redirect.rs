@@ -44,7 +44,10 @@ async fn web() -> Web {
         ("/see-other", r(303, "https://{A}/ok")),
         ("/to404", r(308, "https://{A}/missing")),
         ("/no-location", Resp::new(301).body("moved, but where?")),
-        ("/multiple-choices", Resp::new(300).header("Location", "https://{A}/ok")),
+        (
+            "/multiple-choices",
+            Resp::new(300).header("Location", "https://{A}/ok"),
+        ),
     ];
     Web::start(a, b, c, h).await
 }
@@ -55,15 +58,31 @@ async fn every_finding_from_real_responses() {
     let cases: &[(&str, &[&str], Status)] = &[
         ("/ok", &[], Status::Pass),
         ("/none", &["no_redirect"], Status::Fail),
-        ("/forbidden", &["no_redirect", "final_error_status"], Status::Fail),
+        (
+            "/forbidden",
+            &["no_redirect", "final_error_status"],
+            Status::Fail,
+        ),
         ("/http-first", &["first_hop_not_https"], Status::Fail),
         ("/proto-relative", &["first_hop_not_https"], Status::Fail),
         ("/offhost", &["first_hop_off_host"], Status::Fail),
-        ("/downgrade", &["downgrade_in_chain", "final_not_https"], Status::Fail),
-        ("/final-http", &["first_hop_not_https", "final_not_https"], Status::Fail),
+        (
+            "/downgrade",
+            &["downgrade_in_chain", "final_not_https"],
+            Status::Fail,
+        ),
+        (
+            "/final-http",
+            &["first_hop_not_https", "final_not_https"],
+            Status::Fail,
+        ),
         ("/badcert", &["invalid_cert_in_chain"], Status::Fail),
         ("/unreachable", &["hop_unreachable"], Status::Fail),
-        ("/many", &["too_many_redirects", "preload_hops_exceeded"], Status::Fail),
+        (
+            "/many",
+            &["too_many_redirects", "preload_hops_exceeded"],
+            Status::Fail,
+        ),
         ("/four", &["preload_hops_exceeded"], Status::Pass),
         ("/loop", &["too_many_redirects"], Status::Fail),
         ("/temp", &["temporary_redirect"], Status::Pass),
@@ -93,7 +112,11 @@ async fn http_not_served_passes_with_info() {
     let v = verdict(&t, "https_redirect").await;
     assert_eq!(ids(&v), ["http_not_served"]);
     assert_eq!(v.findings[0].severity, Severity::Info);
-    assert!(v.findings[0].evidence.contains("connect_refused"), "{}", v.findings[0].evidence);
+    assert!(
+        v.findings[0].evidence.contains("connect_refused"),
+        "{}",
+        v.findings[0].evidence
+    );
     assert_eq!(v.status, Status::Pass);
 }
 
@@ -103,8 +126,18 @@ async fn evidence_names_the_hop_and_metrics_describe_the_first_chain() {
     let t = target(&web.a("/"), web.pki.client(), Some(&web.h("/offhost")));
     let v = verdict(&t, "https_redirect").await;
     let f = &v.findings[0];
-    assert!(f.evidence.contains("301") && f.evidence.contains(&web.b.addr.to_string()), "{}", f.evidence);
-    let m = |name: &str| v.measurements.iter().find(|m| m.gauge.name == name).unwrap().value;
+    assert!(
+        f.evidence.contains("301") && f.evidence.contains(&web.b.addr.to_string()),
+        "{}",
+        f.evidence
+    );
+    let m = |name: &str| {
+        v.measurements
+            .iter()
+            .find(|m| m.gauge.name == name)
+            .unwrap()
+            .value
+    };
     assert_eq!(m("redirect_hops"), 1.0);
     assert_eq!(m("redirect_first_status_code"), 301.0);
     assert_eq!(m("redirect_first_hop_https"), 1.0);
@@ -116,7 +149,10 @@ async fn evidence_names_the_hop_and_metrics_describe_the_first_chain() {
 async fn preloaded_hosts_downgrade_missing_redirects_to_info() {
     let web = web().await;
     let mut t = target(&web.a("/"), web.pki.client(), Some(&web.h("/none")));
-    t.options.preload = Some(Arc::new(PreloadList::from_entries([("127.0.0.1".to_owned(), false)])));
+    t.options.preload = Some(Arc::new(PreloadList::from_entries([(
+        "127.0.0.1".to_owned(),
+        false,
+    )])));
     let v = verdict(&t, "https_redirect").await;
     assert_eq!(ids(&v), ["no_redirect"]);
     assert_eq!(v.findings[0].severity, Severity::Info);

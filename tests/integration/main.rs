@@ -5,9 +5,11 @@
 
 mod support;
 
+mod catalogue;
 mod cli;
 mod config;
 mod daemon;
+mod docs;
 mod fetch;
 mod health;
 mod hsts;

@@ -56,15 +56,32 @@ impl FakeRunner {
     }
 
     fn runs_of(&self, target: &str) -> usize {
-        self.starts.lock().unwrap().iter().filter(|(t, _, _)| t == target).count()
+        self.starts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _, _)| t == target)
+            .count()
     }
 }
 
 impl Runner for FakeRunner {
-    fn run<'a>(&'a self, kind: ProbeKind, target: &'a Target, _deadline: Instant) -> BoxFuture<'a, ProbeRun> {
+    fn run<'a>(
+        &'a self,
+        kind: ProbeKind,
+        target: &'a Target,
+        _deadline: Instant,
+    ) -> BoxFuture<'a, ProbeRun> {
         Box::pin(async move {
-            self.starts.lock().unwrap().push((target.name.clone(), kind, self.t0.elapsed()));
-            let keys = [format!("host:{}", target.host), format!("target:{}:{}", target.name, kind.name()), "all".to_owned()];
+            self.starts
+                .lock()
+                .unwrap()
+                .push((target.name.clone(), kind, self.t0.elapsed()));
+            let keys = [
+                format!("host:{}", target.host),
+                format!("target:{}:{}", target.name, kind.name()),
+                "all".to_owned(),
+            ];
             for k in &keys {
                 self.enter(k.clone());
             }
@@ -107,25 +124,43 @@ async fn first_runs_spread_deterministically_over_the_window() {
     let dir = tempfile::tempdir().unwrap();
     let mut y = String::from("scheduler:\n  initial_spread: 60s\ntargets:\n");
     for i in 0..40 {
-        y.push_str(&format!("  - name: site-{i}\n    url: https://site-{i}.test/\n    checks: [hsts]\n"));
+        y.push_str(&format!(
+            "  - name: site-{i}\n    url: https://site-{i}.test/\n    checks: [hsts]\n"
+        ));
     }
     let plan = plan_from(dir.path(), &y);
     let runner = FakeRunner::new(Duration::from_millis(10));
-    let mut s = Scheduler::new(runner.clone(), Arc::new(Exporter::new()), plan.scheduler.clone());
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::new(Exporter::new()),
+        plan.scheduler.clone(),
+    );
     s.apply(&plan);
     sleep(Duration::from_secs(61)).await;
     let starts = runner.starts.lock().unwrap().clone();
-    assert_eq!(starts.len(), 40, "each fetch job ran exactly once within the first minute");
+    assert_eq!(
+        starts.len(),
+        40,
+        "each fetch job ran exactly once within the first minute"
+    );
     let mut seconds: Vec<u64> = Vec::new();
     for (name, kind, at) in &starts {
-        let expected = first_offset(name, *kind, Duration::from_secs(300), Duration::from_secs(60));
+        let expected = first_offset(
+            name,
+            *kind,
+            Duration::from_secs(300),
+            Duration::from_secs(60),
+        );
         assert_eq!(*at, expected, "{name} starts at its deterministic offset");
         assert!(*at < Duration::from_secs(60));
         seconds.push(at.as_secs());
     }
     seconds.sort_unstable();
     seconds.dedup();
-    assert!(seconds.len() >= 20, "40 targets should not bunch up: {seconds:?}");
+    assert!(
+        seconds.len() >= 20,
+        "40 targets should not bunch up: {seconds:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -134,10 +169,18 @@ async fn per_host_and_global_limits_hold() {
     // Six targets on one host, all due at once.
     let plan = plan_from(
         dir.path(),
-        &health_targets(6, |_| "same.test".into(), "scheduler:\n  initial_spread: 0s\n  per_host_concurrency: 2"),
+        &health_targets(
+            6,
+            |_| "same.test".into(),
+            "scheduler:\n  initial_spread: 0s\n  per_host_concurrency: 2",
+        ),
     );
     let runner = FakeRunner::new(Duration::from_secs(2));
-    let mut s = Scheduler::new(runner.clone(), Arc::new(Exporter::new()), plan.scheduler.clone());
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::new(Exporter::new()),
+        plan.scheduler.clone(),
+    );
     s.apply(&plan);
     sleep(Duration::from_secs(9)).await;
     assert_eq!(runner.max("host:same.test"), 2);
@@ -147,10 +190,18 @@ async fn per_host_and_global_limits_hold() {
     let dir = tempfile::tempdir().unwrap();
     let plan = plan_from(
         dir.path(),
-        &health_targets(6, |i| format!("h{i}.test"), "scheduler:\n  initial_spread: 0s\n  max_concurrency: 3"),
+        &health_targets(
+            6,
+            |i| format!("h{i}.test"),
+            "scheduler:\n  initial_spread: 0s\n  max_concurrency: 3",
+        ),
     );
     let runner = FakeRunner::new(Duration::from_secs(2));
-    let mut s = Scheduler::new(runner.clone(), Arc::new(Exporter::new()), plan.scheduler.clone());
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::new(Exporter::new()),
+        plan.scheduler.clone(),
+    );
     s.apply(&plan);
     sleep(Duration::from_secs(9)).await;
     assert_eq!(runner.max("all"), 3);
@@ -163,18 +214,31 @@ async fn a_job_never_overlaps_itself_and_missed_slots_are_counted() {
     // keeps missing its next slot while the other runs.
     let plan = plan_from(
         dir.path(),
-        &health_targets(2, |_| "busy.test".into(), "scheduler:\n  initial_spread: 0s\n  per_host_concurrency: 1"),
+        &health_targets(
+            2,
+            |_| "busy.test".into(),
+            "scheduler:\n  initial_spread: 0s\n  per_host_concurrency: 1",
+        ),
     );
     let runner = FakeRunner::new(Duration::from_secs(8));
     let exporter = Arc::new(Exporter::new());
-    let mut s = Scheduler::new(runner.clone(), Arc::clone(&exporter), plan.scheduler.clone());
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::clone(&exporter),
+        plan.scheduler.clone(),
+    );
     s.apply(&plan);
     sleep(Duration::from_secs(60)).await;
     assert_eq!(runner.max("target:t0:health"), 1);
     assert_eq!(runner.max("target:t1:health"), 1);
     assert_eq!(runner.max("host:busy.test"), 1);
     let text = exporter.encode_text();
-    let skipped = sample(&text, "prodprobe_skipped_runs_total", &[("probe", "health"), ("reason", "overrun")]).unwrap_or(0.0);
+    let skipped = sample(
+        &text,
+        "prodprobe_skipped_runs_total",
+        &[("probe", "health"), ("reason", "overrun")],
+    )
+    .unwrap_or(0.0);
     assert!(skipped >= 2.0, "{text}");
     // Over 60 s two 8 s runs cannot fit more than 7 times on one slot.
     assert!(runner.starts.lock().unwrap().len() <= 8);
@@ -183,13 +247,21 @@ async fn a_job_never_overlaps_itself_and_missed_slots_are_counted() {
 #[tokio::test(start_paused = true)]
 async fn a_bad_reload_keeps_the_old_jobs_and_a_good_one_drops_removed_series() {
     let dir = tempfile::tempdir().unwrap();
-    let two = health_targets(2, |i| format!("h{i}.test"), "scheduler:\n  initial_spread: 0s");
+    let two = health_targets(
+        2,
+        |i| format!("h{i}.test"),
+        "scheduler:\n  initial_spread: 0s",
+    );
     let path = write(dir.path(), "prodprobe.yaml", &two);
     let plan = plan::load(&path, &cx()).unwrap();
     let runner = FakeRunner::new(Duration::from_millis(100));
     let exporter = Arc::new(Exporter::new());
     exporter.reloaded(true);
-    let mut scheduler = Scheduler::new(runner.clone(), Arc::clone(&exporter), plan.scheduler.clone());
+    let mut scheduler = Scheduler::new(
+        runner.clone(),
+        Arc::clone(&exporter),
+        plan.scheduler.clone(),
+    );
     scheduler.apply(&plan);
     let mut reloader = Reloader {
         path: path.clone(),
@@ -200,45 +272,81 @@ async fn a_bad_reload_keeps_the_old_jobs_and_a_good_one_drops_removed_series() {
     };
     sleep(Duration::from_secs(15)).await;
     let text = exporter.encode_text();
-    assert_eq!(sample(&text, "probe_success", &[("target", "t1")]), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "probe_success", &[("target", "t1")]),
+        Some(1.0),
+        "{text}"
+    );
 
     // Broken file: rejected, old jobs go on.
     std::fs::write(&path, "targets:\n  - name: t0\n    url: nope\n").unwrap();
     let err = reloader.reload().unwrap_err();
     assert!(err.contains("invalid URL"), "{err}");
     let text = exporter.encode_text();
-    assert_eq!(sample(&text, "prodprobe_config_last_reload_successful", &[]), Some(0.0));
+    assert_eq!(
+        sample(&text, "prodprobe_config_last_reload_successful", &[]),
+        Some(0.0)
+    );
     let before = (runner.runs_of("t0"), runner.runs_of("t1"));
     sleep(Duration::from_secs(20)).await;
     assert!(runner.runs_of("t0") >= before.0 + 2 && runner.runs_of("t1") >= before.1 + 2);
 
     // Good file without t1: its series go at once, its job stops, t0 keeps its schedule.
-    std::fs::write(&path, health_targets(1, |i| format!("h{i}.test"), "scheduler:\n  initial_spread: 0s")).unwrap();
+    std::fs::write(
+        &path,
+        health_targets(
+            1,
+            |i| format!("h{i}.test"),
+            "scheduler:\n  initial_spread: 0s",
+        ),
+    )
+    .unwrap();
     reloader.reload().unwrap();
     let text = exporter.encode_text();
-    assert_eq!(sample(&text, "prodprobe_config_last_reload_successful", &[]), Some(1.0));
+    assert_eq!(
+        sample(&text, "prodprobe_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
     assert!(!text.contains("target=\"t1\""), "{text}");
     assert!(text.contains("target=\"t0\""));
     let t1_runs = runner.runs_of("t1");
     let t0_runs = runner.runs_of("t0");
     sleep(Duration::from_secs(20)).await;
     assert_eq!(runner.runs_of("t1"), t1_runs);
-    assert_eq!(runner.runs_of("t0"), t0_runs + 2, "t0 continues on its 10 s grid without a restart");
+    assert_eq!(
+        runner.runs_of("t0"),
+        t0_runs + 2,
+        "t0 continues on its 10 s grid without a restart"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_lets_in_flight_runs_finish_and_starts_nothing_new() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = plan_from(dir.path(), &health_targets(1, |_| "h.test".into(), "scheduler:\n  initial_spread: 0s"));
+    let plan = plan_from(
+        dir.path(),
+        &health_targets(1, |_| "h.test".into(), "scheduler:\n  initial_spread: 0s"),
+    );
     let runner = FakeRunner::new(Duration::from_secs(5));
     let exporter = Arc::new(Exporter::new());
-    let mut s = Scheduler::new(runner.clone(), Arc::clone(&exporter), plan.scheduler.clone());
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::clone(&exporter),
+        plan.scheduler.clone(),
+    );
     s.apply(&plan);
     sleep(Duration::from_secs(1)).await;
     assert_eq!(runner.runs_of("t0"), 1);
     s.shutdown().await;
     // The run that was in flight finished and was recorded.
-    assert_eq!(sample(&exporter.encode_text(), "probe_success", &[("target", "t0")]), Some(1.0));
+    assert_eq!(
+        sample(
+            &exporter.encode_text(),
+            "probe_success",
+            &[("target", "t0")]
+        ),
+        Some(1.0)
+    );
     sleep(Duration::from_secs(30)).await;
     assert_eq!(runner.runs_of("t0"), 1);
 }
@@ -246,9 +354,20 @@ async fn shutdown_lets_in_flight_runs_finish_and_starts_nothing_new() {
 #[tokio::test(start_paused = true)]
 async fn readiness_waits_for_every_first_run() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = plan_from(dir.path(), &health_targets(3, |i| format!("h{i}.test"), "scheduler:\n  initial_spread: 10s"));
+    let plan = plan_from(
+        dir.path(),
+        &health_targets(
+            3,
+            |i| format!("h{i}.test"),
+            "scheduler:\n  initial_spread: 10s",
+        ),
+    );
     let runner = FakeRunner::new(Duration::from_millis(10));
-    let mut s = Scheduler::new(runner.clone(), Arc::new(Exporter::new()), plan.scheduler.clone());
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::new(Exporter::new()),
+        plan.scheduler.clone(),
+    );
     let ready = s.readiness();
     s.apply(&plan);
     assert!(!ready.is_ready());

@@ -20,7 +20,9 @@ use probes::resolve::Resolver;
 use probes::target::Target;
 use probes::tls::TlsClient;
 use probes::verdict::Verdict;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -72,7 +74,9 @@ impl Pki {
         // Distinct names: a CA nobody trusts must not look like the trusted one.
         static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let n = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        params.distinguished_name.push(DnType::CommonName, format!("prodprobe test CA {n}"));
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("prodprobe test CA {n}"));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let cert = params.self_signed(&key).unwrap();
         let ca_der = cert.der().clone();
@@ -89,10 +93,14 @@ impl Pki {
         for n in &leaf.names {
             match n.parse::<std::net::IpAddr>() {
                 Ok(ip) => params.subject_alt_names.push(SanType::IpAddress(ip)),
-                Err(_) => params.subject_alt_names.push(SanType::DnsName(n.clone().try_into().unwrap())),
+                Err(_) => params
+                    .subject_alt_names
+                    .push(SanType::DnsName(n.clone().try_into().unwrap())),
             }
         }
-        params.distinguished_name.push(DnType::CommonName, leaf.names[0].clone());
+        params
+            .distinguished_name
+            .push(DnType::CommonName, leaf.names[0].clone());
         params.not_before = leaf.not_before;
         params.not_after = leaf.not_after;
         params
@@ -102,14 +110,20 @@ impl Pki {
     pub fn leaf(&self, leaf: &Leaf) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
         let key = KeyPair::generate().unwrap();
         let cert = Self::params(leaf).signed_by(&key, &self.issuer).unwrap();
-        (vec![cert.der().clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+        (
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
     }
 
     /// A self-signed leaf.
     pub fn self_signed(leaf: &Leaf) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
         let key = KeyPair::generate().unwrap();
         let cert = Self::params(leaf).self_signed(&key).unwrap();
-        (vec![cert.der().clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+        (
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
     }
 
     /// A TLS server config for a leaf of this CA.
@@ -131,7 +145,10 @@ impl Pki {
     }
 }
 
-pub fn server_config(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Arc<rustls::ServerConfig> {
+pub fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Arc<rustls::ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -153,7 +170,10 @@ pub struct Req {
 
 impl Req {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -169,10 +189,14 @@ pub struct Resp {
 
 impl Resp {
     pub fn new(status: u16) -> Self {
-        Resp { status, ..Default::default() }
+        Resp {
+            status,
+            ..Default::default()
+        }
     }
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
-        self.headers.push((name.to_owned(), value.as_ref().to_vec()));
+        self.headers
+            .push((name.to_owned(), value.as_ref().to_vec()));
         self
     }
     pub fn body(mut self, body: impl AsRef<[u8]>) -> Self {
@@ -180,7 +204,8 @@ impl Resp {
         self
     }
     pub fn html(self, body: &str) -> Self {
-        self.header("Content-Type", "text/html; charset=utf-8").body(body)
+        self.header("Content-Type", "text/html; charset=utf-8")
+            .body(body)
     }
     pub fn redirect(status: u16, location: &str) -> Self {
         Resp::new(status).header("Location", location)
@@ -196,7 +221,13 @@ impl Resp {
             out.extend_from_slice(v);
             out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(format!("Content-Length: {}\r\nConnection: close\r\n\r\n", self.body.len()).as_bytes());
+        out.extend_from_slice(
+            format!(
+                "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                self.body.len()
+            )
+            .as_bytes(),
+        );
         out.extend_from_slice(&self.body);
         out
     }
@@ -239,7 +270,12 @@ async fn read_head<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Option<Req> {
         headers: req
             .headers
             .iter()
-            .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+            .map(|h| {
+                (
+                    h.name.to_owned(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
             .collect(),
     })
 }
@@ -254,7 +290,9 @@ impl TestServer {
         let acceptor = tls.map(TlsAcceptor::from);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { return };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
                 let handler = Arc::clone(&handler);
                 let log = Arc::clone(&log2);
                 let acceptor = acceptor.clone();
@@ -276,7 +314,11 @@ impl TestServer {
         TestServer { addr, log, task }
     }
 
-    pub async fn https(ip: &str, tls: Arc<rustls::ServerConfig>, f: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> Self {
+    pub async fn https(
+        ip: &str,
+        tls: Arc<rustls::ServerConfig>,
+        f: impl Fn(&Req) -> Resp + Send + Sync + 'static,
+    ) -> Self {
         Self::start(ip, Some(tls), Arc::new(f)).await
     }
 
@@ -297,8 +339,14 @@ impl TestServer {
     }
 }
 
-async fn serve_one<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(s: &mut S, handler: &Handler, log: &Mutex<Vec<Req>>) {
-    let Some(req) = read_head(s).await else { return };
+async fn serve_one<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    s: &mut S,
+    handler: &Handler,
+    log: &Mutex<Vec<Req>>,
+) {
+    let Some(req) = read_head(s).await else {
+        return;
+    };
     let resp = handler(&req);
     log.lock().unwrap().push(req);
     let _ = s.write_all(&resp.bytes()).await;
@@ -319,7 +367,9 @@ pub fn engine() -> Engine {
 /// A target for `url` trusting `pki`, with its plain-HTTP chain starting at `http_url`.
 pub fn target(url: &str, tls: Arc<TlsClient>, http_url: Option<&str>) -> Target {
     let mut t = Target::new("t", Url::parse(url).unwrap(), tls).unwrap();
-    t.http_urls = http_url.map(|u| vec![Url::parse(u).unwrap()]).unwrap_or_default();
+    t.http_urls = http_url
+        .map(|u| vec![Url::parse(u).unwrap()])
+        .unwrap_or_default();
     t
 }
 
@@ -344,7 +394,11 @@ pub async fn evaluate(t: &Target) -> (Vec<ProbeRun>, Vec<Verdict>) {
         previous: &previous,
         now: std::time::SystemTime::now(),
     };
-    let verdicts = t.checks.iter().map(|c| checks::evaluate(c, &input)).collect();
+    let verdicts = t
+        .checks
+        .iter()
+        .map(|c| checks::evaluate(c, &input))
+        .collect();
     (runs, verdicts)
 }
 
@@ -383,21 +437,43 @@ pub async fn http_get(addr: SocketAddr, path: &str, accept: Option<&str>) -> (u1
     http_request(addr, "GET", path, accept).await
 }
 
-pub async fn http_request(addr: SocketAddr, method: &str, path: &str, accept: Option<&str>) -> (u16, String, String) {
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    accept: Option<&str>,
+) -> (u16, String, String) {
     let fut = async {
         let mut s = TcpStream::connect(addr).await.unwrap();
-        let accept = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
-        let req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{accept}Content-Length: 0\r\nConnection: close\r\n\r\n");
+        let accept = accept
+            .map(|a| format!("Accept: {a}\r\n"))
+            .unwrap_or_default();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{accept}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        );
         s.write_all(req.as_bytes()).await.unwrap();
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await.unwrap();
         let text = String::from_utf8_lossy(&buf).into_owned();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
         (status, head.to_owned(), body)
     };
-    tokio::time::timeout(Duration::from_secs(10), fut).await.expect("HTTP request to the daemon timed out")
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .expect("HTTP request to the daemon timed out")
 }
 
 fn dechunk(mut s: &str) -> String {
@@ -415,19 +491,21 @@ fn dechunk(mut s: &str) -> String {
 
 /// One sample value from Prometheus text, matching a name and all given label pairs.
 pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
-        let (series, value) = line.rsplit_once(' ')?;
-        let (n, rest) = match series.split_once('{') {
-            Some((n, rest)) => (n, rest),
-            None => (series, ""),
-        };
-        if n != name {
-            return None;
-        }
-        labels
-            .iter()
-            .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-            .then(|| value.parse().ok())
-            .flatten()
-    })
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (n, rest) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest),
+                None => (series, ""),
+            };
+            if n != name {
+                return None;
+            }
+            labels
+                .iter()
+                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+                .then(|| value.parse().ok())
+                .flatten()
+        })
 }

@@ -42,7 +42,10 @@ fn substitute(resp: &Resp, addrs: &Addrs) -> Resp {
     out
 }
 
-fn router(routes: Routes, addrs: Arc<OnceLock<Addrs>>) -> impl Fn(&Req) -> Resp + Send + Sync + 'static {
+fn router(
+    routes: Routes,
+    addrs: Arc<OnceLock<Addrs>>,
+) -> impl Fn(&Req) -> Resp + Send + Sync + 'static {
     move |req: &Req| {
         let path = req.path.split('?').next().unwrap_or("");
         let addrs = addrs.get().cloned().unwrap_or_default();
@@ -58,11 +61,31 @@ impl Web {
     pub async fn start(a: Routes, b: Routes, c: Routes, h: Routes) -> Self {
         let pki = Pki::new();
         let addrs: Arc<OnceLock<Addrs>> = Arc::new(OnceLock::new());
-        let a_srv = TestServer::https("127.0.0.1", pki.server_config(&Leaf::valid(&["127.0.0.1", "localhost"])), router(a.clone(), Arc::clone(&addrs))).await;
-        let b_srv = TestServer::https("127.0.0.2", pki.server_config(&Leaf::valid(&["127.0.0.2"])), router(b, Arc::clone(&addrs))).await;
+        let a_srv = TestServer::https(
+            "127.0.0.1",
+            pki.server_config(&Leaf::valid(&["127.0.0.1", "localhost"])),
+            router(a.clone(), Arc::clone(&addrs)),
+        )
+        .await;
+        let b_srv = TestServer::https(
+            "127.0.0.2",
+            pki.server_config(&Leaf::valid(&["127.0.0.2"])),
+            router(b, Arc::clone(&addrs)),
+        )
+        .await;
         let (chain, key) = Pki::new().leaf(&Leaf::valid(&["127.0.0.1"]));
-        let c_srv = TestServer::https("127.0.0.1", super::server_config(chain, key), router(c, Arc::clone(&addrs))).await;
-        let e_srv = TestServer::https("127.0.0.1", pki.server_config(&Leaf::expired(&["127.0.0.1"])), router(a, Arc::clone(&addrs))).await;
+        let c_srv = TestServer::https(
+            "127.0.0.1",
+            super::server_config(chain, key),
+            router(c, Arc::clone(&addrs)),
+        )
+        .await;
+        let e_srv = TestServer::https(
+            "127.0.0.1",
+            pki.server_config(&Leaf::expired(&["127.0.0.1"])),
+            router(a, Arc::clone(&addrs)),
+        )
+        .await;
         let h_srv = TestServer::http("127.0.0.1", router(h, Arc::clone(&addrs))).await;
         let closed = super::closed_port("127.0.0.1").await;
         let mut map = HashMap::new();

@@ -1,0 +1,172 @@
+//! The reference docs cannot drift from the code: every config key the parser accepts is in
+//! `docs/config.md`, every metric the exporter can register is in `docs/metrics.md`, and the
+//! docs name nothing that does not exist.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use prodprobe::config;
+use prodprobe::exporter::{CORE_GAUGES, Exporter};
+
+fn doc(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// Backticked tokens of a markdown file.
+fn code_spans(md: &str) -> BTreeSet<String> {
+    md.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The field list of the struct at `yaml` (which has `__probe__` where the struct goes), read
+/// from the strict parser's own "unknown field" error.
+fn fields(yaml: &str) -> Option<Vec<String>> {
+    let err = config::parse(Path::new("probe.yaml"), yaml).err()?;
+    let rest = err
+        .message
+        .strip_prefix("unknown field `__probe__`, expected ")?;
+    let list = rest.strip_prefix("one of ").unwrap_or(rest);
+    Some(
+        list.split(", ")
+            .map(|f| f.trim_matches('`').to_owned())
+            .collect(),
+    )
+}
+
+/// Every key path under the struct reached by `wrap("{__probe__: 1}")`.
+fn walk(wrap: &dyn Fn(&str) -> String, prefix: &str, skip: &[&str], out: &mut Vec<String>) {
+    let Some(list) = fields(&wrap("{__probe__: 1}")) else {
+        panic!("no struct at {prefix:?}");
+    };
+    for f in list {
+        let path = format!("{prefix}{f}");
+        out.push(path.clone());
+        if skip.contains(&f.as_str()) {
+            continue;
+        }
+        // A nested struct, a list of structs or a map of structs.
+        for shape in ["{}", "[{}]", "{k: {}}"] {
+            let f2 = f.clone();
+            let inner = move |s: &str| shape.replace("{}", s);
+            let nested = |s: &str| wrap(&format!("{{{f2}: {}}}", inner(s)));
+            if fields(&nested("{__probe__: 1}")).is_some() {
+                walk(&nested, &format!("{path}."), &[], out);
+                break;
+            }
+        }
+    }
+}
+
+fn accepted_keys() -> (Vec<String>, Vec<String>) {
+    let mut global = Vec::new();
+    walk(
+        &|s: &str| s.to_owned(),
+        "",
+        &["defaults", "profiles", "targets"],
+        &mut global,
+    );
+    let mut layer = Vec::new();
+    walk(&|s: &str| format!("{{defaults: {s}}}"), "", &[], &mut layer);
+    (global, layer)
+}
+
+#[test]
+fn every_accepted_config_key_is_documented() {
+    let (global, layer) = accepted_keys();
+    assert!(global.contains(&"server.listen".to_owned()), "{global:?}");
+    assert!(
+        layer.contains(&"health.latency_budget".to_owned()),
+        "{layer:?}"
+    );
+    assert!(
+        layer.contains(&"probes.fetch.interval".to_owned()),
+        "{layer:?}"
+    );
+    let spans = code_spans(&doc("config.md"));
+    let missing: Vec<&String> = global
+        .iter()
+        .chain(&layer)
+        .filter(|k| !spans.contains(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/config.md does not list {missing:?}"
+    );
+}
+
+#[test]
+fn documented_config_keys_exist() {
+    let (global, layer) = accepted_keys();
+    let md = doc("config.md");
+    // Keys are the first column of the tables.
+    for line in md.lines().filter(|l| l.starts_with("| `")) {
+        let key = line.split('`').nth(1).unwrap();
+        assert!(
+            global.iter().chain(&layer).any(|k| k == key),
+            "docs/config.md documents unknown key {key}"
+        );
+    }
+}
+
+fn registered_metrics() -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = CORE_GAUGES
+        .iter()
+        .chain(probes::measure::all_gauges().iter())
+        .map(|g| format!("probe_{}", g.name))
+        .collect();
+    names.extend(Exporter::new().self_metric_names().iter().cloned());
+    names
+}
+
+#[test]
+fn every_registered_metric_is_documented() {
+    let spans = code_spans(&doc("metrics.md"));
+    let missing: Vec<String> = registered_metrics()
+        .into_iter()
+        .filter(|m| !spans.contains(m))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/metrics.md does not list {missing:?}"
+    );
+}
+
+#[test]
+fn documented_metrics_exist() {
+    let registered = registered_metrics();
+    for span in code_spans(&doc("metrics.md")) {
+        let looks_like_metric = (span.starts_with("probe_") || span.starts_with("prodprobe_"))
+            && !span.ends_with('_')
+            && span
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if looks_like_metric {
+            assert!(
+                registered.contains(&span),
+                "docs/metrics.md documents unknown metric {span}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let cx = prodprobe::plan::PlanContext {
+        public_tls: std::sync::Arc::new(probes::tls::TlsClient::new(&[]).unwrap()),
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml");
+    let plan = prodprobe::plan::load(&path, &cx).unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(
+        plan.targets
+            .iter()
+            .any(|t| t.target.url.as_str().starts_with("http://127.0.0.1:9747/"))
+    );
+}
