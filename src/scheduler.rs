@@ -475,8 +475,24 @@ async fn job_loop(
     spread: Duration,
     cancel: CancellationToken,
     shutdown: CancellationToken,
-    mut first: Option<Arc<Readiness>>,
+    first: Option<Arc<Readiness>>,
 ) {
+    // Counts this job towards readiness once: after its first run, or when it ends before one
+    // (its target was removed by a reload), so readiness never waits for a job that is gone.
+    struct FirstRun(Option<Arc<Readiness>>);
+    impl FirstRun {
+        fn done(&mut self) {
+            if let Some(r) = self.0.take() {
+                r.job_done();
+            }
+        }
+    }
+    impl Drop for FirstRun {
+        fn drop(&mut self) {
+            self.done();
+        }
+    }
+    let mut first = FirstRun(first);
     let name = rt.target.name.as_str();
     let mut next = Instant::now() + first_offset(name, job.kind, job.interval, spread);
     loop {
@@ -515,9 +531,7 @@ async fn job_loop(
         shared
             .exporter
             .record_verdicts(&rt.target, rt.generation, &verdicts);
-        if let Some(r) = first.take() {
-            r.job_done();
-        }
+        first.done();
         next += job.interval;
         let now = Instant::now();
         if next <= now {

@@ -263,3 +263,48 @@ async fn a_pinned_address_keeps_host_and_sni() {
     let host = srv.requests()[0].header("host").unwrap().to_owned();
     assert_eq!(host, format!("shop.test:{}", srv.addr.port()));
 }
+
+#[tokio::test]
+async fn http2_servers_are_spoken_to_in_http2() {
+    let pki = Pki::new();
+    let srv = TestServer::h2(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+        |_req: &crate::support::Req| {
+            Resp::new(200)
+                .header(
+                    "Strict-Transport-Security",
+                    "max-age=31536000; includeSubDomains",
+                )
+                .header("Set-Cookie", "a=1; Secure")
+                .header("Set-Cookie", "b=2; Secure")
+                .html("<p>h2</p>")
+        },
+    )
+    .await;
+    let mut t = target(&srv.url("https", "/"), pki.client(), None);
+    t.checks.retain(|c| c.id == "hsts");
+    let (runs, verdicts) = evaluate(&t).await;
+    let run = run_of(&runs, ProbeKind::Fetch);
+    assert!(run.success, "{:?}", run.reason);
+    let Evidence::Fetch(f) = &run.evidence else {
+        panic!()
+    };
+    let resp = f.main.final_response().unwrap();
+    assert_eq!(resp.version, http::Version::HTTP_2);
+    assert_eq!(resp.tls.as_ref().unwrap().alpn.as_deref(), Some("h2"));
+    assert_eq!(resp.header_lines("set-cookie").count(), 2);
+    assert_eq!(resp.body.as_ref(), b"<p>h2</p>");
+    let version = run
+        .measurements
+        .iter()
+        .find(|m| m.gauge.name == "http_version")
+        .unwrap();
+    assert_eq!(version.value, 2.0);
+    assert!(
+        verdicts[0].findings.is_empty(),
+        "{:?}",
+        verdicts[0].findings
+    );
+    assert_eq!(srv.requests()[0].path, "/");
+}

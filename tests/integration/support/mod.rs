@@ -314,6 +314,72 @@ impl TestServer {
         TestServer { addr, log, task }
     }
 
+    /// An HTTP/2-only TLS server (ALPN `h2`), serving the same scripted responses.
+    pub async fn h2(
+        ip: &str,
+        tls: Arc<rustls::ServerConfig>,
+        f: impl Fn(&Req) -> Resp + Send + Sync + 'static,
+    ) -> Self {
+        let mut cfg = (*tls).clone();
+        cfg.alpn_protocols = vec![b"h2".to_vec()];
+        let acceptor = TlsAcceptor::from(Arc::new(cfg));
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log: Arc<Mutex<Vec<Req>>> = Arc::default();
+        let log2 = Arc::clone(&log);
+        let handler: Handler = Arc::new(f);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (acceptor, handler, log) =
+                    (acceptor.clone(), Arc::clone(&handler), Arc::clone(&log2));
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let r = Req {
+                                method: req.method().to_string(),
+                                path: req
+                                    .uri()
+                                    .path_and_query()
+                                    .map(|p| p.to_string())
+                                    .unwrap_or_default(),
+                                headers: req
+                                    .headers()
+                                    .iter()
+                                    .map(|(n, v)| {
+                                        (
+                                            n.to_string(),
+                                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                        )
+                                    })
+                                    .collect(),
+                            };
+                            let resp = handler(&r);
+                            log.lock().unwrap().push(r);
+                            let mut builder = hyper::Response::builder().status(resp.status);
+                            for (n, v) in &resp.headers {
+                                builder = builder.header(n.as_str(), v.as_slice());
+                            }
+                            let body = http_body_util::Full::new(bytes::Bytes::from(resp.body));
+                            async move { builder.body(body) }
+                        },
+                    );
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+                });
+            }
+        });
+        TestServer { addr, log, task }
+    }
+
     pub async fn https(
         ip: &str,
         tls: Arc<rustls::ServerConfig>,
