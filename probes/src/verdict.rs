@@ -168,6 +168,8 @@ pub struct Verdict {
     pub findings: Vec<Finding>,
     /// Evidence gauges for this check.
     pub measurements: Vec<Measurement>,
+    /// State for the check's next evaluation (see `checks::Evaluation::memo`).
+    pub memo: Option<String>,
 }
 
 impl Verdict {
@@ -195,6 +197,7 @@ impl Verdict {
             reason,
             findings,
             measurements,
+            memo: None,
         }
     }
 

@@ -8,7 +8,7 @@ use regex::Regex;
 use url::Url;
 
 use super::{CheckDef, CheckInput, Evaluation};
-use crate::evidence::{Evidence, Exchange};
+use crate::evidence::Exchange;
 use crate::measure::{GaugeDef, Measurement};
 use crate::probe::ProbeKind;
 use crate::verdict::{Finding, FindingDef, Judgement, Severity};
@@ -188,9 +188,8 @@ pub fn read_body(e: &Exchange) -> BodyStatus {
 }
 
 fn evaluate(input: &CheckInput<'_>) -> Evaluation {
-    let health = match input.require(ProbeKind::Health) {
-        Ok(Evidence::Health(h)) => h,
-        Ok(_) => return Evaluation::bare(Judgement::Error("no_evidence")),
+    let health = match input.health() {
+        Ok(h) => h,
         Err(j) => return Evaluation::bare(j),
     };
     let opts = &input.target.options.health;
@@ -233,16 +232,16 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         ));
     }
     let up = !findings.iter().any(|f| f.severity == Severity::Critical);
-    Evaluation {
-        judgement: Judgement::Evaluated(findings),
-        measurements: vec![
+    Evaluation::new(
+        Judgement::Evaluated(findings),
+        vec![
             Measurement::flag(&UP, up),
             Measurement::new(&STATUS_CODE, status_code),
             Measurement::new(&DURATION, health.latency.as_secs_f64()),
             Measurement::new(&REPORTED, reported),
             Measurement::new(&COMPONENT_FAILURES, component_failures),
         ],
-    }
+    )
 }
 
 fn judge_response(

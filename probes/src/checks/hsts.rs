@@ -3,7 +3,7 @@
 
 use super::https_redirect;
 use super::{CheckDef, CheckInput, Evaluation};
-use crate::evidence::{Evidence, Exchange, FetchEvidence, latin1};
+use crate::evidence::{Exchange, FetchEvidence, latin1};
 use crate::measure::{GaugeDef, Measurement};
 use crate::probe::ProbeKind;
 use crate::target::registrable_domain;
@@ -395,12 +395,10 @@ fn worst(j: &ResponseJudgement) -> (Option<Severity>, usize) {
 }
 
 fn evaluate(input: &CheckInput<'_>) -> Evaluation {
-    let fetch = match input.require(ProbeKind::Fetch) {
-        Ok(Evidence::Fetch(f)) => f,
-        Ok(_) => return Evaluation::bare(Judgement::Error("no_evidence")),
-        Err(j) => return Evaluation::bare(j),
-    };
-    evaluate_fetch(input, fetch)
+    match input.fetch() {
+        Ok(fetch) => evaluate_fetch(input, fetch),
+        Err(j) => Evaluation::bare(j),
+    }
 }
 
 fn metrics(j: Option<&ResponseJudgement>, ready: bool, preloaded: bool) -> Vec<Measurement> {
@@ -427,24 +425,24 @@ fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
         .is_some_and(|l| l.contains(&target.host));
 
     if target.url.scheme() != "https" {
-        return Evaluation {
-            judgement: Judgement::Evaluated(vec![Finding::new(
+        return Evaluation::new(
+            Judgement::Evaluated(vec![Finding::new(
                 &HTTPS_UNAVAILABLE,
                 format!("target URL {} is plain HTTP", target.url),
             )]),
-            measurements: metrics(None, false, preloaded),
-        };
+            metrics(None, false, preloaded),
+        );
     }
     let r1 = match fetch.main.first() {
         Ok(e) => e,
         Err(f) => {
-            return Evaluation {
-                judgement: Judgement::Evaluated(vec![Finding::new(
+            return Evaluation::new(
+                Judgement::Evaluated(vec![Finding::new(
                     &HTTPS_UNAVAILABLE,
                     format!("GET {}: {} ({})", f.url, f.reason, f.detail),
                 )]),
-                measurements: metrics(None, false, preloaded),
-            };
+                metrics(None, false, preloaded),
+            );
         }
     };
 
@@ -464,13 +462,13 @@ fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
         .and_then(|t| t.verification.failure_reason())
     {
         // RFC 6797 §8.1: UAs ignore STS received over a connection with certificate errors.
-        return Evaluation {
-            judgement: Judgement::Evaluated(vec![Finding::new(
+        return Evaluation::new(
+            Judgement::Evaluated(vec![Finding::new(
                 &INVALID_CERT,
                 format!("GET {}: certificate {reason}", r1.url),
             )]),
-            measurements: metrics(Some(&chosen), false, preloaded),
-        };
+            metrics(Some(&chosen), false, preloaded),
+        );
     }
 
     let mut findings = chosen.findings.clone();
@@ -545,10 +543,10 @@ fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
             f.severity = Severity::Info;
         }
     }
-    Evaluation {
-        measurements: metrics(Some(&chosen), ready, preloaded),
-        judgement: Judgement::Evaluated(findings),
-    }
+    Evaluation::new(
+        Judgement::Evaluated(findings),
+        metrics(Some(&chosen), ready, preloaded),
+    )
 }
 
 #[cfg(test)]

@@ -269,9 +269,8 @@ pub fn analyze(
 }
 
 fn evaluate(input: &CheckInput<'_>) -> Evaluation {
-    let fetch = match input.require(ProbeKind::Fetch) {
-        Ok(crate::evidence::Evidence::Fetch(f)) => f,
-        Ok(_) => return Evaluation::bare(Judgement::Error("no_evidence")),
+    let fetch = match input.fetch() {
+        Ok(f) => f,
         Err(j) => return Evaluation::bare(j),
     };
     let opts = &input.target.options.https_redirect;
@@ -293,8 +292,5 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     ];
     let mut findings: Vec<Finding> = analyses.into_iter().flat_map(|a| a.findings).collect();
     dedup_findings(&mut findings);
-    Evaluation {
-        judgement: Judgement::Evaluated(findings),
-        measurements,
-    }
+    Evaluation::new(Judgement::Evaluated(findings), measurements)
 }

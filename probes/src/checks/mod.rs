@@ -10,11 +10,11 @@ pub mod https_redirect;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use crate::evidence::{Evidence, EvidenceSet};
+use crate::evidence::{Evidence, EvidenceSet, Exchange, FetchEvidence, HealthEvidence};
 use crate::measure::{GaugeDef, Measurement};
 use crate::probe::ProbeKind;
 use crate::target::Target;
-use crate::verdict::{FindingDef, Judgement, Verdict};
+use crate::verdict::{Finding, FindingDef, Judgement, Severity, Verdict};
 
 /// A check's static description and rule.
 #[derive(Debug)]
@@ -56,15 +56,30 @@ pub struct Evaluation {
     pub judgement: Judgement,
     /// Evidence gauges.
     pub measurements: Vec<Measurement>,
+    /// State the rule wants to read on its next evaluation (e.g. csp's nonce), kept on the
+    /// verdict as [`Verdict::memo`].
+    pub memo: Option<String>,
 }
 
 impl Evaluation {
-    /// An evaluation without gauges.
-    pub fn bare(judgement: Judgement) -> Self {
+    /// An evaluation with gauges.
+    pub fn new(judgement: Judgement, measurements: Vec<Measurement>) -> Self {
         Evaluation {
             judgement,
-            measurements: Vec::new(),
+            measurements,
+            memo: None,
         }
+    }
+
+    /// An evaluation without gauges.
+    pub fn bare(judgement: Judgement) -> Self {
+        Self::new(judgement, Vec::new())
+    }
+
+    /// Attaches a memo for the next evaluation.
+    pub fn with_memo(mut self, memo: impl Into<String>) -> Self {
+        self.memo = Some(memo.into());
+        self
     }
 }
 
@@ -81,13 +96,64 @@ pub struct CheckInput<'a> {
     pub now: SystemTime,
 }
 
-impl CheckInput<'_> {
+impl<'a> CheckInput<'a> {
     /// The newest evidence of `kind`, or the error judgement a rule returns without it.
-    pub fn require(&self, kind: ProbeKind) -> Result<&Evidence, Judgement> {
+    pub fn require(&self, kind: ProbeKind) -> Result<&'a Evidence, Judgement> {
         match self.evidence.run(kind).map(|r| &r.evidence) {
             None => Err(Judgement::Error("no_evidence")),
             Some(Evidence::TimedOut) => Err(Judgement::Error("timeout")),
             Some(e) => Ok(e),
+        }
+    }
+
+    /// The newest `fetch` evidence, or the error judgement.
+    pub fn fetch(&self) -> Result<&'a FetchEvidence, Judgement> {
+        match self.require(ProbeKind::Fetch)? {
+            Evidence::Fetch(f) => Ok(f),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
+    /// The newest `health` evidence, or the error judgement.
+    pub fn health(&self) -> Result<&'a HealthEvidence, Judgement> {
+        match self.require(ProbeKind::Health)? {
+            Evidence::Health(h) => Ok(h),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
+    /// The final response of the main fetch, for the checks that judge the target's HTTPS
+    /// responses (CHECKS.md §0.3): `skipped` with reason `invalid_cert` when the main fetch's
+    /// certificate failed verification, `error` (`no_response`) when there is no response.
+    pub fn judged_response(&self) -> Result<(&'a FetchEvidence, &'a Exchange), Judgement> {
+        let fetch = self.fetch()?;
+        if fetch.main.hops.iter().any(|h| {
+            let tls = match h {
+                Ok(e) => e.tls.as_ref(),
+                Err(f) => f.tls.as_ref(),
+            };
+            tls.is_some_and(|t| !t.verified())
+        }) {
+            return Err(Judgement::Skipped("invalid_cert"));
+        }
+        match fetch.main.final_response() {
+            Some(e) => Ok((fetch, e)),
+            None => Err(Judgement::Error("no_response")),
+        }
+    }
+
+    /// The latest verdict of another check (or this one's previous), if evaluated before.
+    pub fn verdict_of(&self, check: &str) -> Option<&'a Verdict> {
+        self.previous.get(check)
+    }
+}
+
+/// Non-HTML responses (APIs): findings capped at `info` (CHECKS.md §0.3), for csp and
+/// clickjacking.
+pub fn cap_for_non_html(findings: &mut [Finding], response: &Exchange) {
+    if !response.is_html() {
+        for f in findings {
+            f.severity = f.severity.min(Severity::Info);
         }
     }
 }
@@ -105,18 +171,21 @@ pub fn evaluate(def: &'static CheckDef, input: &CheckInput<'_>) -> Verdict {
     let Evaluation {
         judgement,
         measurements,
+        memo,
     } = (def.evaluate)(input);
     let measurements = if input.target.quiet_checks.contains(&def.id) {
         Vec::new()
     } else {
         measurements
     };
-    Verdict::from_judgement(
+    let mut verdict = Verdict::from_judgement(
         def.id,
         judgement,
         input.target.fail_min_severity,
         measurements,
-    )
+    );
+    verdict.memo = memo;
+    verdict
 }
 
 /// Keeps the first finding per id (several responses can raise the same finding).
