@@ -303,6 +303,19 @@ pub enum Evidence {
     TimedOut,
 }
 
+impl Evidence {
+    /// Every HTTP response this evidence holds, in request order. Checks that scan "every
+    /// response of the cycle" (server_disclosure, error_disclosure) and the backoff rule
+    /// (CHECKS.md §0.5) read responses through this, so a new probe only extends this match.
+    pub fn responses(&self) -> Box<dyn Iterator<Item = &Exchange> + '_> {
+        match self {
+            Evidence::Fetch(f) => Box::new(f.responses()),
+            Evidence::Health(h) => Box::new(h.outcome.as_ref().ok().into_iter()),
+            Evidence::TimedOut => Box::new(std::iter::empty()),
+        }
+    }
+}
+
 /// One run of one probe against one target.
 #[derive(Debug, Clone)]
 pub struct ProbeRun {
@@ -338,6 +351,11 @@ impl EvidenceSet {
     /// The newest run of `kind`.
     pub fn run(&self, kind: ProbeKind) -> Option<&Arc<ProbeRun>> {
         self.runs.get(&kind)
+    }
+
+    /// Every response of the cycle: the newest run of each probe, in probe order.
+    pub fn responses(&self) -> impl Iterator<Item = &Exchange> {
+        self.runs.values().flat_map(|r| r.evidence.responses())
     }
 
     /// The newest `fetch` evidence.
