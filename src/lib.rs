@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod exporter;
+pub mod formats;
 pub mod plan;
 pub mod reload;
 pub mod report;

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use prodprobe::exporter::Exporter;
+use prodprobe::formats;
 use prodprobe::plan::{self, Plan, PlanContext};
 use prodprobe::reload::Reloader;
 use prodprobe::report::Report;
@@ -54,8 +55,16 @@ enum LogFormat {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ReportFormat {
+    /// For people (colours on a terminal).
     Text,
+    /// The documented schema (docs/report.md).
     Json,
+    /// JUnit XML: a test case per target × check.
+    Junit,
+    /// SARIF 2.1.0: findings as results.
+    Sarif,
+    /// Markdown for pull-request comments.
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +88,9 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
+        /// Write the report to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
         /// Exit 1 when a check fails with a finding at or above this severity.
         #[arg(long, default_value = "low", value_parser = parse_severity)]
         fail_on: Severity,
@@ -138,21 +150,19 @@ fn main() -> ExitCode {
                 config,
                 urls,
                 format,
+                output,
                 fail_on,
                 allow_errors,
                 checks,
                 targets,
             } => {
-                check(
-                    config,
-                    urls,
+                let opts = CheckOptions {
                     format,
+                    output,
                     fail_on,
                     allow_errors,
-                    &checks,
-                    &targets,
-                )
-                .await
+                };
+                check(config, urls, &opts, &checks, &targets).await
             }
             Command::Serve { config, listen } => match serve(config, listen).await {
                 Ok(code) => code,
@@ -216,12 +226,18 @@ fn engine(plan: &Plan) -> Engine {
     Engine::new(resolver, probes::USER_AGENT)
 }
 
+/// How `check` reports.
+struct CheckOptions {
+    format: ReportFormat,
+    output: Option<PathBuf>,
+    fail_on: Severity,
+    allow_errors: bool,
+}
+
 async fn check(
     config: Option<PathBuf>,
     urls: Vec<String>,
-    format: ReportFormat,
-    fail_on: Severity,
-    allow_errors: bool,
+    opts: &CheckOptions,
     only_checks: &[String],
     only_targets: &[String],
 ) -> ExitCode {
@@ -281,15 +297,28 @@ async fn check(
     });
     let runtimes = scheduler::run_once(&plan, runner).await;
     let report = Report::from_runtimes(&runtimes);
-    let out = match format {
+    let out = match opts.format {
         ReportFormat::Text => {
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let color = opts.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none();
             report.to_text(color)
         }
         ReportFormat::Json => report.to_json(),
+        ReportFormat::Junit => formats::junit(&report),
+        ReportFormat::Sarif => formats::sarif(&report),
+        ReportFormat::Markdown => formats::markdown(&report),
     };
-    println!("{}", out.trim_end());
-    ExitCode::from(report.exit_code(fail_on, allow_errors) as u8)
+    match &opts.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, format!("{}\n", out.trim_end())) {
+                eprintln!("prodprobe check: cannot write {}: {e}", path.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+        None => println!("{}", out.trim_end()),
+    }
+    ExitCode::from(report.exit_code(opts.fail_on, opts.allow_errors) as u8)
 }
 
 async fn shutdown_signal() {

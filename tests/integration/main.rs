@@ -11,6 +11,7 @@ mod config;
 mod daemon;
 mod docs;
 mod fetch;
+mod formats;
 mod health;
 mod hsts;
 mod https_redirect;
