@@ -192,6 +192,9 @@ pub struct ServerSection {
     /// Export `probe_check_duration_seconds` and `probe_check_last_run_timestamp_seconds`.
     /// Default false (two series per check and target).
     pub check_timing_metrics: Option<bool>,
+    /// Hosts `GET /probe` may probe: exact names or `*.example.com`. Default: the configured
+    /// targets' hosts only (an open prober is a server-side request forgery tool).
+    pub probe_allowed_hosts: Option<Vec<HostPattern>>,
 }
 
 /// `scheduler:`.
@@ -571,6 +574,42 @@ impl TryFrom<String> for HealthUrl {
     }
 }
 
+/// A host name or `*.domain` pattern (lower-cased, trailing dot removed).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct HostPattern(pub String);
+
+impl HostPattern {
+    /// Whether `host` (normalised) matches: equal, or a subdomain of a `*.` pattern's domain.
+    pub fn matches(&self, host: &str) -> bool {
+        match self.0.strip_prefix("*.") {
+            Some(domain) => {
+                host.len() > domain.len() + 1
+                    && host.ends_with(domain)
+                    && host[..host.len() - domain.len()].ends_with('.')
+            }
+            None => host == self.0,
+        }
+    }
+}
+
+impl TryFrom<String> for HostPattern {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let norm = s.trim().trim_end_matches('.').to_ascii_lowercase();
+        let name = norm.strip_prefix("*.").unwrap_or(&norm);
+        let valid = !name.is_empty()
+            && !name.contains('*')
+            && (url::Host::parse(name).is_ok() || name.parse::<std::net::IpAddr>().is_ok());
+        if !valid {
+            return Err(format!(
+                "invalid host pattern {s:?}: expected a host name, an IP address or *.domain"
+            ));
+        }
+        Ok(HostPattern(norm))
+    }
+}
+
 /// A known check name.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(try_from = "String")]
@@ -891,6 +930,19 @@ mod tests {
         assert_eq!(StatusRange::parse("204").unwrap().0, 204..=204);
         assert!(StatusRange::parse("299-200").is_err());
         assert!(StatusRange::parse("700").is_err());
+    }
+
+    #[test]
+    fn host_patterns() {
+        let p = HostPattern::try_from("*.Example.com.".to_owned()).unwrap();
+        assert!(p.matches("shop.example.com"));
+        assert!(p.matches("a.b.example.com"));
+        assert!(!p.matches("example.com"));
+        assert!(!p.matches("badexample.com"));
+        let exact = HostPattern::try_from("shop.example".to_owned()).unwrap();
+        assert!(exact.matches("shop.example") && !exact.matches("x.shop.example"));
+        assert!(HostPattern::try_from("*".to_owned()).is_err());
+        assert!(HostPattern::try_from("a.*.b".to_owned()).is_err());
     }
 
     #[test]

@@ -298,43 +298,12 @@ impl Exporter {
 
     /// Starts (or restarts) a target's series under a new generation, dropping old ones.
     pub fn add_target(&self, target: &Target, generation: u64) {
-        let mut labels = vec![("target".to_owned(), target.name.clone())];
-        labels.extend(target.labels.iter().cloned());
-        let mut map = self
-            .store
-            .targets
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        map.insert(
-            target.name.clone(),
-            TargetSeries {
-                generation,
-                labels,
-                slots: BTreeMap::new(),
-            },
-        );
+        self.store.add_target(target, generation);
     }
 
     /// Removes every series of a target.
     pub fn remove_target(&self, name: &str) {
-        let mut map = self
-            .store
-            .targets
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        map.remove(name);
-    }
-
-    fn replace_slot(&self, name: &str, generation: u64, slot: Slot, samples: Vec<Sample>) {
-        let mut map = self
-            .store
-            .targets
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        // A late result of a removed or replaced target is dropped.
-        if let Some(series) = map.get_mut(name).filter(|s| s.generation == generation) {
-            series.slots.insert(slot, samples);
-        }
+        self.store.remove_target(name);
     }
 
     /// Records a probe run: `probe_success`, timings, the probe's own gauges.
@@ -345,28 +314,7 @@ impl Exporter {
         run: &ProbeRun,
         interval: Duration,
     ) {
-        let probe = ("probe", run.kind.name().to_owned());
-        let finished = run
-            .started_at
-            .checked_add(run.duration)
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or_else(unix_now, |d| d.as_secs_f64());
-        let mut samples = vec![
-            sample(
-                &SUCCESS,
-                vec![probe.clone()],
-                if run.success { 1.0 } else { 0.0 },
-            ),
-            sample(&DURATION, vec![probe.clone()], run.duration.as_secs_f64()),
-            sample(&LAST_RUN, vec![probe.clone()], finished),
-            sample(&INTERVAL, vec![probe.clone()], interval.as_secs_f64()),
-        ];
-        samples.extend(
-            run.measurements
-                .iter()
-                .map(|m| from_measurement(m, Some(probe.clone()))),
-        );
-        self.replace_slot(&target.name, generation, Slot::Probe(run.kind), samples);
+        self.store.record_probe(target, generation, run, interval);
     }
 
     /// Records check verdicts: `probe_check_*` and the checks' evidence gauges.
@@ -377,53 +325,8 @@ impl Exporter {
         verdicts: &[(Verdict, Duration)],
     ) {
         let timing = self.check_timing.load(Ordering::Relaxed);
-        let now = unix_now();
-        for (v, took) in verdicts {
-            let check = ("check", v.check.to_owned());
-            let mut samples = vec![
-                sample(
-                    &CHECK_SUCCESS,
-                    vec![check.clone()],
-                    if v.status == Status::Pass { 1.0 } else { 0.0 },
-                ),
-                sample(
-                    &CHECK_EVALUATED,
-                    vec![check.clone()],
-                    if v.evaluated() { 1.0 } else { 0.0 },
-                ),
-                sample(
-                    &CHECK_SEVERITY,
-                    vec![check.clone()],
-                    f64::from(v.max_severity().map_or(0, Severity::value)),
-                ),
-            ];
-            let mut seen: Vec<(&str, Severity)> = Vec::new();
-            for f in &v.findings {
-                if seen.contains(&(f.id, f.severity)) {
-                    continue;
-                }
-                seen.push((f.id, f.severity));
-                samples.push(sample(
-                    &CHECK_FINDING,
-                    vec![
-                        check.clone(),
-                        ("finding", f.id.to_owned()),
-                        ("severity", f.severity.as_str().to_owned()),
-                    ],
-                    1.0,
-                ));
-            }
-            if timing {
-                samples.push(sample(
-                    &CHECK_DURATION,
-                    vec![check.clone()],
-                    took.as_secs_f64(),
-                ));
-                samples.push(sample(&CHECK_LAST_RUN, vec![check.clone()], now));
-            }
-            samples.extend(v.measurements.iter().map(|m| from_measurement(m, None)));
-            self.replace_slot(&target.name, generation, Slot::Check(v.check), samples);
-        }
+        self.store
+            .record_verdicts(target, generation, verdicts, timing);
     }
 
     /// A probe run finished: counts it and logs it (one call does both).
@@ -518,6 +421,144 @@ fn from_measurement(m: &Measurement, probe: Option<(&'static str, String)>) -> S
     let mut labels: Vec<(&'static str, String)> = probe.into_iter().collect();
     labels.extend(m.gauge.labels.iter().copied().zip(m.labels.iter().cloned()));
     sample(m.gauge, labels, m.value)
+}
+
+impl SeriesStore {
+    /// Starts (or restarts) a target's series under a new generation, dropping old ones.
+    fn add_target(&self, target: &Target, generation: u64) {
+        let mut labels = vec![("target".to_owned(), target.name.clone())];
+        labels.extend(target.labels.iter().cloned());
+        let mut map = self.targets.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(
+            target.name.clone(),
+            TargetSeries {
+                generation,
+                labels,
+                slots: BTreeMap::new(),
+            },
+        );
+    }
+
+    /// Removes every series of a target.
+    fn remove_target(&self, name: &str) {
+        let mut map = self.targets.write().unwrap_or_else(|e| e.into_inner());
+        map.remove(name);
+    }
+
+    fn replace_slot(&self, name: &str, generation: u64, slot: Slot, samples: Vec<Sample>) {
+        let mut map = self.targets.write().unwrap_or_else(|e| e.into_inner());
+        // A late result of a removed or replaced target is dropped.
+        if let Some(series) = map.get_mut(name).filter(|s| s.generation == generation) {
+            series.slots.insert(slot, samples);
+        }
+    }
+
+    /// Records a probe run: `probe_success`, timings, the probe's own gauges.
+    fn record_probe(&self, target: &Target, generation: u64, run: &ProbeRun, interval: Duration) {
+        let probe = ("probe", run.kind.name().to_owned());
+        let finished = run
+            .started_at
+            .checked_add(run.duration)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or_else(unix_now, |d| d.as_secs_f64());
+        let mut samples = vec![
+            sample(
+                &SUCCESS,
+                vec![probe.clone()],
+                if run.success { 1.0 } else { 0.0 },
+            ),
+            sample(&DURATION, vec![probe.clone()], run.duration.as_secs_f64()),
+            sample(&LAST_RUN, vec![probe.clone()], finished),
+            sample(&INTERVAL, vec![probe.clone()], interval.as_secs_f64()),
+        ];
+        samples.extend(
+            run.measurements
+                .iter()
+                .map(|m| from_measurement(m, Some(probe.clone()))),
+        );
+        self.replace_slot(&target.name, generation, Slot::Probe(run.kind), samples);
+    }
+
+    /// Records check verdicts: `probe_check_*` and the checks' evidence gauges.
+    fn record_verdicts(
+        &self,
+        target: &Target,
+        generation: u64,
+        verdicts: &[(Verdict, Duration)],
+        timing: bool,
+    ) {
+        let now = unix_now();
+        for (v, took) in verdicts {
+            let check = ("check", v.check.to_owned());
+            let mut samples = vec![
+                sample(
+                    &CHECK_SUCCESS,
+                    vec![check.clone()],
+                    if v.status == Status::Pass { 1.0 } else { 0.0 },
+                ),
+                sample(
+                    &CHECK_EVALUATED,
+                    vec![check.clone()],
+                    if v.evaluated() { 1.0 } else { 0.0 },
+                ),
+                sample(
+                    &CHECK_SEVERITY,
+                    vec![check.clone()],
+                    f64::from(v.max_severity().map_or(0, Severity::value)),
+                ),
+            ];
+            let mut seen: Vec<(&str, Severity)> = Vec::new();
+            for f in &v.findings {
+                if seen.contains(&(f.id, f.severity)) {
+                    continue;
+                }
+                seen.push((f.id, f.severity));
+                samples.push(sample(
+                    &CHECK_FINDING,
+                    vec![
+                        check.clone(),
+                        ("finding", f.id.to_owned()),
+                        ("severity", f.severity.as_str().to_owned()),
+                    ],
+                    1.0,
+                ));
+            }
+            if timing {
+                samples.push(sample(
+                    &CHECK_DURATION,
+                    vec![check.clone()],
+                    took.as_secs_f64(),
+                ));
+                samples.push(sample(&CHECK_LAST_RUN, vec![check.clone()], now));
+            }
+            samples.extend(v.measurements.iter().map(|m| from_measurement(m, None)));
+            self.replace_slot(&target.name, generation, Slot::Check(v.check), samples);
+        }
+    }
+}
+
+/// Renders one target's latest results on their own, in the text format and without prodprobe's
+/// own metrics: what blackbox's `/probe` answers. `runs` pairs each run with its interval.
+pub fn render_target(
+    target: &Target,
+    runs: &[(&ProbeRun, Duration)],
+    verdicts: &[Verdict],
+) -> String {
+    let store = Arc::new(SeriesStore::default());
+    store.add_target(target, 1);
+    for (run, interval) in runs {
+        store.record_probe(target, 1, run, *interval);
+    }
+    let verdicts: Vec<(Verdict, Duration)> = verdicts
+        .iter()
+        .map(|v| (v.clone(), Duration::ZERO))
+        .collect();
+    store.record_verdicts(target, 1, &verdicts, false);
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(store));
+    let mut om = String::new();
+    let _ = prometheus_client::encoding::text::encode(&mut om, &registry);
+    openmetrics_to_text(&om)
 }
 
 /// One metric family being encoded: its definition and samples with their target.

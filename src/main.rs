@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use prodprobe::exporter::Exporter;
 use prodprobe::formats;
 use prodprobe::plan::{self, Plan, PlanContext};
-use prodprobe::reload::Reloader;
+use prodprobe::reload::{self, Reloader};
 use prodprobe::report::Report;
 use prodprobe::scheduler::{self, EngineRunner, Runner, Scheduler};
 use prodprobe::server;
@@ -356,7 +356,11 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<Exit
     let runner: Arc<dyn Runner> = Arc::new(EngineRunner {
         engine: Arc::new(engine(&plan)),
     });
-    let mut scheduler = Scheduler::new(runner, Arc::clone(&exporter), plan.scheduler.clone());
+    let mut scheduler = Scheduler::new(
+        Arc::clone(&runner),
+        Arc::clone(&exporter),
+        plan.scheduler.clone(),
+    );
     scheduler.apply(&plan);
 
     let addr = listen.unwrap_or(plan.listen);
@@ -369,18 +373,25 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<Exit
 
     let shutdown = CancellationToken::new();
     let (reload_tx, reload_rx) = mpsc::channel(4);
+    let current = reload::shared(plan);
     let state = server::AppState {
         exporter: Arc::clone(&exporter),
         readiness: scheduler.readiness(),
         live: scheduler.live(),
         reload: reload_tx,
+        probe: server::ProbeState {
+            plan: Arc::clone(&current),
+            cx: cx.clone(),
+            runner,
+            permits: Arc::new(tokio::sync::Semaphore::new(server::PROBE_CONCURRENCY)),
+        },
     };
     let reloader = Reloader {
         path,
         cx,
         scheduler,
         exporter,
-        current: plan,
+        current,
     };
     let reload_task = tokio::spawn(reloader.run(reload_rx, shutdown.clone()));
 

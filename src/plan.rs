@@ -85,6 +85,121 @@ pub struct Plan {
     pub targets: Vec<PlannedTarget>,
     /// Things worth a log line that are not errors.
     pub warnings: Vec<String>,
+    /// What `GET /probe` may build targets from.
+    pub modules: Modules,
+}
+
+/// The settings `GET /probe?target=…&module=…` builds a one-off target from.
+#[derive(Debug, Clone, Default)]
+pub struct Modules {
+    /// The config file (for error locations).
+    pub path: PathBuf,
+    /// `defaults:`.
+    pub defaults: Layer,
+    /// `profiles:` by name (a profile is a blackbox "module").
+    pub profiles: BTreeMap<String, Layer>,
+    /// `server.probe_allowed_hosts`; `None` = the configured targets' hosts.
+    pub allowed_hosts: Option<Vec<config::HostPattern>>,
+}
+
+/// Why `GET /probe` refuses a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdHocError {
+    /// The host is not allowed (403).
+    Forbidden(String),
+    /// Bad parameters (400).
+    BadRequest(String),
+}
+
+impl Plan {
+    /// The same settings with other targets (for one-off runs).
+    pub fn with_targets(&self, targets: Vec<PlannedTarget>) -> Plan {
+        Plan {
+            listen: self.listen,
+            check_timing_metrics: self.check_timing_metrics,
+            scheduler: self.scheduler.clone(),
+            resolver: self.resolver.clone(),
+            targets,
+            warnings: Vec::new(),
+            modules: Modules::default(),
+        }
+    }
+
+    /// A one-off target for `GET /probe`: a configured target by name, or a URL on an allowed
+    /// host with the settings of `module` (a profile) over `defaults`.
+    ///
+    /// # Errors
+    ///
+    /// [`AdHocError::Forbidden`] for a host the config does not allow, `BadRequest` for an
+    /// unknown module or an invalid URL.
+    pub fn adhoc(
+        &self,
+        cx: &PlanContext,
+        target: &str,
+        module: Option<&str>,
+    ) -> Result<PlannedTarget, AdHocError> {
+        if let Some(t) = self.targets.iter().find(|t| t.target.name == target) {
+            return Ok(t.clone());
+        }
+        let raw = if target.contains("://") {
+            target.to_owned()
+        } else {
+            format!("https://{target}")
+        };
+        let url = config::TargetUrl::try_from(raw).map_err(AdHocError::BadRequest)?;
+        let host = url
+            .0
+            .host_str()
+            .map(probes::target::normalize_host)
+            .unwrap_or_default();
+        let allowed = match &self.modules.allowed_hosts {
+            Some(patterns) => patterns.iter().any(|p| p.matches(&host)),
+            None => self.targets.iter().any(|t| t.target.host == host),
+        };
+        if !allowed {
+            return Err(AdHocError::Forbidden(format!(
+                "host {host:?} is not a configured target host (see server.probe_allowed_hosts)"
+            )));
+        }
+        let profile = match module {
+            None | Some("") => Layer::default(),
+            Some(m) => self.modules.profiles.get(m).cloned().ok_or_else(|| {
+                AdHocError::BadRequest(format!(
+                    "unknown module {m:?}: modules are the config's profiles"
+                ))
+            })?,
+        };
+        let own = Layer {
+            url: Some(Spanned::new(url, Location::UNKNOWN, Location::UNKNOWN)),
+            ..Layer::default()
+        };
+        let merged = own.over(profile).over(self.modules.defaults.clone());
+        let dir = self
+            .modules
+            .path
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_default();
+        let mut b = Builder {
+            path: &self.modules.path,
+            dir,
+            cx,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            tls_cache: HashMap::new(),
+            preload_cache: HashMap::new(),
+        };
+        match plan_target(&mut b, &host, merged) {
+            Some(t) if b.errors.is_empty() => Ok(t),
+            _ => Err(AdHocError::BadRequest(
+                b.errors
+                    .iter()
+                    .map(|e| e.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )),
+        }
+    }
 }
 
 /// The lowest interval a probe accepts: prodprobe must never become a load generator.
@@ -242,6 +357,16 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
             resolver,
             targets,
             warnings: b.warnings,
+            modules: Modules {
+                path: path.to_owned(),
+                defaults: file.defaults.clone(),
+                profiles: file
+                    .profiles
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.value.clone()))
+                    .collect(),
+                allowed_hosts: file.server.probe_allowed_hosts.clone(),
+            },
         })
     } else {
         Err(b.errors)
@@ -667,6 +792,7 @@ pub fn for_urls(urls: &[String], cx: &PlanContext) -> Result<Plan, String> {
         resolver: ResolverSettings::default(),
         targets,
         warnings: Vec::new(),
+        modules: Modules::default(),
     })
 }
 

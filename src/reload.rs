@@ -3,7 +3,7 @@
 //! to 0.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -23,8 +23,16 @@ pub struct Reloader {
     pub scheduler: Scheduler,
     /// Metrics.
     pub exporter: Arc<Exporter>,
-    /// The plan running now.
-    pub current: Plan,
+    /// The plan running now, shared with the `/probe` endpoint.
+    pub current: SharedPlan,
+}
+
+/// The running plan, replaced on every successful reload.
+pub type SharedPlan = Arc<RwLock<Arc<Plan>>>;
+
+/// Wraps a plan for sharing.
+pub fn shared(plan: Plan) -> SharedPlan {
+    Arc::new(RwLock::new(Arc::new(plan)))
 }
 
 impl Reloader {
@@ -36,10 +44,11 @@ impl Reloader {
     pub fn reload(&mut self) -> Result<String, String> {
         match plan::load(&self.path, &self.cx) {
             Ok(plan) => {
-                if plan.listen != self.current.listen {
-                    tracing::warn!(old = %self.current.listen, new = %plan.listen, "server.listen changed: restart prodprobe to apply it");
+                let current = Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()));
+                if plan.listen != current.listen {
+                    tracing::warn!(old = %current.listen, new = %plan.listen, "server.listen changed: restart prodprobe to apply it");
                 }
-                if plan.resolver != self.current.resolver {
+                if plan.resolver != current.resolver {
                     tracing::warn!("resolver settings changed: restart prodprobe to apply them");
                 }
                 for w in &plan.warnings {
@@ -49,7 +58,7 @@ impl Reloader {
                 self.exporter.reloaded(true);
                 let msg = format!("configuration reloaded: {} targets", plan.targets.len());
                 tracing::info!(path = %self.path.display(), targets = plan.targets.len(), "configuration reloaded");
-                self.current = plan;
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
                 Ok(msg)
             }
             Err(errors) => {

@@ -1,18 +1,22 @@
-//! The HTTP server of `serve`: `/metrics`, `/-/healthy`, `/-/ready`, `POST /-/reload`, a status
-//! page at `/` and its JSON at `/api/v1/status`.
+//! The HTTP server of `serve`: `/metrics`, `/-/healthy`, `/-/ready`, `POST /-/reload`, the
+//! blackbox-compatible `/probe`, a status page at `/` and its JSON at `/api/v1/status`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::sync::{mpsc, oneshot};
+use serde::Deserialize;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::exporter::Exporter;
+use crate::exporter::{self, Exporter};
+use crate::plan::{AdHocError, PlanContext};
+use crate::reload::SharedPlan;
 use crate::report::Report;
-use crate::scheduler::{LiveTargets, Readiness};
+use crate::scheduler::{self, LiveTargets, Readiness, Runner};
 
 /// A reload request and where to send its outcome.
 pub type ReloadRequest = oneshot::Sender<Result<String, String>>;
@@ -28,7 +32,25 @@ pub struct AppState {
     pub live: LiveTargets,
     /// Reload requests go to the reload task.
     pub reload: mpsc::Sender<ReloadRequest>,
+    /// What `/probe` needs.
+    pub probe: ProbeState,
 }
+
+/// The `/probe` endpoint's share: the running plan, the runner and a concurrency limit.
+#[derive(Clone)]
+pub struct ProbeState {
+    /// The running plan (replaced on reload).
+    pub plan: SharedPlan,
+    /// Plan inputs (TLS client).
+    pub cx: PlanContext,
+    /// Runs the probes.
+    pub runner: Arc<dyn Runner>,
+    /// At most this many `/probe` requests run at once.
+    pub permits: Arc<Semaphore>,
+}
+
+/// `/probe` requests in flight at once; more get 503.
+pub const PROBE_CONCURRENCY: usize = 16;
 
 /// Content type of the Prometheus text format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -44,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload))
         .route("/api/v1/status", get(status))
+        .route("/probe", get(probe))
         .with_state(state)
 }
 
@@ -100,6 +123,80 @@ async fn reload(State(state): State<AppState>) -> Response {
         Ok(Err(msg)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{msg}\n")).into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response(),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct ProbeQuery {
+    target: Option<String>,
+    module: Option<String>,
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// blackbox-compatible `GET /probe?target=…&module=…`: runs the target's probes once and
+/// answers with that run's series. Only configured targets, or hosts the config allows, are
+/// probed. The run is cut a little before Prometheus's scrape timeout.
+async fn probe(
+    State(state): State<AppState>,
+    Query(q): Query<ProbeQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(target) = q.target.filter(|t| !t.is_empty()) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "target parameter is missing\n".into(),
+        );
+    };
+    let plan = Arc::clone(&state.probe.plan.read().unwrap_or_else(|e| e.into_inner()));
+    let mut planned = match plan.adhoc(&state.probe.cx, &target, q.module.as_deref()) {
+        Ok(p) => p,
+        Err(AdHocError::Forbidden(m)) => return text(StatusCode::FORBIDDEN, format!("{m}\n")),
+        Err(AdHocError::BadRequest(m)) => return text(StatusCode::BAD_REQUEST, format!("{m}\n")),
+    };
+    let Ok(_permit) = state.probe.permits.clone().try_acquire_owned() else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many /probe requests in flight\n".into(),
+        );
+    };
+    // Prometheus announces its scrape timeout; finish half a second before it.
+    let scrape_timeout = headers
+        .get("x-prometheus-scrape-timeout-seconds")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(|s| Duration::from_secs_f64((s - 0.5).max(0.5)));
+    if let Some(limit) = scrape_timeout {
+        for job in &mut planned.jobs {
+            job.timeout = job.timeout.min(limit);
+        }
+    }
+    let intervals: Vec<_> = planned.jobs.iter().map(|j| (j.kind, j.interval)).collect();
+    let single = plan.with_targets(vec![planned]);
+    let runtimes = scheduler::run_once(&single, Arc::clone(&state.probe.runner)).await;
+    let Some(rt) = runtimes.first() else {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "no target\n".into());
+    };
+    let (runs, verdicts) = rt.snapshot();
+    let runs: Vec<_> = runs
+        .iter()
+        .map(|r| {
+            let interval = intervals
+                .iter()
+                .find(|(k, _)| *k == r.kind)
+                .map_or(Duration::ZERO, |(_, i)| *i);
+            (r.as_ref(), interval)
+        })
+        .collect();
+    let body = exporter::render_target(&rt.target, &runs, &verdicts);
+    ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
 }
 
 fn current_report(state: &AppState) -> Report {

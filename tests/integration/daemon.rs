@@ -361,3 +361,93 @@ async fn secrets_never_reach_logs_or_metrics() {
         assert!(!hay.contains("super-secret-value"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_endpoint_is_blackbox_compatible_and_refuses_unconfigured_hosts() {
+    let good = Resp::new(200)
+        .header(
+            "Strict-Transport-Security",
+            "max-age=63072000; includeSubDomains",
+        )
+        .html("<p>ok</p>");
+    let web = Web::start(
+        vec![("/", good.clone()), ("/other", good)],
+        vec![("/", Resp::new(200))],
+        vec![],
+        vec![],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = web.pki.write_ca(dir.path());
+    let yaml = format!(
+        "scheduler:\n  initial_spread: 0s\ndefaults:\n  ca_file: {}\nprofiles:\n  web:\n    checks: [hsts]\ntargets:\n  - name: shop\n    url: https://{}/\n    checks: [health]\n",
+        ca.display(),
+        web.a.addr
+    );
+    let path = write(dir.path(), "prodprobe.yaml", &yaml);
+    let mut d = Daemon::start(&path);
+    d.wait_ready().await;
+
+    // A URL on a configured host, with a module (= profile): that run's series only.
+    let q = format!("/probe?target=https://{}/other&module=web", web.a.addr);
+    let (status, head, body) = crate::support::http_request_with(
+        d.addr,
+        "GET",
+        &q,
+        &[("X-Prometheus-Scrape-Timeout-Seconds", "10")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("text/plain; version=0.0.4")
+    );
+    assert_eq!(
+        sample(
+            &body,
+            "probe_check_success",
+            &[("target", "127.0.0.1"), ("check", "hsts")]
+        ),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "probe_success", &[("probe", "fetch")]),
+        Some(1.0)
+    );
+    assert!(
+        !body.contains("check=\"health\""),
+        "the module chose the checks: {body}"
+    );
+    assert!(
+        !body.contains("prodprobe_"),
+        "no self-metrics in a probe answer"
+    );
+    assert!(web.a.requests().iter().any(|r| r.path == "/other"));
+
+    // A configured target by name.
+    let (status, _, body) = http_get(d.addr, "/probe?target=shop", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        sample(
+            &body,
+            "probe_check_success",
+            &[("target", "shop"), ("check", "health")]
+        ),
+        Some(1.0),
+        "{body}"
+    );
+
+    // Not a configured host: refused, and nothing is sent there.
+    let q = format!("/probe?target=https://{}/", web.b.addr);
+    let (status, _, body) = http_get(d.addr, &q, None).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(web.b.count(), 0);
+
+    assert_eq!(http_get(d.addr, "/probe", None).await.0, 400);
+    let q = format!("/probe?target=https://{}/&module=nope", web.a.addr);
+    let (status, _, body) = http_get(d.addr, &q, None).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("unknown module \"nope\""), "{body}");
+    assert_eq!(d.terminate(), Some(0));
+}

@@ -268,7 +268,7 @@ async fn a_bad_reload_keeps_the_old_jobs_and_a_good_one_drops_removed_series() {
         cx: cx(),
         scheduler,
         exporter: Arc::clone(&exporter),
-        current: plan,
+        current: prodprobe::reload::shared(plan),
     };
     sleep(Duration::from_secs(15)).await;
     let text = exporter.encode_text();

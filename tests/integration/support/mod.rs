@@ -509,11 +509,23 @@ pub async fn http_request(
     path: &str,
     accept: Option<&str>,
 ) -> (u16, String, String) {
+    let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+    http_request_with(addr, method, path, &headers).await
+}
+
+/// A raw HTTP/1.1 request with extra header lines; (status, head, body).
+pub async fn http_request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
     let fut = async {
         let mut s = TcpStream::connect(addr).await.unwrap();
-        let accept = accept
-            .map(|a| format!("Accept: {a}\r\n"))
-            .unwrap_or_default();
+        let accept: String = headers
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}\r\n"))
+            .collect();
         let req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{accept}Content-Length: 0\r\nConnection: close\r\n\r\n"
         );
