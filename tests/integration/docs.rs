@@ -116,7 +116,7 @@ fn documented_config_keys_exist() {
     }
 }
 
-fn registered_metrics() -> BTreeSet<String> {
+pub(crate) fn registered_metrics() -> BTreeSet<String> {
     let mut names: BTreeSet<String> = CORE_GAUGES
         .iter()
         .chain(probes::measure::all_gauges().iter())

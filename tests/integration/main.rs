@@ -15,4 +15,5 @@ mod formats;
 mod health;
 mod hsts;
 mod https_redirect;
+mod monitoring;
 mod scheduler;
