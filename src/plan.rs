@@ -174,21 +174,7 @@ impl Plan {
             ..Layer::default()
         };
         let merged = own.over(profile).over(self.modules.defaults.clone());
-        let dir = self
-            .modules
-            .path
-            .parent()
-            .map(Path::to_owned)
-            .unwrap_or_default();
-        let mut b = Builder {
-            path: &self.modules.path,
-            dir,
-            cx,
-            errors: Vec::new(),
-            warnings: Vec::new(),
-            tls_cache: HashMap::new(),
-            preload_cache: HashMap::new(),
-        };
+        let mut b = Builder::new(&self.modules.path, cx);
         match plan_target(&mut b, &host, merged) {
             Some(t) if b.errors.is_empty() => Ok(t),
             _ => Err(AdHocError::BadRequest(
@@ -227,7 +213,19 @@ struct Builder<'a> {
     preload_cache: HashMap<PathBuf, Arc<PreloadList>>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(path: &'a Path, cx: &'a PlanContext) -> Self {
+        Builder {
+            path,
+            dir: path.parent().map(Path::to_owned).unwrap_or_default(),
+            cx,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            tls_cache: HashMap::new(),
+            preload_cache: HashMap::new(),
+        }
+    }
+
     fn err(&mut self, loc: &Location, msg: impl Into<String>) {
         self.errors.push(ConfigError::at(self.path, loc, msg));
     }
@@ -247,16 +245,7 @@ impl Builder<'_> {
 ///
 /// Every problem found, each with its location.
 pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Vec<ConfigError>> {
-    let dir = path.parent().map(Path::to_owned).unwrap_or_default();
-    let mut b = Builder {
-        path,
-        dir,
-        cx,
-        errors: Vec::new(),
-        warnings: Vec::new(),
-        tls_cache: HashMap::new(),
-        preload_cache: HashMap::new(),
-    };
+    let mut b = Builder::new(path, cx);
 
     let scheduler = SchedulerSettings {
         max_concurrency: file

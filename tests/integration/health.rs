@@ -6,7 +6,7 @@ use probes::verdict::Status;
 use url::Url;
 
 use crate::support::web::Web;
-use crate::support::{Resp, ids, target, verdict};
+use crate::support::{Resp, assert_case, gauge, ids, target, verdict};
 
 fn json(status: u16, ct: &str, body: &str) -> Resp {
     Resp::new(status).header("Content-Type", ct).body(body)
@@ -96,19 +96,8 @@ async fn every_finding_from_real_responses() {
     for (path, expected, status, reported) in cases {
         let t = target(&web.a(path), web.pki.client(), None);
         let v = verdict(&t, "health").await;
-        let mut got = ids(&v);
-        got.sort_unstable();
-        let mut want = expected.to_vec();
-        want.sort_unstable();
-        assert_eq!(got, want, "case {path}: {:#?}", v.findings);
-        assert_eq!(v.status, *status, "case {path}");
-        let m = |name: &str| {
-            v.measurements
-                .iter()
-                .find(|m| m.gauge.name == name)
-                .unwrap()
-                .value
-        };
+        assert_case(&v, path, expected, *status);
+        let m = |name: &str| gauge(&v, name);
         assert_eq!(m("health_reported_status"), *reported, "case {path}");
     }
 }
@@ -120,13 +109,7 @@ async fn unreachable_covers_refused_connections_and_bad_certificates() {
     let v = verdict(&target(&closed, web.pki.client(), None), "health").await;
     assert_eq!(ids(&v), ["unreachable"]);
     assert!(v.findings[0].evidence.contains("connect_refused"));
-    let m = |name: &str| {
-        v.measurements
-            .iter()
-            .find(|m| m.gauge.name == name)
-            .unwrap()
-            .value
-    };
+    let m = |name: &str| gauge(&v, name);
     assert_eq!(m("health_up"), 0.0);
     assert_eq!(m("health_status_code"), 0.0);
 

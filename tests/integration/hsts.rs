@@ -6,7 +6,7 @@ use probes::preload::PreloadList;
 use probes::verdict::{Severity, Status};
 
 use crate::support::web::Web;
-use crate::support::{Resp, ids, target, verdict};
+use crate::support::{Resp, assert_case, gauge, ids, target, verdict};
 
 const GOOD: &str = "max-age=31536000; includeSubDomains";
 
@@ -93,12 +93,7 @@ async fn every_header_finding_from_real_responses() {
     for (path, expected, status) in cases {
         let t = target(&web.a(path), web.pki.client(), None);
         let v = verdict(&t, "hsts").await;
-        let mut got = ids(&v);
-        got.sort_unstable();
-        let mut want = expected.to_vec();
-        want.sort_unstable();
-        assert_eq!(got, want, "case {path}: {:#?}", v.findings);
-        assert_eq!(v.status, *status, "case {path}: {:#?}", v.findings);
+        assert_case(&v, path, expected, *status);
     }
 }
 
@@ -161,26 +156,14 @@ async fn preloaded_host_passes_with_everything_info() {
 async fn evidence_gauges_reflect_the_header() {
     let web = web().await;
     let v = verdict(&target(&web.a("/preload"), web.pki.client(), None), "hsts").await;
-    let m = |name: &str| {
-        v.measurements
-            .iter()
-            .find(|m| m.gauge.name == name)
-            .unwrap()
-            .value
-    };
+    let m = |name: &str| gauge(&v, name);
     assert_eq!(m("hsts_max_age_seconds"), 31_536_000.0);
     assert_eq!(m("hsts_include_subdomains"), 1.0);
     assert_eq!(m("hsts_preload_directive"), 1.0);
     assert_eq!(m("hsts_preload_ready"), 0.0);
     assert_eq!(m("hsts_header_lines"), 1.0);
     let v = verdict(&target(&web.a("/missing"), web.pki.client(), None), "hsts").await;
-    let m = |name: &str| {
-        v.measurements
-            .iter()
-            .find(|m| m.gauge.name == name)
-            .unwrap()
-            .value
-    };
+    let m = |name: &str| gauge(&v, name);
     assert_eq!(m("hsts_max_age_seconds"), -1.0);
     assert_eq!(m("hsts_header_lines"), 0.0);
 }

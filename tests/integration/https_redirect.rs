@@ -6,7 +6,7 @@ use probes::preload::PreloadList;
 use probes::verdict::{Severity, Status};
 
 use crate::support::web::Web;
-use crate::support::{Resp, ids, target, verdict};
+use crate::support::{Resp, assert_case, gauge, ids, target, verdict};
 
 async fn web() -> Web {
     let r = Resp::redirect;
@@ -95,12 +95,7 @@ async fn every_finding_from_real_responses() {
     for (path, expected, status) in cases {
         let t = target(&web.a("/"), web.pki.client(), Some(&web.h(path)));
         let v = verdict(&t, "https_redirect").await;
-        let mut got = ids(&v);
-        got.sort_unstable();
-        let mut want = expected.to_vec();
-        want.sort_unstable();
-        assert_eq!(got, want, "case {path}: {:#?}", v.findings);
-        assert_eq!(v.status, *status, "case {path}: {:#?}", v.findings);
+        assert_case(&v, path, expected, *status);
     }
 }
 
@@ -131,13 +126,7 @@ async fn evidence_names_the_hop_and_metrics_describe_the_first_chain() {
         "{}",
         f.evidence
     );
-    let m = |name: &str| {
-        v.measurements
-            .iter()
-            .find(|m| m.gauge.name == name)
-            .unwrap()
-            .value
-    };
+    let m = |name: &str| gauge(&v, name);
     assert_eq!(m("redirect_hops"), 1.0);
     assert_eq!(m("redirect_first_status_code"), 301.0);
     assert_eq!(m("redirect_first_hop_https"), 1.0);

@@ -481,6 +481,25 @@ pub fn ids(v: &Verdict) -> Vec<&'static str> {
     v.findings.iter().map(|f| f.id).collect()
 }
 
+/// Asserts a table case: exactly these finding ids (in any order) and this status.
+pub fn assert_case(v: &Verdict, case: &str, expected: &[&str], status: probes::verdict::Status) {
+    let mut got = ids(v);
+    got.sort_unstable();
+    let mut want = expected.to_vec();
+    want.sort_unstable();
+    assert_eq!(got, want, "case {case}: {:#?}", v.findings);
+    assert_eq!(v.status, status, "case {case}: {:#?}", v.findings);
+}
+
+/// The value of one of a verdict's evidence gauges.
+pub fn gauge(v: &Verdict, name: &str) -> f64 {
+    v.measurements
+        .iter()
+        .find(|m| m.gauge.name == name)
+        .unwrap_or_else(|| panic!("{} exported no {name}", v.check))
+        .value
+}
+
 pub fn run_of(runs: &[ProbeRun], kind: ProbeKind) -> &ProbeRun {
     runs.iter().find(|r| r.kind == kind).unwrap()
 }
