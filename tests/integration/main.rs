@@ -15,3 +15,4 @@ mod health;
 mod hsts;
 mod https_redirect;
 mod scheduler;
+mod tls_cert;
