@@ -16,3 +16,4 @@ mod hsts;
 mod https_redirect;
 mod scheduler;
 mod tls_cert;
+mod tls_version;
