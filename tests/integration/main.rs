@@ -9,6 +9,7 @@ mod catalogue;
 mod cli;
 mod config;
 mod daemon;
+mod dns;
 mod docs;
 mod fetch;
 mod health;
