@@ -248,7 +248,7 @@ fn judge_address(
                 &INCOMPLETE_CHAIN,
                 format!("{at}: the server omits the intermediate; {url} completes the path"),
             ));
-        } else if !(reason == "unsupported_signature_algorithm" && !weak_sig.is_empty()) {
+        } else if reason != "unsupported_signature_algorithm" || weak_sig.is_empty() {
             let aia = evidence
                 .aia
                 .as_ref()
