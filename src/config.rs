@@ -263,6 +263,12 @@ pub struct Layer {
     pub hsts: Option<HstsLayer>,
     /// Options of `health`.
     pub health: Option<HealthLayer>,
+    /// Options of `tls_cert`.
+    pub tls_cert: Option<TlsCertLayer>,
+    /// Options of `tls_version`.
+    pub tls_version: Option<TlsVersionLayer>,
+    /// Options of `dns`.
+    pub dns: Option<DnsLayer>,
 }
 
 /// `probes:`: one entry per probe.
@@ -273,6 +279,12 @@ pub struct ProbesLayer {
     pub fetch: Option<ProbeLayer>,
     /// The health request (default every 30s, timeout 10s).
     pub health: Option<ProbeLayer>,
+    /// The TLS handshakes of tls_cert (default every 15m, timeout 60s).
+    pub tls: Option<ProbeLayer>,
+    /// The protocol-version handshakes of tls_version (default every 6h, timeout 5m).
+    pub tls_versions: Option<ProbeLayer>,
+    /// The DNS queries of dns (default every 5m, timeout 30s).
+    pub dns: Option<ProbeLayer>,
 }
 
 impl ProbesLayer {
@@ -281,6 +293,9 @@ impl ProbesLayer {
         match kind {
             ProbeKind::Fetch => self.fetch.as_ref(),
             ProbeKind::Health => self.health.as_ref(),
+            ProbeKind::Tls => self.tls.as_ref(),
+            ProbeKind::TlsVersions => self.tls_versions.as_ref(),
+            ProbeKind::Dns => self.dns.as_ref(),
         }
     }
 }
@@ -327,6 +342,39 @@ pub struct HealthLayer {
     pub body_regex: Option<RegexValue>,
 }
 
+/// `tls_cert:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsCertLayer {
+    /// `expires_soon` below min(this many days, 25 % of the lifetime). Default 21.
+    pub warn_days: Option<Count>,
+    /// `expires_critical` below min(this many days, 10 % of the lifetime). Default 7.
+    pub critical_days: Option<Count>,
+    /// Fetch the leaf's AIA caIssuers once to tell `incomplete_chain` from `untrusted_chain`.
+    /// Default true.
+    pub aia_fetch: Option<bool>,
+    /// Trust the operating system's roots instead of webpki-roots, for every probe of the
+    /// target. Default false.
+    pub platform_roots: Option<bool>,
+}
+
+/// `tls_version:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsVersionLayer {
+    /// Also send an SSLv2 CLIENT-HELLO. Default false.
+    pub sslv2: Option<bool>,
+}
+
+/// `dns:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsLayer {
+    /// Resolve the public name even when `resolve:` pins an address. Default false (skipped
+    /// with reason `address_pinned`).
+    pub when_pinned: Option<bool>,
+}
+
 macro_rules! merge_layer {
     ($hi:ident, $lo:ident; plain: [$($p:ident),*]; nested: [$($n:ident),*]; maps: [$($m:ident),*]) => {{
         $( let $p = $hi.$p.or($lo.$p); )*
@@ -354,7 +402,7 @@ impl Over for Layer {
         merge_layer!(hi, lo;
             plain: [name, url, profile, checks, resolve, http_url, ca_file, credentials_for,
                     fail_min_severity, disable_evidence_metrics, hsts_preload_list];
-            nested: [probes, https_redirect, hsts, health];
+            nested: [probes, https_redirect, hsts, health, tls_cert, tls_version, dns];
             maps: [labels, headers])
     }
 }
@@ -362,7 +410,7 @@ impl Over for Layer {
 impl Over for ProbesLayer {
     fn over(self, lo: Self) -> Self {
         let hi = self;
-        merge_layer!(hi, lo; plain: []; nested: [fetch, health]; maps: [])
+        merge_layer!(hi, lo; plain: []; nested: [fetch, health, tls, tls_versions, dns]; maps: [])
     }
 }
 
@@ -391,6 +439,27 @@ impl Over for HealthLayer {
     fn over(self, lo: Self) -> Self {
         let hi = self;
         merge_layer!(hi, lo; plain: [url, expected_status, latency_budget, body_regex]; nested: []; maps: [])
+    }
+}
+
+impl Over for TlsCertLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: [warn_days, critical_days, aia_fetch, platform_roots]; nested: []; maps: [])
+    }
+}
+
+impl Over for TlsVersionLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: [sslv2]; nested: []; maps: [])
+    }
+}
+
+impl Over for DnsLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: [when_pinned]; nested: []; maps: [])
     }
 }
 
@@ -661,6 +730,11 @@ pub const RESERVED_LABELS: &[&str] = &[
     "issuer_cn",
     "key_type",
     "sig_alg",
+    "fingerprint_sha256",
+    "subject",
+    "issuer",
+    "subjectalternative",
+    "serialnumber",
     "cipher",
     "group",
     "instance",

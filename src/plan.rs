@@ -193,6 +193,9 @@ pub fn interval_floor(kind: ProbeKind) -> Duration {
     match kind {
         ProbeKind::Health => Duration::from_secs(1),
         ProbeKind::Fetch => Duration::from_secs(30),
+        ProbeKind::Tls => Duration::from_secs(60),
+        ProbeKind::TlsVersions => Duration::from_secs(600),
+        ProbeKind::Dns => Duration::from_secs(30),
     }
 }
 
@@ -210,6 +213,7 @@ struct Builder<'a> {
     errors: Vec<ConfigError>,
     warnings: Vec<String>,
     tls_cache: HashMap<PathBuf, (Arc<TlsClient>, u64)>,
+    platform_cache: HashMap<Option<PathBuf>, Arc<TlsClient>>,
     preload_cache: HashMap<PathBuf, Arc<PreloadList>>,
 }
 
@@ -222,6 +226,7 @@ impl<'a> Builder<'a> {
             errors: Vec::new(),
             warnings: Vec::new(),
             tls_cache: HashMap::new(),
+            platform_cache: HashMap::new(),
             preload_cache: HashMap::new(),
         }
     }
@@ -401,6 +406,17 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
             None => Arc::clone(&b.cx.public_tls),
         },
     };
+    let platform = layer
+        .tls_cert
+        .as_ref()
+        .and_then(|t| t.platform_roots)
+        .unwrap_or(false);
+    let tls = if platform {
+        platform.hash(&mut fp);
+        load_platform(b, layer.ca_file.as_ref()).unwrap_or(tls)
+    } else {
+        tls
+    };
     let mut target = match Target::new(name, url.clone(), tls) {
         Ok(t) => t,
         Err(e) => {
@@ -522,6 +538,31 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
     if let Some(p) = &layer.hsts_preload_list {
         target.options.preload = load_preload(b, p);
     }
+    if let Some(t) = &layer.tls_cert {
+        let o = &mut target.options.tls_cert;
+        if let Some(v) = t.warn_days {
+            o.warn_days = u32::try_from(v.0).unwrap_or(u32::MAX);
+        }
+        if let Some(v) = t.critical_days {
+            o.critical_days = u32::try_from(v.0).unwrap_or(u32::MAX);
+        }
+        if let Some(v) = t.aia_fetch {
+            o.aia_fetch = v;
+        }
+        o.platform_roots = platform;
+        if o.critical_days > o.warn_days {
+            b.warnings.push(format!(
+                "target {name:?}: tls_cert.critical_days {} is above warn_days {}, so expires_soon never fires",
+                o.critical_days, o.warn_days
+            ));
+        }
+    }
+    if let Some(v) = layer.tls_version.as_ref().and_then(|t| t.sslv2) {
+        target.options.tls_version.sslv2 = v;
+    }
+    if let Some(v) = layer.dns.as_ref().and_then(|d| d.when_pinned) {
+        target.options.dns.when_pinned = v;
+    }
 
     // Jobs.
     let mut jobs = Vec::new();
@@ -590,6 +631,9 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
     format!("{:?}", target.options.https_redirect).hash(&mut fp);
     format!("{:?}", target.options.hsts).hash(&mut fp);
     format!("{:?}", target.options.health).hash(&mut fp);
+    target.options.tls_cert.hash(&mut fp);
+    target.options.tls_version.hash(&mut fp);
+    target.options.dns.hash(&mut fp);
     target
         .options
         .preload
@@ -648,6 +692,37 @@ fn load_ca(b: &mut Builder<'_>, ca: &Spanned<PathBuf>) -> Option<(Arc<TlsClient>
         }
         Err(e) => {
             b.err(&ca.referenced, format!("ca_file {}: {e}", path.display()));
+            None
+        }
+    }
+}
+
+/// The platform-roots client (plus the target's CA file), built once per CA file and plan.
+fn load_platform(b: &mut Builder<'_>, ca: Option<&Spanned<PathBuf>>) -> Option<Arc<TlsClient>> {
+    let path = ca.map(|c| b.resolve_path(&c.value));
+    if let Some(hit) = b.platform_cache.get(&path) {
+        return Some(Arc::clone(hit));
+    }
+    let extra: Vec<CertificateDer<'static>> = match &path {
+        Some(p) => std::fs::read(p)
+            .ok()
+            .map(|bytes| {
+                CertificateDer::pem_slice_iter(&bytes)
+                    .filter_map(Result::ok)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    match TlsClient::with_platform_roots(&extra) {
+        Ok(tls) => {
+            let tls = Arc::new(tls);
+            b.platform_cache.insert(path, Arc::clone(&tls));
+            Some(tls)
+        }
+        Err(e) => {
+            let loc = ca.map(|c| c.referenced).unwrap_or(Location::UNKNOWN);
+            b.err(&loc, format!("tls_cert.platform_roots: {e}"));
             None
         }
     }

@@ -9,10 +9,13 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
+pub use crate::dns::DnsEvidence;
 use crate::html::HtmlFacts;
 use crate::measure::Measurement;
 use crate::probe::ProbeKind;
 use crate::tls::TlsFacts;
+pub use crate::tls::probe::TlsEvidence;
+pub use crate::tls::versions::VersionsEvidence;
 
 /// Per-phase timings of one request (blackbox's `phase` label).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -299,6 +302,12 @@ pub enum Evidence {
     Fetch(FetchEvidence),
     /// `health`.
     Health(HealthEvidence),
+    /// `tls`.
+    Tls(TlsEvidence),
+    /// `tls_versions`.
+    TlsVersions(VersionsEvidence),
+    /// `dns`.
+    Dns(DnsEvidence),
     /// The run was cut at its timeout before the probe produced evidence.
     TimedOut,
 }
@@ -311,6 +320,10 @@ impl Evidence {
         match self {
             Evidence::Fetch(f) => Box::new(f.responses()),
             Evidence::Health(h) => Box::new(h.outcome.as_ref().ok().into_iter()),
+            // No HTTP responses from the target (the tls probe's AIA fetch goes to the CA).
+            Evidence::Tls(_) | Evidence::TlsVersions(_) | Evidence::Dns(_) => {
+                Box::new(std::iter::empty())
+            }
             Evidence::TimedOut => Box::new(std::iter::empty()),
         }
     }
@@ -370,6 +383,30 @@ impl EvidenceSet {
     pub fn health(&self) -> Option<&HealthEvidence> {
         match &self.run(ProbeKind::Health)?.evidence {
             Evidence::Health(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The newest `tls` evidence.
+    pub fn tls(&self) -> Option<&TlsEvidence> {
+        match &self.run(ProbeKind::Tls)?.evidence {
+            Evidence::Tls(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The newest `tls_versions` evidence.
+    pub fn tls_versions(&self) -> Option<&VersionsEvidence> {
+        match &self.run(ProbeKind::TlsVersions)?.evidence {
+            Evidence::TlsVersions(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The newest `dns` evidence.
+    pub fn dns(&self) -> Option<&DnsEvidence> {
+        match &self.run(ProbeKind::Dns)?.evidence {
+            Evidence::Dns(d) => Some(d),
             _ => None,
         }
     }

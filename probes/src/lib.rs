@@ -16,6 +16,7 @@
 
 pub mod checks;
 pub mod context;
+pub mod dns;
 pub mod error;
 pub mod evidence;
 pub mod fetch;

@@ -18,6 +18,12 @@ pub enum ProbeKind {
     Fetch,
     /// The health endpoint.
     Health,
+    /// TLS handshakes per address: the chain as served (tls_cert).
+    Tls,
+    /// Which protocol versions each address accepts (tls_version).
+    TlsVersions,
+    /// A/AAAA and CAA (dns).
+    Dns,
 }
 
 /// What a probe module returns; [`run`] wraps it into a [`ProbeRun`].
@@ -31,13 +37,22 @@ pub(crate) struct Outcome {
 
 impl ProbeKind {
     /// Every probe, in a fixed order.
-    pub const ALL: &'static [ProbeKind] = &[ProbeKind::Fetch, ProbeKind::Health];
+    pub const ALL: &'static [ProbeKind] = &[
+        ProbeKind::Fetch,
+        ProbeKind::Health,
+        ProbeKind::Tls,
+        ProbeKind::TlsVersions,
+        ProbeKind::Dns,
+    ];
 
     /// The name used in config, labels and reports.
     pub const fn name(self) -> &'static str {
         match self {
             ProbeKind::Fetch => "fetch",
             ProbeKind::Health => "health",
+            ProbeKind::Tls => "tls",
+            ProbeKind::TlsVersions => "tls_versions",
+            ProbeKind::Dns => "dns",
         }
     }
 
@@ -51,6 +66,9 @@ impl ProbeKind {
         match self {
             ProbeKind::Fetch => Duration::from_secs(300),
             ProbeKind::Health => Duration::from_secs(30),
+            ProbeKind::Tls => Duration::from_secs(15 * 60),
+            ProbeKind::TlsVersions => Duration::from_secs(6 * 3600),
+            ProbeKind::Dns => Duration::from_secs(300),
         }
     }
 
@@ -60,6 +78,12 @@ impl ProbeKind {
         match self {
             ProbeKind::Fetch => Duration::from_secs(60),
             ProbeKind::Health => Duration::from_secs(10),
+            // Up to 4 addresses × (connect 5 s + TLS 5 s), plus one AIA fetch.
+            ProbeKind::Tls => Duration::from_secs(60),
+            // Up to 4 addresses × up to 7 handshakes of ≤ 10 s each.
+            ProbeKind::TlsVersions => Duration::from_secs(300),
+            // A/AAAA (3 s × 2 attempts) then CAA up the tree.
+            ProbeKind::Dns => Duration::from_secs(30),
         }
     }
 
@@ -70,7 +94,7 @@ impl ProbeKind {
 
     /// Whether the probe keeps running while the target is in backoff (CHECKS.md §0.5).
     pub const fn runs_during_backoff(self) -> bool {
-        matches!(self, ProbeKind::Health)
+        matches!(self, ProbeKind::Health | ProbeKind::Dns)
     }
 
     /// The probe-level gauges it may produce.
@@ -78,6 +102,8 @@ impl ProbeKind {
         match self {
             ProbeKind::Fetch => crate::fetch::GAUGES,
             ProbeKind::Health => &[],
+            ProbeKind::Tls => crate::tls::probe::GAUGES,
+            ProbeKind::TlsVersions | ProbeKind::Dns => &[],
         }
     }
 }
@@ -95,6 +121,9 @@ pub async fn run(kind: ProbeKind, target: &Target, cx: &ProbeContext<'_>) -> Pro
     let outcome = match kind {
         ProbeKind::Fetch => crate::fetch::run(target, cx).await,
         ProbeKind::Health => crate::health::run(target, cx).await,
+        ProbeKind::Tls => crate::tls::probe::run(target, cx).await,
+        ProbeKind::TlsVersions => crate::tls::versions::run(target, cx).await,
+        ProbeKind::Dns => crate::dns::run(target, cx).await,
     };
     ProbeRun {
         kind,

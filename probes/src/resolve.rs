@@ -56,6 +56,9 @@ pub struct DnsFailure {
 #[derive(Debug, Clone)]
 pub struct Resolver {
     inner: TokioResolver,
+    /// Same upstreams, no cache and no hosts file: the `dns` probe measures DNS itself
+    /// (CHECKS.md §16 edge case "resolver caching"). Built once with the resolver.
+    uncached: TokioResolver,
 }
 
 impl Resolver {
@@ -66,6 +69,12 @@ impl Resolver {
     /// [`Error::Resolver`] when the system configuration cannot be read and no nameserver
     /// was configured; configure `resolver.nameservers` explicitly then.
     pub fn new(settings: &ResolverSettings) -> Result<Self, Error> {
+        let inner = Self::build(settings, true)?;
+        let uncached = Self::build(settings, false)?;
+        Ok(Resolver { inner, uncached })
+    }
+
+    fn build(settings: &ResolverSettings, cached: bool) -> Result<TokioResolver, Error> {
         let provider = TokioRuntimeProvider::default();
         let mut builder = if settings.nameservers.is_empty() {
             Hickory::builder(provider).map_err(|e| Error::Resolver(e.to_string()))?
@@ -87,27 +96,35 @@ impl Resolver {
         let opts: &mut ResolverOpts = builder.options_mut();
         opts.timeout = settings.timeout;
         opts.attempts = settings.attempts;
-        opts.use_hosts_file = if settings.use_hosts_file {
+        opts.use_hosts_file = if settings.use_hosts_file && cached {
             ResolveHosts::Always
         } else {
             ResolveHosts::Never
         };
-        let inner = builder
-            .build()
-            .map_err(|e| Error::Resolver(e.to_string()))?;
-        Ok(Resolver { inner })
+        if !cached {
+            opts.cache_size = 0;
+        }
+        builder.build().map_err(|e| Error::Resolver(e.to_string()))
     }
 
     /// A resolver that answers only from `/etc/hosts` (the fallback when the system
     /// configuration is unreadable): IP literals and pinned addresses still work.
     pub fn hosts_only() -> Self {
-        let config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
-        let mut builder = Hickory::builder_with_config(config, TokioRuntimeProvider::default());
-        builder.options_mut().use_hosts_file = ResolveHosts::Always;
-        let inner = builder
-            .build()
-            .unwrap_or_else(|_| unreachable!("an empty resolver config always builds"));
-        Resolver { inner }
+        let build = |hosts: ResolveHosts, cached: bool| {
+            let config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
+            let mut builder = Hickory::builder_with_config(config, TokioRuntimeProvider::default());
+            builder.options_mut().use_hosts_file = hosts;
+            if !cached {
+                builder.options_mut().cache_size = 0;
+            }
+            builder
+                .build()
+                .unwrap_or_else(|_| unreachable!("an empty resolver config always builds"))
+        };
+        Resolver {
+            inner: build(ResolveHosts::Always, true),
+            uncached: build(ResolveHosts::Never, false),
+        }
     }
 
     /// Resolves A and AAAA for `host` (a DNS name, not an IP literal).
@@ -135,6 +152,12 @@ impl Resolver {
     /// The underlying hickory resolver, for probes that query other record types.
     pub fn hickory(&self) -> &TokioResolver {
         &self.inner
+    }
+
+    /// A resolver with the same upstreams that neither caches nor reads `/etc/hosts`, for the
+    /// `dns` probe's own measurement.
+    pub fn uncached(&self) -> &TokioResolver {
+        &self.uncached
     }
 }
 

@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use url::{Host, Url};
 
+use crate::checks::dns::DnsOptions;
 use crate::checks::health::HealthOptions;
 use crate::checks::hsts::HstsOptions;
 use crate::checks::https_redirect::RedirectOptions;
+use crate::checks::tls_cert::TlsCertOptions;
+use crate::checks::tls_version::TlsVersionOptions;
 use crate::checks::{self, CheckDef};
 use crate::evidence::Credential;
 use crate::preload::PreloadList;
@@ -24,6 +27,12 @@ pub struct CheckOptions {
     pub hsts: HstsOptions,
     /// `health` (CHECKS.md §11).
     pub health: HealthOptions,
+    /// `tls_cert` (CHECKS.md §9).
+    pub tls_cert: TlsCertOptions,
+    /// `tls_version` (CHECKS.md §10).
+    pub tls_version: TlsVersionOptions,
+    /// `dns` (CHECKS.md §16).
+    pub dns: DnsOptions,
     /// Optional HSTS preload list (Chromium JSON), shared by the checks that read it.
     pub preload: Option<Arc<PreloadList>>,
 }

@@ -451,3 +451,139 @@ async fn probe_endpoint_is_blackbox_compatible_and_refuses_unconfigured_hosts() 
     assert!(body.contains("unknown module \"nope\""), "{body}");
     assert_eq!(d.terminate(), Some(0));
 }
+
+/// Must-show: an expired certificate on an in-process server and `openssl s_server -tls1`,
+/// through the real daemon's `/metrics`.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_show_an_expired_certificate_and_an_accepted_tls10() {
+    let web = web().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = web.pki.write_ca_and_key(dir.path());
+    let (cert, key) = crate::support::openssl::leaf(
+        dir.path(),
+        "tls10",
+        "rsa:2048",
+        "IP:127.0.0.1",
+        "sha256",
+        (&ca_cert, &ca_key),
+    );
+    let legacy = crate::support::openssl::SServer::start(
+        &cert,
+        &key,
+        &["-tls1", "-cipher", "ALL:@SECLEVEL=0"],
+    );
+    let ca = web.pki.write_ca(dir.path());
+    let yaml = format!(
+        r#"
+scheduler:
+  initial_spread: 0s
+defaults:
+  ca_file: {ca}
+targets:
+  - name: expired
+    url: https://{e}/
+    checks: [tls_cert]
+  - name: legacy
+    url: https://{l}/
+    checks: [tls_version]
+"#,
+        ca = ca.display(),
+        e = web.e.addr,
+        l = legacy.addr,
+    );
+    let path = write(dir.path(), "prodprobe.yaml", &yaml);
+    let mut d = Daemon::start(&path);
+    d.wait_ready().await;
+    let text = d.metrics().await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+
+    let tls = [
+        ("target", "expired"),
+        ("probe", "tls"),
+        ("address", "127.0.0.1"),
+    ];
+    let expiry = sample(&text, "probe_ssl_earliest_cert_expiry", &tls).expect("tls expiry series");
+    assert!(expiry < now, "{expiry} is in the past: {text}");
+    assert_eq!(sample(&text, "probe_success", &tls[..2]), Some(0.0));
+    assert_eq!(
+        sample(
+            &text,
+            "probe_tls_chain_verified",
+            &[("target", "expired"), ("reason", "expired")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "probe_check_success",
+            &[("target", "expired"), ("check", "tls_cert")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "probe_check_finding",
+            &[
+                ("target", "expired"),
+                ("check", "tls_cert"),
+                ("finding", "expired"),
+                ("severity", "critical")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        sample(
+            &text,
+            "probe_tls_cert_expires_in_seconds",
+            &[("target", "expired")]
+        )
+        .unwrap()
+            < 0.0
+    );
+
+    assert_eq!(
+        sample(
+            &text,
+            "probe_tls_version_accepted",
+            &[("target", "legacy"), ("version", "tls1.0")]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "probe_tls_version_accepted",
+            &[("target", "legacy"), ("version", "tls1.2")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "probe_check_success",
+            &[("target", "legacy"), ("check", "tls_version")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "probe_check_finding",
+            &[
+                ("target", "legacy"),
+                ("check", "tls_version"),
+                ("finding", "tls10_accepted"),
+                ("severity", "medium")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(d.terminate(), Some(0));
+}

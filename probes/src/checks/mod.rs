@@ -3,14 +3,20 @@
 //! [`ALL`] is the only list of checks. A check declares the probes it reads, its closed
 //! finding catalogue and its evidence gauges; [`evaluate`] applies the target's fail threshold.
 
+pub mod dns;
 pub mod health;
 pub mod hsts;
 pub mod https_redirect;
+pub mod tls_cert;
+pub mod tls_version;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use crate::evidence::{Evidence, EvidenceSet, Exchange, FetchEvidence, HealthEvidence};
+use crate::evidence::{
+    DnsEvidence, Evidence, EvidenceSet, Exchange, FetchEvidence, HealthEvidence, TlsEvidence,
+    VersionsEvidence,
+};
 use crate::measure::{GaugeDef, Measurement};
 use crate::probe::ProbeKind;
 use crate::target::Target;
@@ -122,6 +128,30 @@ impl<'a> CheckInput<'a> {
         }
     }
 
+    /// The newest `tls` evidence, or the error judgement.
+    pub fn tls(&self) -> Result<&'a TlsEvidence, Judgement> {
+        match self.require(ProbeKind::Tls)? {
+            Evidence::Tls(t) => Ok(t),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
+    /// The newest `tls_versions` evidence, or the error judgement.
+    pub fn tls_versions(&self) -> Result<&'a VersionsEvidence, Judgement> {
+        match self.require(ProbeKind::TlsVersions)? {
+            Evidence::TlsVersions(t) => Ok(t),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
+    /// The newest `dns` evidence, or the error judgement.
+    pub fn dns(&self) -> Result<&'a DnsEvidence, Judgement> {
+        match self.require(ProbeKind::Dns)? {
+            Evidence::Dns(d) => Ok(d),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
     /// The final response of the main fetch, for the checks that judge the target's HTTPS
     /// responses (CHECKS.md §0.3): `skipped` with reason `invalid_cert` when the main fetch's
     /// certificate failed verification, `error` (`no_response`) when there is no response.
@@ -159,7 +189,14 @@ pub fn cap_for_non_html(findings: &mut [Finding], response: &Exchange) {
 }
 
 /// Every check, in report order.
-pub static ALL: &[&CheckDef] = &[&https_redirect::CHECK, &hsts::CHECK, &health::CHECK];
+pub static ALL: &[&CheckDef] = &[
+    &https_redirect::CHECK,
+    &hsts::CHECK,
+    &tls_cert::CHECK,
+    &tls_version::CHECK,
+    &health::CHECK,
+    &dns::CHECK,
+];
 
 /// Looks a check up by id.
 pub fn by_id(id: &str) -> Option<&'static CheckDef> {

@@ -2,14 +2,20 @@
 //! roots, or the public roots plus a target's CA), built once and shared by every run.
 
 pub mod cert;
+pub mod inspect;
+pub mod legacy;
+pub mod ocsp;
+pub mod probe;
 mod verifier;
+pub mod versions;
 
 use std::io;
 use std::sync::Arc;
 
+use rustls::client::danger::ServerCertVerifier;
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, RootCertStore};
 use serde::Serialize;
 use tokio::net::TcpStream;
@@ -86,6 +92,15 @@ impl TlsFacts {
 #[derive(Clone)]
 pub struct TlsClient {
     connector: TlsConnector,
+    /// Restricted to one version each, for the `tls_versions` probe (CHECKS.md §10).
+    tls12_only: TlsConnector,
+    tls13_only: TlsConnector,
+    /// The WebPKI verifier inside `connector`, for re-verifying a chain (AIA completion, the
+    /// trust verdict at a time inside the validity window).
+    webpki: Arc<WebPkiServerVerifier>,
+    /// Subjects (DER Name contents) of the public roots, without any configured CA: a path
+    /// that ends at one of them is a public-root path (CHECKS.md §9 public-root-only rules).
+    public_subjects: Arc<[Vec<u8>]>,
 }
 
 impl std::fmt::Debug for TlsClient {
@@ -113,27 +128,104 @@ impl TlsClient {
                 .add(der.clone())
                 .map_err(|e| Error::InvalidCa(e.to_string()))?;
         }
+        let public_subjects: Vec<Vec<u8>> = webpki_roots::TLS_SERVER_ROOTS
+            .iter()
+            .map(|ta| ta.subject.as_ref().to_vec())
+            .collect();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        Self::with_roots(roots, provider)
+        Self::with_roots(roots, public_subjects, provider)
     }
 
-    fn with_roots(roots: RootCertStore, provider: Arc<CryptoProvider>) -> Result<Self, Error> {
+    /// A client trusting the operating system's roots (rustls-native-certs) instead of
+    /// webpki-roots, plus `extra_roots`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCa`] when an extra root is not a usable trust anchor, [`Error::Tls`]
+    /// when the system store holds no usable root.
+    pub fn with_platform_roots(extra_roots: &[CertificateDer<'static>]) -> Result<Self, Error> {
+        let loaded = rustls_native_certs::load_native_certs();
+        let mut roots = RootCertStore::empty();
+        let (added, _) = roots.add_parsable_certificates(loaded.certs);
+        if added == 0 {
+            return Err(Error::Tls(
+                "the platform trust store holds no usable root certificate".into(),
+            ));
+        }
+        let public_subjects: Vec<Vec<u8>> = roots
+            .roots
+            .iter()
+            .map(|ta| ta.subject.as_ref().to_vec())
+            .collect();
+        for der in extra_roots {
+            roots
+                .add(der.clone())
+                .map_err(|e| Error::InvalidCa(e.to_string()))?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Self::with_roots(roots, public_subjects, provider)
+    }
+
+    fn with_roots(
+        roots: RootCertStore,
+        public_subjects: Vec<Vec<u8>>,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Self, Error> {
         let webpki =
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
                 .build()
                 .map_err(|e| Error::Tls(e.to_string()))?;
-        let mut config = ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(rustls::ALL_VERSIONS)
-            .map_err(|e| Error::Tls(e.to_string()))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(RecordingVerifier::new(webpki)))
-            .with_no_client_auth();
-        config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
-        // Every run must see the certificate: a resumed TLS 1.3 session skips verification.
-        config.resumption = Resumption::disabled();
+        let build = |versions: &[&'static rustls::SupportedProtocolVersion]| {
+            let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
+                .with_protocol_versions(versions)
+                .map_err(|e| Error::Tls(e.to_string()))?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(RecordingVerifier::new(Arc::clone(
+                    &webpki,
+                ))))
+                .with_no_client_auth();
+            config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+            // Every run must see the certificate: a resumed TLS 1.3 session skips verification.
+            config.resumption = Resumption::disabled();
+            Ok::<_, Error>(TlsConnector::from(Arc::new(config)))
+        };
         Ok(TlsClient {
-            connector: TlsConnector::from(Arc::new(config)),
+            connector: build(rustls::ALL_VERSIONS)?,
+            tls12_only: build(&[&rustls::version::TLS12])?,
+            tls13_only: build(&[&rustls::version::TLS13])?,
+            webpki,
+            public_subjects: Arc::from(public_subjects),
         })
+    }
+
+    /// WebPKI's verdict on `chain` (leaf first) for `server_name` at `now`, without a
+    /// handshake: used to re-verify a chain completed from AIA, and to judge trust apart from
+    /// time (at an instant inside the validity window).
+    pub fn verify(
+        &self,
+        chain: &[CertificateDer<'static>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Verification {
+        let Some((leaf, rest)) = chain.split_first() else {
+            return Verification::NotReached;
+        };
+        match self
+            .webpki
+            .verify_server_cert(leaf, rest, server_name, &[], now)
+        {
+            Ok(_) => Verification::Verified,
+            Err(e) => Verification::Failed {
+                reason: verifier::reason(&e),
+                detail: e.to_string(),
+            },
+        }
+    }
+
+    /// Whether `subject` (DER Name contents) is the subject of a public root (webpki-roots,
+    /// or the platform store), as opposed to a configured CA.
+    pub fn is_public_root_subject(&self, subject: &[u8]) -> bool {
+        self.public_subjects.iter().any(|s| s == subject)
     }
 
     /// Runs a handshake over `tcp`, recording the chain and the verdict. The handshake is
@@ -143,12 +235,37 @@ impl TlsClient {
         server_name: ServerName<'static>,
         tcp: TcpStream,
     ) -> (io::Result<TlsStream<TcpStream>>, TlsFacts) {
+        self.handshake_with(&self.connector, server_name, tcp).await
+    }
+
+    /// As [`TlsClient::handshake`], offering only TLS 1.2 (`Some(false)`) or only TLS 1.3
+    /// (`Some(true)`) (the `tls_versions` probe).
+    pub(crate) async fn handshake_only(
+        &self,
+        tls13: bool,
+        server_name: ServerName<'static>,
+        tcp: TcpStream,
+    ) -> (io::Result<TlsStream<TcpStream>>, TlsFacts) {
+        let connector = if tls13 {
+            &self.tls13_only
+        } else {
+            &self.tls12_only
+        };
+        self.handshake_with(connector, server_name, tcp).await
+    }
+
+    async fn handshake_with(
+        &self,
+        connector: &TlsConnector,
+        server_name: ServerName<'static>,
+        tcp: TcpStream,
+    ) -> (io::Result<TlsStream<TcpStream>>, TlsFacts) {
         let sni = match &server_name {
             ServerName::DnsName(name) => Some(name.as_ref().to_owned()),
             _ => None,
         };
         let (result, recorded) =
-            verifier::record_handshake(self.connector.connect(server_name, tcp)).await;
+            verifier::record_handshake(connector.connect(server_name, tcp)).await;
         let (chain, ocsp, verification) = match recorded {
             Some(r) => (
                 Arc::from(r.chain),

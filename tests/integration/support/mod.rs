@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod der;
+pub mod dns;
+pub mod openssl;
 pub mod web;
 
 use std::io::Write as _;
@@ -35,6 +38,8 @@ pub struct Pki {
     issuer: Issuer<'static, KeyPair>,
     pub ca_der: CertificateDer<'static>,
     pub ca_pem: String,
+    /// The CA's private key (PKCS#8 PEM), for signing with the openssl CLI.
+    pub ca_key_pem: String,
 }
 
 /// What a leaf certificate should look like.
@@ -81,14 +86,84 @@ impl Pki {
         let cert = params.self_signed(&key).unwrap();
         let ca_der = cert.der().clone();
         let ca_pem = cert.pem();
+        let ca_key_pem = key.serialize_pem();
         Pki {
             issuer: Issuer::new(params, key),
             ca_der,
             ca_pem,
+            ca_key_pem,
         }
     }
 
-    fn params(leaf: &Leaf) -> CertificateParams {
+    /// A CA with the given distinguished name (e.g. to look like a public CA's intermediate),
+    /// self-signed: (pki).
+    pub fn named(dn: &[(DnType, &str)]) -> Self {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        for (t, v) in dn {
+            params.distinguished_name.push(t.clone(), *v);
+        }
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let cert = params.self_signed(&key).unwrap();
+        let ca_der = cert.der().clone();
+        let ca_pem = cert.pem();
+        let ca_key_pem = key.serialize_pem();
+        Pki {
+            issuer: Issuer::new(params, key),
+            ca_der,
+            ca_pem,
+            ca_key_pem,
+        }
+    }
+
+    /// An intermediate CA signed by this one: (the intermediate, its certificate).
+    pub fn intermediate(&self, cn: &str) -> (Pki, CertificateDer<'static>) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let der = cert.der().clone();
+        let ca_key_pem = key.serialize_pem();
+        (
+            Pki {
+                issuer: Issuer::new(params, key),
+                ca_der: der.clone(),
+                ca_pem: cert.pem(),
+                ca_key_pem,
+            },
+            der,
+        )
+    }
+
+    /// A leaf signed by this CA after `customise` adjusted its parameters: (chain, key).
+    pub fn leaf_with(
+        &self,
+        leaf: &Leaf,
+        customise: impl FnOnce(&mut CertificateParams),
+    ) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = Self::params(leaf);
+        customise(&mut params);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+    }
+
+    /// Writes the CA certificate and key into `dir`: (cert path, key path).
+    pub fn write_ca_and_key(&self, dir: &Path) -> (PathBuf, PathBuf) {
+        let cert = dir.join("signing-ca.pem");
+        let key = dir.join("signing-ca.key");
+        std::fs::write(&cert, &self.ca_pem).unwrap();
+        std::fs::write(&key, &self.ca_key_pem).unwrap();
+        (cert, key)
+    }
+
+    pub fn params(leaf: &Leaf) -> CertificateParams {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         for n in &leaf.names {
             match n.parse::<std::net::IpAddr>() {
@@ -283,7 +358,16 @@ async fn read_head<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Option<Req> {
 impl TestServer {
     /// Serves `handler` on `ip:0`, over TLS when `tls` is given.
     pub async fn start(ip: &str, tls: Option<Arc<rustls::ServerConfig>>, handler: Handler) -> Self {
-        let listener = TcpListener::bind((ip, 0)).await.unwrap();
+        Self::start_on((ip, 0), tls, handler).await
+    }
+
+    /// Serves `handler` on a given `(ip, port)`.
+    pub async fn start_on(
+        at: (&str, u16),
+        tls: Option<Arc<rustls::ServerConfig>>,
+        handler: Handler,
+    ) -> Self {
+        let listener = TcpListener::bind(at).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let log: Arc<Mutex<Vec<Req>>> = Arc::default();
         let log2 = Arc::clone(&log);
@@ -428,6 +512,63 @@ pub async fn closed_port(ip: &str) -> u16 {
 /// The shared engine for library-level tests: hosts file only, never the network.
 pub fn engine() -> Engine {
     Engine::new(Resolver::hosts_only(), probes::USER_AGENT)
+}
+
+/// An engine whose resolver asks only `dns` (a test DNS server on loopback), one attempt of
+/// at most `timeout`, no hosts file.
+pub fn engine_with_dns(dns: SocketAddr, timeout: Duration) -> Engine {
+    let settings = probes::resolve::ResolverSettings {
+        nameservers: vec![dns],
+        timeout,
+        attempts: 1,
+        use_hosts_file: false,
+    };
+    Engine::new(Resolver::new(&settings).unwrap(), probes::USER_AGENT)
+}
+
+/// Runs the probes the target's checks need on `engine`, in `ProbeKind::ALL` order, and
+/// evaluates every check (in registry order, as the scheduler does).
+pub async fn evaluate_with(engine: &Engine, t: &Target) -> (Vec<ProbeRun>, Vec<Verdict>) {
+    let mut evidence = EvidenceSet::default();
+    let mut runs = Vec::new();
+    for kind in t.probes() {
+        let cx = ProbeContext {
+            engine,
+            deadline: tokio::time::Instant::now() + Duration::from_secs(40),
+        };
+        let run = probe::run(kind, t, &cx).await;
+        runs.push(run.clone());
+        evidence.insert(Arc::new(run));
+    }
+    let previous = Default::default();
+    let input = CheckInput {
+        target: t,
+        evidence: &evidence,
+        previous: &previous,
+        now: std::time::SystemTime::now(),
+    };
+    let verdicts = t
+        .checks
+        .iter()
+        .map(|c| checks::evaluate(c, &input))
+        .collect();
+    (runs, verdicts)
+}
+
+/// Evaluates one check over hand-made evidence (for rules no live server can reach).
+pub fn judge(t: &Target, runs: Vec<ProbeRun>, check: &str) -> Verdict {
+    let mut evidence = EvidenceSet::default();
+    for r in runs {
+        evidence.insert(Arc::new(r));
+    }
+    let previous = Default::default();
+    let input = CheckInput {
+        target: t,
+        evidence: &evidence,
+        previous: &previous,
+        now: std::time::SystemTime::now(),
+    };
+    checks::evaluate(checks::by_id(check).unwrap(), &input)
 }
 
 /// A target for `url` trusting `pki`, with its plain-HTTP chain starting at `http_url`.

@@ -1,0 +1,347 @@
+//! `dns` (CHECKS.md §16): the host resolves; CAA presence is reported and checked against the
+//! CA of the leaf the `tls` probe saw last (read from the evidence set, never waited for).
+
+use std::time::Duration;
+
+use super::{CheckDef, CheckInput, Evaluation};
+use crate::dns::{Caa, CaaRecord, DnsEvidence, FamilyLookup};
+use crate::measure::{GaugeDef, Measurement};
+use crate::probe::ProbeKind;
+use crate::tls::inspect::CertDetails;
+use crate::verdict::{Finding, FindingDef, Judgement, Severity};
+
+/// Resolution slower than this raises `slow_resolution` (CHECKS.md §16).
+pub const SLOW_RESOLUTION: Duration = Duration::from_secs(1);
+
+/// Options of `dns`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct DnsOptions {
+    /// Resolve the public name even when the target pins an address (`resolve:`); by default
+    /// such targets skip dns with reason `address_pinned`.
+    pub when_pinned: bool,
+}
+
+const NXDOMAIN: FindingDef = FindingDef::new("nxdomain", Severity::Critical);
+const RESOLUTION_FAILED: FindingDef = FindingDef::new("resolution_failed", Severity::Critical);
+const NO_ADDRESS: FindingDef = FindingDef::new("no_address", Severity::Critical);
+const CAA_UNKNOWN_CRITICAL: FindingDef = FindingDef::new("caa_unknown_critical", Severity::Medium);
+const CAA_BLOCKS_CURRENT_CA: FindingDef =
+    FindingDef::new("caa_blocks_current_ca", Severity::Medium);
+const CAA_LOOKUP_FAILED: FindingDef = FindingDef::new("caa_lookup_failed", Severity::Low);
+const CAA_MISSING: FindingDef = FindingDef::new("caa_missing", Severity::Info);
+const NO_IPV6: FindingDef = FindingDef::new("no_ipv6", Severity::Info);
+const NO_IPV4: FindingDef = FindingDef::new("no_ipv4", Severity::Info);
+const SLOW_RESOLUTION_F: FindingDef = FindingDef::new("slow_resolution", Severity::Info);
+
+static RESOLVE_SUCCESS: GaugeDef = GaugeDef {
+    name: "dns_resolve_success",
+    help: "1 if the host resolved to at least one address",
+    labels: &[],
+};
+static RESOLVE_DURATION: GaugeDef = GaugeDef {
+    name: "dns_resolve_duration_seconds",
+    help: "A and AAAA resolution time (the slower family; they run concurrently), uncached",
+    labels: &[],
+};
+static RECORDS: GaugeDef = GaugeDef {
+    name: "dns_records",
+    help: "Addresses per family (ipv4, ipv6)",
+    labels: &["family"],
+};
+static CNAME_CHAIN: GaugeDef = GaugeDef {
+    name: "dns_cname_chain_length",
+    help: "CNAME records followed to reach the addresses",
+    labels: &[],
+};
+static MIN_TTL: GaugeDef = GaugeDef {
+    name: "dns_min_ttl_seconds",
+    help: "Smallest TTL among the answer records",
+    labels: &[],
+};
+static CAA_PRESENT: GaugeDef = GaugeDef {
+    name: "dns_caa_present",
+    help: "1 if a CAA RRset applies to the host (on it or an ancestor)",
+    labels: &[],
+};
+static CAA_ISSUERS: GaugeDef = GaugeDef {
+    name: "dns_caa_issuers",
+    help: "CAs the relevant CAA RRset authorises (issue and issuewild records naming a CA)",
+    labels: &[],
+};
+static CAA_IODEF: GaugeDef = GaugeDef {
+    name: "dns_caa_iodef_present",
+    help: "1 if the relevant CAA RRset has an iodef record",
+    labels: &[],
+};
+static CAA_DEPTH: GaugeDef = GaugeDef {
+    name: "dns_caa_relevant_depth",
+    help: "Labels climbed from the host to the relevant CAA RRset (0 = on the host)",
+    labels: &[],
+};
+
+/// The check.
+pub static CHECK: CheckDef = CheckDef {
+    id: "dns",
+    summary: "the host resolves; CAA allows the current CA",
+    inputs: &[ProbeKind::Dns],
+    findings: &[
+        NXDOMAIN,
+        RESOLUTION_FAILED,
+        NO_ADDRESS,
+        CAA_UNKNOWN_CRITICAL,
+        CAA_BLOCKS_CURRENT_CA,
+        CAA_LOOKUP_FAILED,
+        CAA_MISSING,
+        NO_IPV6,
+        NO_IPV4,
+        SLOW_RESOLUTION_F,
+    ],
+    gauges: &[
+        &RESOLVE_SUCCESS,
+        &RESOLVE_DURATION,
+        &RECORDS,
+        &CNAME_CHAIN,
+        &MIN_TTL,
+        &CAA_PRESENT,
+        &CAA_ISSUERS,
+        &CAA_IODEF,
+        &CAA_DEPTH,
+    ],
+    opt_in: false,
+    evaluate,
+};
+
+/// CAA tags CAs understand (RFC 8659 §4.2–4.4, RFC 8657, CA/B BR 3.2.2.8, BIMI `issuevmc`).
+const KNOWN_TAGS: &[&str] = &[
+    "issue",
+    "issuewild",
+    "iodef",
+    "issuemail",
+    "issuevmc",
+    "contactemail",
+    "contactphone",
+];
+
+/// The CAA issuer domains of a leaf's CA, from its issuer name (CHECKS.md §16 mapping);
+/// empty when the CA is not one we know, and then CAA is not judged.
+pub fn ca_domains(leaf: &CertDetails) -> &'static [&'static str] {
+    let issuer = leaf.issuer.to_ascii_lowercase();
+    if issuer.contains("let's encrypt") || issuer.contains("lets encrypt") {
+        &["letsencrypt.org"]
+    } else if issuer.contains("google trust services") {
+        &["pki.goog"]
+    } else if issuer.contains("digicert") {
+        &["digicert.com"]
+    } else if issuer.contains("sectigo") || issuer.contains("zerossl") {
+        &["sectigo.com"]
+    } else if issuer.contains("globalsign") {
+        &["globalsign.com"]
+    } else if issuer.contains("amazon") {
+        &[
+            "amazon.com",
+            "amazontrust.com",
+            "awstrust.com",
+            "amazonaws.com",
+        ]
+    } else {
+        &[]
+    }
+}
+
+/// Whether `records` authorise one of `domains` for a leaf that is (or is not) a wildcard
+/// (RFC 8659 §4.2, §4.3: issuewild, when present, governs wildcard names).
+pub fn authorises(records: &[CaaRecord], domains: &[&str], wildcard: bool) -> bool {
+    let of = |tag: &'static str| -> Vec<&CaaRecord> {
+        records.iter().filter(|r| r.tag == tag).collect()
+    };
+    let wild = of("issuewild");
+    let relevant = if wildcard && !wild.is_empty() {
+        wild
+    } else {
+        of("issue")
+    };
+    if relevant.is_empty() {
+        return true; // no issue property: any CA may issue
+    }
+    relevant
+        .iter()
+        .filter_map(|r| r.issuer())
+        .any(|d| domains.contains(&d.as_str()))
+}
+
+fn family_failure(name: &str, f: &FamilyLookup) -> Option<String> {
+    f.error.map(|e| {
+        format!(
+            "{name}: {e}{}",
+            f.detail
+                .as_ref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default()
+        )
+    })
+}
+
+fn evaluate(input: &CheckInput<'_>) -> Evaluation {
+    let e: &DnsEvidence = match input.dns() {
+        Ok(e) => e,
+        Err(j) => return Evaluation::bare(j),
+    };
+    if let Some(reason) = e.skipped {
+        return Evaluation::bare(Judgement::Skipped(reason));
+    }
+    let (Some(v4), Some(v6)) = (&e.v4, &e.v6) else {
+        return Evaluation::bare(Judgement::Error("no_evidence"));
+    };
+    let mut findings = Vec::new();
+    let host = &e.host;
+    if v4.error == Some("nxdomain") && v6.error == Some("nxdomain") {
+        findings.push(Finding::new(&NXDOMAIN, format!("{host}: NXDOMAIN")));
+    } else {
+        let failures: Vec<String> = [("A", v4), ("AAAA", v6)]
+            .iter()
+            .filter(|(_, f)| f.error.is_some_and(|r| r != "nxdomain"))
+            .filter_map(|(n, f)| family_failure(n, f))
+            .collect();
+        if !failures.is_empty() {
+            findings.push(Finding::new(
+                &RESOLUTION_FAILED,
+                format!("{host}: {}", failures.join("; ")),
+            ));
+        }
+        let (n4, n6) = (v4.addresses.len(), v6.addresses.len());
+        if n4 == 0 && n6 == 0 && failures.is_empty() {
+            findings.push(Finding::new(
+                &NO_ADDRESS,
+                format!("{host}: NOERROR without A or AAAA records"),
+            ));
+        } else if n4 > 0 && n6 == 0 && v6.error.is_none() {
+            findings.push(Finding::new(&NO_IPV6, format!("{host} has no AAAA record")));
+        } else if n6 > 0 && n4 == 0 && v4.error.is_none() {
+            findings.push(Finding::new(&NO_IPV4, format!("{host} has no A record")));
+        }
+    }
+    if e.duration > SLOW_RESOLUTION {
+        findings.push(Finding::new(
+            &SLOW_RESOLUTION_F,
+            format!("resolution took {:.3} s", e.duration.as_secs_f64()),
+        ));
+    }
+    match &e.caa {
+        Caa::Found { at, records, .. } => {
+            for r in records {
+                if r.critical && !KNOWN_TAGS.contains(&r.tag.as_str()) {
+                    findings.push(Finding::new(
+                        &CAA_UNKNOWN_CRITICAL,
+                        format!(
+                            "{at}: CAA 128 {} \"{}\": CAs must not issue",
+                            r.tag, r.value
+                        ),
+                    ));
+                }
+            }
+            // The leaf the tls probe saw last, if any (never waited for).
+            let leaf = input
+                .evidence
+                .tls()
+                .and_then(|t| t.addresses.iter().find_map(|a| a.leaf()));
+            if let Some(leaf) = leaf {
+                let domains = ca_domains(leaf);
+                let wildcard = leaf.dns_names.iter().any(|n| n.starts_with("*."));
+                if !domains.is_empty() && !authorises(records, domains, wildcard) {
+                    let tag = if wildcard { "issuewild/issue" } else { "issue" };
+                    findings.push(Finding::new(
+                        &CAA_BLOCKS_CURRENT_CA,
+                        format!(
+                            "{at}: CAA {tag} does not authorise {} (issuer of the current leaf: {})",
+                            domains.join(" or "),
+                            leaf.issuer
+                        ),
+                    ));
+                }
+            }
+        }
+        Caa::Missing => findings.push(Finding::new(
+            &CAA_MISSING,
+            format!("no CAA record on {host} or its ancestors: any CA may issue"),
+        )),
+        Caa::Failed { reason, at } => findings.push(Finding::new(
+            &CAA_LOOKUP_FAILED,
+            format!("CAA query for {at}: {reason} (CAs must not issue while it fails)"),
+        )),
+        Caa::NotQueried => {}
+    }
+    Evaluation::new(Judgement::Evaluated(findings), measure(e, v4, v6))
+}
+
+fn measure(e: &DnsEvidence, v4: &FamilyLookup, v6: &FamilyLookup) -> Vec<Measurement> {
+    let resolved = !v4.addresses.is_empty() || !v6.addresses.is_empty();
+    let mut m = vec![
+        Measurement::flag(&RESOLVE_SUCCESS, resolved),
+        Measurement::new(&RESOLVE_DURATION, e.duration.as_secs_f64()),
+        Measurement::labelled(&RECORDS, ["ipv4"], v4.addresses.len() as f64),
+        Measurement::labelled(&RECORDS, ["ipv6"], v6.addresses.len() as f64),
+        Measurement::new(
+            &CNAME_CHAIN,
+            v4.cname_chain.len().max(v6.cname_chain.len()) as f64,
+        ),
+    ];
+    if let Some(ttl) = [v4.min_ttl, v6.min_ttl].into_iter().flatten().min() {
+        m.push(Measurement::new(&MIN_TTL, f64::from(ttl)));
+    }
+    match &e.caa {
+        Caa::Found { depth, records, .. } => {
+            let mut issuers: Vec<String> = records
+                .iter()
+                .filter(|r| r.tag == "issue" || r.tag == "issuewild")
+                .filter_map(CaaRecord::issuer)
+                .collect();
+            issuers.sort();
+            issuers.dedup();
+            m.push(Measurement::flag(&CAA_PRESENT, true));
+            m.push(Measurement::new(&CAA_ISSUERS, issuers.len() as f64));
+            m.push(Measurement::flag(
+                &CAA_IODEF,
+                records.iter().any(|r| r.tag == "iodef"),
+            ));
+            m.push(Measurement::new(&CAA_DEPTH, f64::from(*depth)));
+        }
+        Caa::Missing => {
+            m.push(Measurement::flag(&CAA_PRESENT, false));
+            m.push(Measurement::new(&CAA_ISSUERS, 0.0));
+            m.push(Measurement::flag(&CAA_IODEF, false));
+        }
+        Caa::Failed { .. } | Caa::NotQueried => {}
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(tag: &str, value: &str) -> CaaRecord {
+        CaaRecord {
+            critical: false,
+            tag: tag.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn issue_and_issuewild_rules() {
+        let le = &["letsencrypt.org"][..];
+        assert!(authorises(&[rec("issue", "letsencrypt.org")], le, false));
+        assert!(!authorises(&[rec("issue", "pki.goog")], le, false));
+        assert!(!authorises(&[rec("issue", ";")], le, false));
+        assert!(authorises(
+            &[rec("iodef", "mailto:x@example.com")],
+            le,
+            false
+        ));
+        // issuewild governs wildcard leaves when present; issue otherwise.
+        let recs = [rec("issue", "letsencrypt.org"), rec("issuewild", ";")];
+        assert!(authorises(&recs, le, false));
+        assert!(!authorises(&recs, le, true));
+        assert!(authorises(&[rec("issue", "letsencrypt.org")], le, true));
+    }
+}

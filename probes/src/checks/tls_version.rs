@@ -1,0 +1,224 @@
+//! `tls_version` (CHECKS.md §10): refuse SSLv2, SSLv3, TLS 1.0 and TLS 1.1 (RFC 6176, RFC 7568,
+//! RFC 8996); offer TLS 1.2 and/or 1.3 (RFC 9325 §3.1.1). Judged over every probed address:
+//! one backend that still speaks TLS 1.0 is enough.
+
+use super::{CheckDef, CheckInput, Evaluation};
+use crate::measure::{GaugeDef, Measurement};
+use crate::probe::ProbeKind;
+use crate::tls::legacy::{Outcome as LegacyOutcome, Version};
+use crate::tls::versions::{AddressVersions, VersionsEvidence};
+use crate::verdict::{Finding, FindingDef, Judgement, Severity};
+
+/// Options of `tls_version`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TlsVersionOptions {
+    /// Also send an SSLv2 CLIENT-HELLO (off by default, CHECKS.md §10).
+    pub sslv2: bool,
+}
+
+const SSLV2_ACCEPTED: FindingDef = FindingDef::new("sslv2_accepted", Severity::Critical);
+const SSLV3_ACCEPTED: FindingDef = FindingDef::new("sslv3_accepted", Severity::High);
+const TLS10_ACCEPTED: FindingDef = FindingDef::new("tls10_accepted", Severity::Medium);
+const TLS11_ACCEPTED: FindingDef = FindingDef::new("tls11_accepted", Severity::Medium);
+const NO_MODERN_TLS: FindingDef = FindingDef::new("no_modern_tls", Severity::Critical);
+const TLS12_LEGACY_SUITES_ONLY: FindingDef =
+    FindingDef::new("tls12_legacy_suites_only", Severity::Medium);
+const TLS13_UNSUPPORTED: FindingDef = FindingDef::new("tls13_unsupported", Severity::Info);
+const VERSION_NEGOTIATION_BROKEN: FindingDef =
+    FindingDef::new("version_negotiation_broken", Severity::Info);
+const PROBE_INCONCLUSIVE: FindingDef = FindingDef::new("probe_inconclusive", Severity::Info);
+
+static ACCEPTED: GaugeDef = GaugeDef {
+    name: "tls_version_accepted",
+    help: "1 if some probed address accepts the version, 0 if all refuse it, -1 if inconclusive",
+    labels: &["version"],
+};
+static ALERT_CODE: GaugeDef = GaugeDef {
+    name: "tls_legacy_alert_code",
+    help: "Fatal alert the first address sent to the hand-built hello for the version (0 = none)",
+    labels: &["version"],
+};
+static NEGOTIATED: GaugeDef = GaugeDef {
+    name: "tls_negotiated_info",
+    help: "Cipher suite and group rustls negotiated for the version: 1",
+    labels: &["version", "cipher", "group"],
+};
+
+/// The check.
+pub static CHECK: CheckDef = CheckDef {
+    id: "tls_version",
+    summary: "legacy protocol versions are refused and TLS 1.2 or 1.3 is offered",
+    inputs: &[ProbeKind::TlsVersions],
+    findings: &[
+        SSLV2_ACCEPTED,
+        SSLV3_ACCEPTED,
+        TLS10_ACCEPTED,
+        TLS11_ACCEPTED,
+        NO_MODERN_TLS,
+        TLS12_LEGACY_SUITES_ONLY,
+        TLS13_UNSUPPORTED,
+        VERSION_NEGOTIATION_BROKEN,
+        PROBE_INCONCLUSIVE,
+    ],
+    gauges: &[&ACCEPTED, &ALERT_CODE, &NEGOTIATED],
+    opt_in: false,
+    evaluate,
+};
+
+fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
+    let at = format!("{}:{port}", a.address);
+    for (v, def) in [
+        (Version::Ssl2, &SSLV2_ACCEPTED),
+        (Version::Ssl3, &SSLV3_ACCEPTED),
+        (Version::Tls10, &TLS10_ACCEPTED),
+        (Version::Tls11, &TLS11_ACCEPTED),
+    ] {
+        if a.accepts(v) {
+            out.push(Finding::new(def, format!("{at} accepts {}", v.label())));
+        }
+    }
+    for p in &a.legacy {
+        match p.outcome {
+            LegacyOutcome::Higher { version } => out.push(Finding::new(
+                &VERSION_NEGOTIATION_BROKEN,
+                format!(
+                    "{at} answered a {} hello with version {version:#06x} instead of alert protocol_version",
+                    p.offered.label()
+                ),
+            )),
+            LegacyOutcome::Inconclusive { reason } => out.push(Finding::new(
+                &PROBE_INCONCLUSIVE,
+                format!("{at}: no answer to the {} hello ({reason})", p.offered.label()),
+            )),
+            _ => {}
+        }
+    }
+    for (label, m) in [("tls1.3", &a.tls13), ("tls1.2", &a.tls12)] {
+        if m.inconclusive() {
+            out.push(Finding::new(
+                &PROBE_INCONCLUSIVE,
+                format!("{at}: no answer to the {label} handshake"),
+            ));
+        }
+    }
+    let legacy12 = a
+        .tls12_legacy
+        .is_some_and(|p| matches!(p.outcome, LegacyOutcome::Accepted { .. }));
+    if !a.tls12.accepted
+        && !a.tls13.accepted
+        && !legacy12
+        && !a.tls12.inconclusive()
+        && !a.tls13.inconclusive()
+    {
+        let why = |m: &crate::tls::versions::Modern| match (m.alert, m.reason) {
+            (Some(code), _) => format!("alert {code}"),
+            (None, Some(r)) => r.to_owned(),
+            _ => "refused".to_owned(),
+        };
+        out.push(Finding::new(
+            &NO_MODERN_TLS,
+            format!(
+                "{at}: neither TLS 1.2 ({}) nor TLS 1.3 ({}) completes",
+                why(&a.tls12),
+                why(&a.tls13)
+            ),
+        ));
+    }
+    if legacy12 && !a.tls12.accepted {
+        let suite = a.tls12_legacy.and_then(|p| match p.outcome {
+            LegacyOutcome::Accepted { cipher, .. } => cipher,
+            _ => None,
+        });
+        out.push(Finding::new(
+            &TLS12_LEGACY_SUITES_ONLY,
+            format!(
+                "{at}: TLS 1.2 only with CBC or RSA key-exchange suites (chose {})",
+                suite.map_or("?".to_owned(), |s| format!("{s:#06x}"))
+            ),
+        ));
+    }
+    if !a.tls13.accepted && !a.tls13.inconclusive() {
+        out.push(Finding::new(
+            &TLS13_UNSUPPORTED,
+            format!("{at} does not offer TLS 1.3"),
+        ));
+    }
+}
+
+fn evaluate(input: &CheckInput<'_>) -> Evaluation {
+    let evidence: &VersionsEvidence = match input.tls_versions() {
+        Ok(e) => e,
+        Err(j) => return Evaluation::bare(j),
+    };
+    if let Some(reason) = evidence.skipped {
+        return Evaluation::bare(if reason == "not_https" {
+            Judgement::Skipped("not_https")
+        } else {
+            Judgement::Error(reason)
+        });
+    }
+    if evidence.addresses.is_empty() {
+        return Evaluation::bare(Judgement::Error("no_address"));
+    }
+    let mut findings = Vec::new();
+    for a in &evidence.addresses {
+        judge_address(a, evidence.port, &mut findings);
+    }
+    super::dedup_findings(&mut findings);
+    Evaluation::new(Judgement::Evaluated(findings), measure(evidence))
+}
+
+fn measure(e: &VersionsEvidence) -> Vec<Measurement> {
+    let mut versions = vec![
+        Version::Ssl3,
+        Version::Tls10,
+        Version::Tls11,
+        Version::Tls12,
+        Version::Tls13,
+    ];
+    if e.sslv2_probed {
+        versions.insert(0, Version::Ssl2);
+    }
+    let mut m = Vec::new();
+    for v in versions {
+        let value = if e.addresses.iter().any(|a| a.accepts(v)) {
+            1.0
+        } else if e.addresses.iter().any(|a| a.inconclusive(v)) {
+            -1.0
+        } else {
+            0.0
+        };
+        m.push(Measurement::labelled(&ACCEPTED, [v.label()], value));
+        if !matches!(v, Version::Tls12 | Version::Tls13) {
+            let code = e
+                .addresses
+                .first()
+                .and_then(|a| a.legacy(v))
+                .map_or(0, |p| p.outcome.alert_code());
+            m.push(Measurement::labelled(
+                &ALERT_CODE,
+                [v.label()],
+                f64::from(code),
+            ));
+        }
+    }
+    for (label, pick) in [("tls1.3", true), ("tls1.2", false)] {
+        let accepted = e
+            .addresses
+            .iter()
+            .map(|a| if pick { &a.tls13 } else { &a.tls12 })
+            .find(|m| m.accepted);
+        if let Some(modern) = accepted {
+            m.push(Measurement::labelled(
+                &NEGOTIATED,
+                [
+                    label.to_owned(),
+                    modern.cipher.unwrap_or("unknown").to_owned(),
+                    modern.group.clone().unwrap_or_else(|| "unknown".into()),
+                ],
+                1.0,
+            ));
+        }
+    }
+    m
+}

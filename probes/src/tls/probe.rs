@@ -1,0 +1,547 @@
+//! The `tls` probe (CHECKS.md §9): for each resolved address (at most 2 per family) a TLS
+//! handshake with SNI = host (none for IP literals) and ALPN `h2, http/1.1`, the chain recorded
+//! as served before verification, plus at most one AIA caIssuers fetch when the chain does
+//! not reach a trust anchor. No HTTP request is sent; the connection is closed after the
+//! handshake.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+use url::{Host, Url};
+
+use super::inspect::{self, CertDetails};
+use super::{TlsFacts, Verification};
+use crate::context::ProbeContext;
+use crate::evidence::Evidence;
+use crate::fetch::{CONNECT_TIMEOUT, OTHER_BODY_CAP, RequestSpec, TLS_TIMEOUT};
+use crate::measure::{GaugeDef, Measurement};
+use crate::probe::Outcome;
+use crate::target::Target;
+
+/// Addresses probed per family at most (CHECKS.md §9): bounds the `address` label.
+pub const MAX_PER_FAMILY: usize = 2;
+
+/// Where the probe connected, and what it saw there.
+#[derive(Debug, Clone)]
+pub struct AddressTls {
+    /// The address.
+    pub address: IpAddr,
+    /// The handshake's facts: the chain as served and WebPKI's verdict. `None` when no TCP
+    /// connection was made or no certificate arrived.
+    pub facts: Option<Arc<TlsFacts>>,
+    /// Why the connection or handshake failed (`connect_refused`, `connect_timeout`,
+    /// `tls_handshake`, `tls_timeout` …), with a detail for reports.
+    pub failure: Option<(&'static str, String)>,
+    /// Whether the chain reaches a trust anchor, judged at an instant inside the validity
+    /// window of the served certificates so that an expired certificate does not hide an
+    /// unknown issuer (and the reverse). `None` when it cannot be told apart from time.
+    pub trusted: Option<bool>,
+    /// The reason of the trust verdict (`unknown_issuer`, `bad_signature`,
+    /// `unsupported_signature_algorithm` …) when `trusted` is false.
+    pub trust_reason: Option<&'static str>,
+    /// The path ends at a public root (webpki-roots or the platform store) rather than a
+    /// configured CA; only known for trusted chains.
+    pub public_root: bool,
+    /// Parsed certificates, in served order (unparsable ones skipped).
+    pub certs: Vec<CertDetails>,
+    /// The leaf (first served certificate) parsed, so `certs[0]` is the leaf.
+    pub leaf_parsed: bool,
+    /// Handshake time.
+    pub duration: Duration,
+}
+
+impl AddressTls {
+    /// The leaf's details, if a parsable leaf arrived.
+    pub fn leaf(&self) -> Option<&CertDetails> {
+        self.certs.first().filter(|_| self.leaf_parsed)
+    }
+
+    /// Whether a certificate chain was recorded.
+    pub fn has_chain(&self) -> bool {
+        self.facts.as_ref().is_some_and(|f| !f.chain.is_empty())
+    }
+}
+
+/// The outcome of the single AIA caIssuers fetch (CHECKS.md §9 `incomplete_chain`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AiaFetch {
+    /// The caIssuers URL from the leaf.
+    pub url: String,
+    /// `completes`, or why it does not: `not_a_certificate`, `does_not_complete`, or the
+    /// fetch's failure reason (`connect_refused`, `timeout`, `http_status` …).
+    pub result: &'static str,
+}
+
+impl AiaFetch {
+    /// Whether the fetched certificate completes the path to a trust anchor.
+    pub fn completes(&self) -> bool {
+        self.result == "completes"
+    }
+}
+
+/// Evidence of the `tls` probe.
+#[derive(Debug, Clone)]
+pub struct TlsEvidence {
+    /// The host H (SNI unless an IP literal).
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// Why no address was probed (`not_https`, `nxdomain`, `timeout` …).
+    pub skipped: Option<&'static str>,
+    /// One entry per probed address, in resolver order (IPv4 first).
+    pub addresses: Vec<AddressTls>,
+    /// The AIA fetch, when one was made.
+    pub aia: Option<AiaFetch>,
+}
+
+/// `probe_ssl_earliest_cert_expiry{probe="tls",address}`.
+pub static EARLIEST_EXPIRY: GaugeDef = GaugeDef {
+    name: "ssl_earliest_cert_expiry",
+    help: "Earliest notAfter (Unix seconds) among the certificates as served, exported even when verification fails (blackbox)",
+    labels: &["address"],
+};
+/// `probe_ssl_last_chain_info{probe="tls",address,…}` (blackbox's labels, bounded).
+pub static LAST_CHAIN_INFO: GaugeDef = GaugeDef {
+    name: "ssl_last_chain_info",
+    help: "The served leaf certificate (blackbox); label values truncated to 64 bytes",
+    labels: &[
+        "address",
+        "fingerprint_sha256",
+        "subject",
+        "issuer",
+        "subjectalternative",
+        "serialnumber",
+    ],
+};
+/// `probe_tls_version_info{probe="tls",address,version}`.
+pub static VERSION_INFO: GaugeDef = GaugeDef {
+    name: "tls_version_info",
+    help: "Negotiated TLS version of the connection, as blackbox names it",
+    labels: &["address", "version"],
+};
+/// `probe_tls_chain_verified{probe="tls",address,reason}`.
+pub static CHAIN_VERIFIED: GaugeDef = GaugeDef {
+    name: "tls_chain_verified",
+    help: "1 if the served chain verified for the host, else 0; reason is verified or the low-cardinality verification failure",
+    labels: &["address", "reason"],
+};
+
+/// Gauges of the tls probe.
+pub static GAUGES: &[&GaugeDef] = &[
+    &EARLIEST_EXPIRY,
+    &LAST_CHAIN_INFO,
+    &VERSION_INFO,
+    &CHAIN_VERIFIED,
+];
+
+/// The host, port and addresses to probe: the pin, the IP literal, or at most
+/// [`MAX_PER_FAMILY`] resolved addresses per family (IPv4 first).
+///
+/// # Errors
+///
+/// The resolution failure's reason and detail.
+pub(crate) async fn addresses(
+    target: &Target,
+    cx: &ProbeContext<'_>,
+) -> Result<Vec<IpAddr>, (&'static str, String)> {
+    let url = &target.url;
+    match url.host() {
+        Some(Host::Ipv4(ip)) => return Ok(vec![IpAddr::V4(ip)]),
+        Some(Host::Ipv6(ip)) => return Ok(vec![IpAddr::V6(ip)]),
+        Some(Host::Domain(_)) => {}
+        None => return Err(("invalid_url", "URL has no host".into())),
+    }
+    if let Some(pin) = target.pin_for(url) {
+        return Ok(vec![pin]);
+    }
+    let looked_up = timeout_at(cx.deadline, cx.engine.resolver().lookup_ip(&target.host)).await;
+    let all = match looked_up {
+        Ok(Ok(a)) => a,
+        Ok(Err(f)) => return Err((f.reason, f.detail)),
+        Err(_) => return Err(("timeout", format!("resolving {} timed out", target.host))),
+    };
+    Ok(pick(&all))
+}
+
+/// At most [`MAX_PER_FAMILY`] addresses per family, IPv4 first, in resolver order.
+pub fn pick(all: &[IpAddr]) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = all
+        .iter()
+        .filter(|a| a.is_ipv4())
+        .take(MAX_PER_FAMILY)
+        .copied()
+        .collect();
+    out.extend(
+        all.iter()
+            .filter(|a| a.is_ipv6())
+            .take(MAX_PER_FAMILY)
+            .copied(),
+    );
+    out.dedup();
+    out
+}
+
+/// The TLS server name for the target: the DNS name, or the IP (no SNI, RFC 6066 §3).
+pub(crate) fn server_name(target: &Target) -> Option<ServerName<'static>> {
+    match target.url.host()? {
+        Host::Domain(d) => ServerName::try_from(d.trim_end_matches('.').to_owned()).ok(),
+        Host::Ipv4(ip) => Some(ServerName::IpAddress(IpAddr::V4(ip).into())),
+        Host::Ipv6(ip) => Some(ServerName::IpAddress(IpAddr::V6(ip).into())),
+    }
+}
+
+/// Opens TCP to `addr`, bounded by the connect limit and the deadline.
+pub(crate) async fn connect(
+    addr: SocketAddr,
+    deadline: Instant,
+) -> Result<TcpStream, (&'static str, String)> {
+    let connect_deadline = deadline.min(Instant::now() + CONNECT_TIMEOUT);
+    match timeout_at(connect_deadline, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => {
+            use std::io::ErrorKind;
+            let reason = match e.kind() {
+                ErrorKind::ConnectionRefused => "connect_refused",
+                ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => "connect_unreachable",
+                ErrorKind::TimedOut => "connect_timeout",
+                _ => "connect_error",
+            };
+            Err((reason, format!("connecting to {addr}: {e}")))
+        }
+        Err(_) => Err(("connect_timeout", format!("connecting to {addr} timed out"))),
+    }
+}
+
+/// An instant inside every served certificate's validity window (their intersection), or
+/// inside the leaf's when they do not overlap.
+fn instant_inside(certs: &[CertDetails]) -> Option<UnixTime> {
+    let leaf = certs.first()?;
+    let lo = certs.iter().map(|c| c.summary.not_before).max()?;
+    let hi = certs.iter().map(|c| c.summary.not_after).min()?;
+    let (lo, hi) = if lo <= hi {
+        (lo, hi)
+    } else {
+        (leaf.summary.not_before, leaf.summary.not_after)
+    };
+    let mid = lo + (hi - lo) / 2;
+    u64::try_from(mid)
+        .ok()
+        .map(|s| UnixTime::since_unix_epoch(Duration::from_secs(s)))
+}
+
+/// Trust apart from time: `Some(true)` when the path reaches an anchor, `Some(false)` when it
+/// cannot (unknown issuer, bad signature …), `None` when only time-related errors remain.
+fn trust(verdict: &Verification) -> (Option<bool>, Option<&'static str>) {
+    match verdict {
+        Verification::Verified => (Some(true), None),
+        Verification::Failed { reason, .. } => match *reason {
+            // Name checks come after path building in rustls: the path itself is fine.
+            "hostname_mismatch" => (Some(true), None),
+            "expired" | "not_yet_valid" => (None, None),
+            other => (Some(false), Some(other)),
+        },
+        Verification::NotReached => (None, None),
+    }
+}
+
+/// Runs one handshake against `addr`.
+async fn probe_address(
+    target: &Target,
+    name: &ServerName<'static>,
+    addr: SocketAddr,
+    deadline: Instant,
+) -> AddressTls {
+    let t0 = Instant::now();
+    let mut out = AddressTls {
+        address: addr.ip(),
+        facts: None,
+        failure: None,
+        trusted: None,
+        trust_reason: None,
+        public_root: false,
+        certs: Vec::new(),
+        leaf_parsed: false,
+        duration: Duration::ZERO,
+    };
+    let tcp = match connect(addr, deadline).await {
+        Ok(s) => s,
+        Err(f) => {
+            out.failure = Some(f);
+            out.duration = t0.elapsed();
+            return out;
+        }
+    };
+    let tls_deadline = deadline.min(Instant::now() + TLS_TIMEOUT);
+    match timeout_at(tls_deadline, target.tls.handshake(name.clone(), tcp)).await {
+        Ok((Ok(mut stream), facts)) => {
+            // close_notify, bounded: the probe never sends a request.
+            let _ = timeout_at(
+                deadline.min(Instant::now() + Duration::from_secs(1)),
+                stream.shutdown(),
+            )
+            .await;
+            out.facts = Some(Arc::new(facts));
+        }
+        Ok((Err(e), facts)) => {
+            out.failure = Some(("tls_handshake", format!("TLS handshake with {addr}: {e}")));
+            if !facts.chain.is_empty() {
+                out.facts = Some(Arc::new(facts));
+            }
+        }
+        Err(_) => {
+            out.failure = Some((
+                "tls_timeout",
+                format!("TLS handshake with {addr} timed out"),
+            ));
+        }
+    }
+    out.duration = t0.elapsed();
+    if let Some(facts) = &out.facts {
+        out.leaf_parsed = facts.chain.first().and_then(inspect::inspect).is_some();
+        out.certs = facts.chain.iter().filter_map(inspect::inspect).collect();
+        let (trusted, reason) = match instant_inside(&out.certs) {
+            Some(t) => trust(&target.tls.verify(&facts.chain, name, t)),
+            None => trust(&facts.verification),
+        };
+        // Fall back on the live verdict when the window check could not tell.
+        let (trusted, reason) = match trusted {
+            Some(t) => (Some(t), reason),
+            None => trust(&facts.verification),
+        };
+        out.trusted = trusted;
+        out.trust_reason = reason;
+        out.public_root = trusted == Some(true) && path_ends_at_public_root(target, &out.certs);
+    }
+    out
+}
+
+/// Whether some served certificate is issued by (or is) a public root, not a configured CA.
+fn path_ends_at_public_root(target: &Target, certs: &[CertDetails]) -> bool {
+    certs.iter().any(|c| {
+        target.tls.is_public_root_subject(&c.issuer_contents)
+            || target.tls.is_public_root_subject(&c.subject_contents)
+    })
+}
+
+/// Fetches the leaf's caIssuers (one GET, ≤ 64 KiB) and checks whether it completes the path.
+async fn fetch_aia(
+    target: &Target,
+    cx: &ProbeContext<'_>,
+    name: &ServerName<'static>,
+    chain: &[CertificateDer<'static>],
+    url: &str,
+) -> AiaFetch {
+    let result = aia_result(target, cx, name, chain, url).await;
+    AiaFetch {
+        url: url.to_owned(),
+        result,
+    }
+}
+
+async fn aia_result(
+    target: &Target,
+    cx: &ProbeContext<'_>,
+    name: &ServerName<'static>,
+    chain: &[CertificateDer<'static>],
+    url: &str,
+) -> &'static str {
+    let Ok(parsed) = Url::parse(url) else {
+        return "invalid_url";
+    };
+    let spec = RequestSpec::get(&parsed, OTHER_BODY_CAP);
+    let exchange = match cx
+        .engine
+        .exchange(&spec, &target.tls, None, cx.deadline)
+        .await
+    {
+        Ok(e) => e,
+        Err(f) => return f.reason,
+    };
+    if exchange.status != 200 {
+        return "http_status";
+    }
+    if exchange.body_truncated {
+        return "too_large";
+    }
+    let fetched = certificates(&exchange.body);
+    if fetched.is_empty() {
+        return "not_a_certificate";
+    }
+    let mut completed = chain.to_vec();
+    completed.extend(fetched);
+    let certs: Vec<CertDetails> = completed.iter().filter_map(inspect::inspect).collect();
+    let verdict = match instant_inside(&certs) {
+        Some(t) => target.tls.verify(&completed, name, t),
+        None => return "does_not_complete",
+    };
+    match trust(&verdict) {
+        (Some(true), _) => "completes",
+        _ => "does_not_complete",
+    }
+}
+
+/// DER or PEM certificates from a caIssuers body (PKCS#7 bundles are not read).
+fn certificates(body: &[u8]) -> Vec<CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    if body.starts_with(b"-----BEGIN") {
+        return CertificateDer::pem_slice_iter(body)
+            .filter_map(Result::ok)
+            .take(4)
+            .collect();
+    }
+    let der = CertificateDer::from(body.to_vec());
+    if inspect::inspect(&der).is_some() {
+        vec![der]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Runs the probe.
+pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
+    let port = target.url.port_or_known_default().unwrap_or(443);
+    let mut evidence = TlsEvidence {
+        host: target.host.clone(),
+        port,
+        skipped: None,
+        addresses: Vec::new(),
+        aia: None,
+    };
+    if target.url.scheme() != "https" {
+        evidence.skipped = Some("not_https");
+        return outcome(evidence, false, Some("not_https"));
+    }
+    let Some(name) = server_name(target) else {
+        evidence.skipped = Some("invalid_url");
+        return outcome(evidence, false, Some("invalid_url"));
+    };
+    let addrs = match addresses(target, cx).await {
+        Ok(a) => a,
+        Err((reason, _)) => {
+            evidence.skipped = Some(reason);
+            return outcome(evidence, false, Some(reason));
+        }
+    };
+    for ip in addrs {
+        let probed = probe_address(target, &name, SocketAddr::new(ip, port), cx.deadline).await;
+        evidence.addresses.push(probed);
+    }
+    // One AIA fetch per run, for the first address whose chain lacks an anchor.
+    if target.options.tls_cert.aia_fetch
+        && let Some(a) = evidence
+            .addresses
+            .iter()
+            .find(|a| a.trusted == Some(false) && a.trust_reason == Some("unknown_issuer"))
+        && let Some(url) = a.leaf().and_then(|l| l.ca_issuers.first().cloned())
+        && let Some(facts) = a.facts.clone()
+    {
+        evidence.aia = Some(fetch_aia(target, cx, &name, &facts.chain, &url).await);
+    }
+    let failure = evidence.addresses.iter().find_map(|a| {
+        a.failure.as_ref().map(|(r, _)| *r).or_else(|| {
+            a.facts
+                .as_ref()
+                .and_then(|f| f.verification.failure_reason())
+        })
+    });
+    let success = failure.is_none() && !evidence.addresses.is_empty();
+    outcome(evidence, success, failure)
+}
+
+fn outcome(evidence: TlsEvidence, success: bool, reason: Option<&'static str>) -> Outcome {
+    let measurements = measure(&evidence);
+    Outcome {
+        evidence: Evidence::Tls(evidence),
+        success,
+        reason: if success {
+            None
+        } else {
+            reason.or(Some("no_address"))
+        },
+        measurements,
+    }
+}
+
+/// blackbox's `version` label values.
+pub fn blackbox_version(v: &str) -> &str {
+    match v {
+        "tls1.3" => "TLS 1.3",
+        "tls1.2" => "TLS 1.2",
+        "tls1.1" => "TLS 1.1",
+        "tls1.0" => "TLS 1.0",
+        other => other,
+    }
+}
+
+fn measure(e: &TlsEvidence) -> Vec<Measurement> {
+    let mut m = Vec::new();
+    for a in &e.addresses {
+        let address = a.address.to_string();
+        let Some(facts) = &a.facts else { continue };
+        if let Some(expiry) = super::cert::earliest_not_after(&facts.chain) {
+            m.push(Measurement::labelled(
+                &EARLIEST_EXPIRY,
+                [address.clone()],
+                expiry as f64,
+            ));
+        }
+        if let Some(leaf) = a.leaf() {
+            let sans: Vec<String> = leaf
+                .dns_names
+                .iter()
+                .cloned()
+                .chain(leaf.ip_addresses.iter().map(IpAddr::to_string))
+                .collect();
+            m.push(Measurement::labelled(
+                &LAST_CHAIN_INFO,
+                [
+                    address.clone(),
+                    leaf.sha256.clone(),
+                    leaf.subject.clone(),
+                    leaf.issuer.clone(),
+                    sans.join(","),
+                    leaf.serial.clone(),
+                ],
+                1.0,
+            ));
+        }
+        if let Some(v) = facts.version {
+            m.push(Measurement::labelled(
+                &VERSION_INFO,
+                [address.clone(), blackbox_version(v).to_owned()],
+                1.0,
+            ));
+        }
+        let reason = facts.verification.failure_reason().unwrap_or("verified");
+        m.push(Measurement::labelled(
+            &CHAIN_VERIFIED,
+            [address, reason.to_owned()],
+            if facts.verified() { 1.0 } else { 0.0 },
+        ));
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_most_two_addresses_per_family() {
+        let all: Vec<IpAddr> = ["10.0.0.1", "::1", "10.0.0.2", "10.0.0.3", "::2", "::3"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let picked: Vec<String> = pick(&all).iter().map(ToString::to_string).collect();
+        assert_eq!(picked, ["10.0.0.1", "10.0.0.2", "::1", "::2"]);
+    }
+}

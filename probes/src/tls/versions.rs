@@ -1,0 +1,250 @@
+//! The `tls_versions` probe (CHECKS.md §10): at each address (at most 2 per family) one
+//! rustls handshake restricted to TLS 1.3 and one restricted to TLS 1.2 (recording cipher and
+//! group), the legacy-suite TLS 1.2 hello when rustls's 1.2 draws alert 40 or 71, and the
+//! hand-built hellos for TLS 1.1, TLS 1.0, SSLv3 (and SSLv2 when enabled) from
+//! [`super::legacy`]. Handshakes run one after another: at most one connection is open.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::time::{Instant, timeout_at};
+
+use super::legacy::{self, Outcome as LegacyOutcome, Probed, Version};
+use super::probe::{addresses, connect, server_name};
+use crate::context::ProbeContext;
+use crate::evidence::Evidence;
+use crate::fetch::TLS_TIMEOUT;
+use crate::probe::Outcome;
+use crate::target::Target;
+
+/// A rustls handshake restricted to one version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Modern {
+    /// The handshake completed.
+    pub accepted: bool,
+    /// Negotiated cipher suite.
+    pub cipher: Option<&'static str>,
+    /// Negotiated key-exchange group.
+    pub group: Option<String>,
+    /// The fatal alert the server sent, if that is how it refused.
+    pub alert: Option<u8>,
+    /// Why it was not accepted, when no alert says it (`connect_refused`, `tls_timeout`,
+    /// `tls_handshake`); timeouts make the verdict inconclusive.
+    pub reason: Option<&'static str>,
+}
+
+impl Modern {
+    /// No answer in time: neither accepted nor refused.
+    pub fn inconclusive(&self) -> bool {
+        !self.accepted && matches!(self.reason, Some("tls_timeout" | "connect_timeout"))
+    }
+}
+
+/// What one address accepted.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressVersions {
+    /// The address.
+    pub address: IpAddr,
+    /// TLS 1.3 via rustls.
+    pub tls13: Modern,
+    /// TLS 1.2 via rustls (ECDHE + AEAD suites only).
+    pub tls12: Modern,
+    /// The hand-built TLS 1.2 hello with the broad suite list, sent when rustls's TLS 1.2
+    /// drew alert 40 or 71.
+    pub tls12_legacy: Option<Probed>,
+    /// The hand-built hellos, highest version first: TLS 1.1, TLS 1.0, SSLv3 (, SSLv2).
+    pub legacy: Vec<Probed>,
+}
+
+impl AddressVersions {
+    /// The legacy probe of `v`, if sent.
+    pub fn legacy(&self, v: Version) -> Option<&Probed> {
+        self.legacy.iter().find(|p| p.offered == v)
+    }
+
+    /// Whether `v` is accepted at this address: its own probe accepted it, or a probe of a
+    /// higher version was answered with `v` (CHECKS.md §10: it counts for that version).
+    pub fn accepts(&self, v: Version) -> bool {
+        match v {
+            Version::Tls13 => self.tls13.accepted,
+            Version::Tls12 => {
+                self.tls12.accepted
+                    || self
+                        .tls12_legacy
+                        .is_some_and(|p| matches!(p.outcome, LegacyOutcome::Accepted { .. }))
+            }
+            _ => self.legacy.iter().any(|p| match p.outcome {
+                LegacyOutcome::Accepted { .. } => p.offered == v,
+                LegacyOutcome::LowerAccepted { version } => version == v,
+                _ => false,
+            }),
+        }
+    }
+
+    /// Whether the probe of `v` got no answer in time.
+    pub fn inconclusive(&self, v: Version) -> bool {
+        match v {
+            Version::Tls13 => self.tls13.inconclusive(),
+            Version::Tls12 => self.tls12.inconclusive(),
+            _ => self
+                .legacy(v)
+                .is_some_and(|p| matches!(p.outcome, LegacyOutcome::Inconclusive { .. })),
+        }
+    }
+}
+
+/// Evidence of the `tls_versions` probe.
+#[derive(Debug, Clone)]
+pub struct VersionsEvidence {
+    /// The host (SNI unless an IP literal).
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// Why no address was probed (`not_https`, `nxdomain` …).
+    pub skipped: Option<&'static str>,
+    /// Per address, in resolver order.
+    pub addresses: Vec<AddressVersions>,
+    /// Whether SSLv2 was probed (option `tls_version.sslv2`).
+    pub sslv2_probed: bool,
+}
+
+/// The fatal alert a failed rustls handshake received, if any.
+fn alert_of(e: &std::io::Error) -> Option<u8> {
+    let inner = e.get_ref()?.downcast_ref::<rustls::Error>()?;
+    match inner {
+        rustls::Error::AlertReceived(d) => Some(u8::from(*d)),
+        _ => None,
+    }
+}
+
+async fn modern(
+    target: &Target,
+    name: &rustls::pki_types::ServerName<'static>,
+    addr: SocketAddr,
+    tls13: bool,
+    deadline: Instant,
+) -> Modern {
+    let mut out = Modern {
+        accepted: false,
+        cipher: None,
+        group: None,
+        alert: None,
+        reason: None,
+    };
+    let tcp = match connect(addr, deadline).await {
+        Ok(s) => s,
+        Err((reason, _)) => {
+            out.reason = Some(reason);
+            return out;
+        }
+    };
+    let tls_deadline = deadline.min(Instant::now() + TLS_TIMEOUT);
+    match timeout_at(
+        tls_deadline,
+        target.tls.handshake_only(tls13, name.clone(), tcp),
+    )
+    .await
+    {
+        Ok((Ok(mut stream), facts)) => {
+            out.accepted = true;
+            out.cipher = facts.cipher;
+            out.group = facts.group;
+            let _ = timeout_at(
+                deadline.min(Instant::now() + Duration::from_secs(1)),
+                stream.shutdown(),
+            )
+            .await;
+        }
+        Ok((Err(e), _)) => {
+            out.alert = alert_of(&e);
+            out.reason = Some("tls_handshake");
+        }
+        Err(_) => out.reason = Some("tls_timeout"),
+    }
+    out
+}
+
+async fn probe_address(
+    target: &Target,
+    name: &rustls::pki_types::ServerName<'static>,
+    addr: SocketAddr,
+    sslv2: bool,
+    deadline: Instant,
+) -> AddressVersions {
+    let sni = match name {
+        rustls::pki_types::ServerName::DnsName(d) => Some(d.as_ref().to_owned()),
+        _ => None,
+    };
+    let tls13 = modern(target, name, addr, true, deadline).await;
+    let tls12 = modern(target, name, addr, false, deadline).await;
+    let tls12_legacy = if !tls12.accepted && matches!(tls12.alert, Some(40 | 71)) {
+        Some(legacy::probe(addr, sni.as_deref(), Version::Tls12, deadline).await)
+    } else {
+        None
+    };
+    let mut versions = vec![Version::Tls11, Version::Tls10, Version::Ssl3];
+    if sslv2 {
+        versions.push(Version::Ssl2);
+    }
+    let mut legacy = Vec::new();
+    for v in versions {
+        legacy.push(legacy::probe(addr, sni.as_deref(), v, deadline).await);
+    }
+    AddressVersions {
+        address: addr.ip(),
+        tls13,
+        tls12,
+        tls12_legacy,
+        legacy,
+    }
+}
+
+/// Runs the probe.
+pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
+    let port = target.url.port_or_known_default().unwrap_or(443);
+    let sslv2 = target.options.tls_version.sslv2;
+    let mut evidence = VersionsEvidence {
+        host: target.host.clone(),
+        port,
+        skipped: None,
+        addresses: Vec::new(),
+        sslv2_probed: sslv2,
+    };
+    let finish = |evidence: VersionsEvidence, reason: Option<&'static str>| Outcome {
+        evidence: Evidence::TlsVersions(evidence),
+        success: reason.is_none(),
+        reason,
+        measurements: Vec::new(),
+    };
+    if target.url.scheme() != "https" {
+        evidence.skipped = Some("not_https");
+        return finish(evidence, Some("not_https"));
+    }
+    let Some(name) = server_name(target) else {
+        evidence.skipped = Some("invalid_url");
+        return finish(evidence, Some("invalid_url"));
+    };
+    let addrs = match addresses(target, cx).await {
+        Ok(a) => a,
+        Err((reason, _)) => {
+            evidence.skipped = Some(reason);
+            return finish(evidence, Some(reason));
+        }
+    };
+    for ip in addrs {
+        let a = probe_address(target, &name, SocketAddr::new(ip, port), sslv2, cx.deadline).await;
+        evidence.addresses.push(a);
+    }
+    // The network work completed when every address answered its modern handshakes one way
+    // or the other.
+    let reason = evidence.addresses.iter().find_map(|a| {
+        [&a.tls13, &a.tls12]
+            .into_iter()
+            .find(|m| !m.accepted && m.alert.is_none())
+            .and_then(|m| m.reason)
+            .filter(|r| *r != "tls_handshake")
+    });
+    finish(evidence, reason)
+}

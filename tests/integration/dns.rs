@@ -1,0 +1,247 @@
+//! `dns` (CHECKS.md §16): every finding id against a scripted DNS server on loopback (the
+//! resolver points at it through `resolver.nameservers`), and CAA judged against the leaf a
+//! real TLS handshake saw.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_resolver::proto::rr::RecordType;
+use probes::probe::ProbeKind;
+use probes::tls::TlsClient;
+use probes::verdict::{Status, Verdict};
+use rcgen::DnType;
+
+use crate::support::dns::{Answer, DnsServer, a, caa, cname};
+use crate::support::{
+    Leaf, Pki, Resp, TestServer, engine_with_dns, evaluate_with, ids, run_of, target,
+};
+
+fn zone(name: &str, ty: RecordType) -> Answer {
+    use RecordType::{A, AAAA, CAA};
+    let recs = |r: Vec<hickory_resolver::proto::rr::Record>| Answer::Records(r);
+    match (name, ty) {
+        ("example.test", CAA) => recs(vec![
+            caa("example.test", false, "issue", "letsencrypt.org"),
+            caa("example.test", false, "iodef", "mailto:pki@example.test"),
+        ]),
+        ("good.example.test", A) => recs(vec![a("good.example.test", "127.0.0.1")]),
+        ("good.example.test", AAAA) => recs(vec![a("good.example.test", "::1")]),
+        ("www.example.test", A) => recs(vec![
+            cname("www.example.test", "good.example.test"),
+            a("good.example.test", "127.0.0.1"),
+        ]),
+        ("www.example.test", AAAA) => recs(vec![
+            cname("www.example.test", "good.example.test"),
+            a("good.example.test", "::1"),
+        ]),
+        ("nx.example.test", A | AAAA | CAA) => Answer::NxDomain,
+        ("fail.example.test", A | AAAA) => Answer::ServFail,
+        ("v4only.example.test", A) => recs(vec![a("v4only.example.test", "127.0.0.1")]),
+        ("v6only.example.test", AAAA) => recs(vec![a("v6only.example.test", "::1")]),
+        ("slow.example.test", A) => Answer::Late(
+            Duration::from_millis(1300),
+            Box::new(recs(vec![a("slow.example.test", "127.0.0.1")])),
+        ),
+        ("slow.example.test", AAAA) => Answer::Late(
+            Duration::from_millis(1300),
+            Box::new(recs(vec![a("slow.example.test", "::1")])),
+        ),
+        ("critical.example.test", A) => recs(vec![a("critical.example.test", "127.0.0.1")]),
+        ("critical.example.test", AAAA) => recs(vec![a("critical.example.test", "::1")]),
+        ("critical.example.test", CAA) => recs(vec![
+            caa("critical.example.test", false, "issue", "letsencrypt.org"),
+            caa("critical.example.test", true, "tbs", "unknown"),
+        ]),
+        ("caafail.example.test", A) => recs(vec![a("caafail.example.test", "127.0.0.1")]),
+        ("caafail.example.test", AAAA) => recs(vec![a("caafail.example.test", "::1")]),
+        ("caafail.example.test", CAA) => Answer::ServFail,
+        ("bare.other.test", A) => recs(vec![a("bare.other.test", "127.0.0.1")]),
+        ("bare.other.test", AAAA) => recs(vec![a("bare.other.test", "::1")]),
+        ("le.pki.test", A) => recs(vec![a("le.pki.test", "127.0.0.1")]),
+        ("pki.test", CAA) => recs(vec![caa("pki.test", false, "issue", "pki.goog")]),
+        ("lewild.pki.test", A) => recs(vec![a("lewild.pki.test", "127.0.0.1")]),
+        ("lewild.pki.test", CAA) => recs(vec![
+            caa("lewild.pki.test", false, "issue", "letsencrypt.org"),
+            caa("lewild.pki.test", false, "issuewild", ";"),
+        ]),
+        _ => Answer::NoData,
+    }
+}
+
+async fn dns_verdict(
+    server: &DnsServer,
+    url: &str,
+    customise: impl FnOnce(&mut probes::target::Target),
+) -> Verdict {
+    let engine = engine_with_dns(server.addr, Duration::from_secs(3));
+    let mut t = target(url, Arc::new(TlsClient::new(&[]).unwrap()), None);
+    t.checks.retain(|c| c.id == "dns");
+    customise(&mut t);
+    let (_, mut verdicts) = evaluate_with(&engine, &t).await;
+    verdicts.remove(0)
+}
+
+fn sorted(v: &Verdict) -> Vec<&'static str> {
+    let mut i = ids(v);
+    i.sort_unstable();
+    i
+}
+
+fn gauge(v: &Verdict, name: &str) -> f64 {
+    v.measurements
+        .iter()
+        .find(|m| m.gauge.name == name)
+        .unwrap_or_else(|| panic!("{name}: {:?}", v.measurements))
+        .value
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_resolution_and_caa_finding_from_a_local_dns_server() {
+    let server = DnsServer::start(zone).await;
+    let cases: &[(&str, &[&str], Status)] = &[
+        ("good.example.test", &[], Status::Pass),
+        ("www.example.test", &[], Status::Pass),
+        ("nx.example.test", &["nxdomain"], Status::Fail),
+        ("fail.example.test", &["resolution_failed"], Status::Fail),
+        ("empty.example.test", &["no_address"], Status::Fail),
+        ("v4only.example.test", &["no_ipv6"], Status::Pass),
+        ("v6only.example.test", &["no_ipv4"], Status::Pass),
+        ("slow.example.test", &["slow_resolution"], Status::Pass),
+        (
+            "critical.example.test",
+            &["caa_unknown_critical"],
+            Status::Fail,
+        ),
+        ("caafail.example.test", &["caa_lookup_failed"], Status::Fail),
+        ("bare.other.test", &["caa_missing"], Status::Pass),
+    ];
+    for (host, want, status) in cases {
+        let v = dns_verdict(&server, &format!("https://{host}/"), |_| {}).await;
+        let mut want = want.to_vec();
+        want.sort_unstable();
+        assert_eq!(sorted(&v), want, "{host}: {:?}", v.findings);
+        assert_eq!(v.status, *status, "{host}: {:?}", v.findings);
+    }
+
+    let v = dns_verdict(&server, "https://www.example.test/", |_| {}).await;
+    assert_eq!(gauge(&v, "dns_cname_chain_length"), 1.0);
+    assert_eq!(gauge(&v, "dns_resolve_success"), 1.0);
+    assert_eq!(gauge(&v, "dns_caa_present"), 1.0);
+    assert_eq!(
+        gauge(&v, "dns_caa_relevant_depth"),
+        1.0,
+        "found on example.test"
+    );
+    assert_eq!(gauge(&v, "dns_caa_issuers"), 1.0);
+    assert_eq!(gauge(&v, "dns_caa_iodef_present"), 1.0);
+    assert_eq!(gauge(&v, "dns_min_ttl_seconds"), 60.0);
+    let records: Vec<(String, f64)> = v
+        .measurements
+        .iter()
+        .filter(|m| m.gauge.name == "dns_records")
+        .map(|m| (m.labels[0].clone(), m.value))
+        .collect();
+    assert_eq!(
+        records,
+        [("ipv4".to_owned(), 1.0), ("ipv6".to_owned(), 1.0)]
+    );
+    // CAA climbed from the host to its parent.
+    let caa_names: Vec<String> = server
+        .queries()
+        .into_iter()
+        .filter(|(_, t)| *t == RecordType::CAA)
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        caa_names.contains(&"www.example.test".to_owned()),
+        "{caa_names:?}"
+    );
+    assert!(
+        caa_names.contains(&"example.test".to_owned()),
+        "{caa_names:?}"
+    );
+    let v = dns_verdict(&server, "https://bare.other.test/", |_| {}).await;
+    assert!(
+        server
+            .queries()
+            .iter()
+            .any(|(n, t)| n == "test" && *t == RecordType::CAA),
+        "the TLD is asked"
+    );
+    assert!(
+        !server.queries().iter().any(|(n, _)| n.is_empty()),
+        "never the root"
+    );
+    assert_eq!(gauge(&v, "dns_caa_present"), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pinned_and_ip_targets_skip_unless_enabled() {
+    let server = DnsServer::start(zone).await;
+    let v = dns_verdict(&server, "https://good.example.test/", |t| {
+        t.resolve = Some("127.0.0.9".parse().unwrap());
+    })
+    .await;
+    assert_eq!(
+        (v.status, v.reason),
+        (Status::Skipped, Some("address_pinned"))
+    );
+    let v = dns_verdict(&server, "https://good.example.test/", |t| {
+        t.resolve = Some("127.0.0.9".parse().unwrap());
+        t.options.dns.when_pinned = true;
+    })
+    .await;
+    assert_eq!(v.status, Status::Pass, "{:?}", v.findings);
+    let v = dns_verdict(&server, "https://127.0.0.1/", |_| {}).await;
+    assert_eq!((v.status, v.reason), (Status::Skipped, Some("ip_address")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn caa_blocks_the_ca_of_the_leaf_the_tls_probe_saw() {
+    let server = DnsServer::start(zone).await;
+    // A CA that names itself like Let's Encrypt's intermediates.
+    let le = Pki::named(&[
+        (DnType::OrganizationName, "Let's Encrypt"),
+        (DnType::CommonName, "R10"),
+    ]);
+    let engine = engine_with_dns(server.addr, Duration::from_secs(3));
+    for (host, names, want) in [
+        ("le.pki.test", vec!["le.pki.test"], true),
+        // issuewild ";" forbids wildcards; a plain leaf is still allowed by issue.
+        ("lewild.pki.test", vec!["lewild.pki.test"], false),
+        (
+            "lewild.pki.test",
+            vec!["*.pki.test", "lewild.pki.test"],
+            true,
+        ),
+    ] {
+        let srv = TestServer::https("127.0.0.1", le.server_config(&Leaf::valid(&names)), |_| {
+            Resp::new(200)
+        })
+        .await;
+        let url = format!("https://{host}:{}/", srv.addr.port());
+        let mut t = target(&url, le.client(), None);
+        t.checks.retain(|c| c.id == "dns" || c.id == "tls_cert");
+        let (runs, verdicts) = evaluate_with(&engine, &t).await;
+        assert!(
+            run_of(&runs, ProbeKind::Tls).success,
+            "{host}: {:?}",
+            run_of(&runs, ProbeKind::Tls).reason
+        );
+        let v = verdicts.iter().find(|v| v.check == "dns").unwrap();
+        assert_eq!(
+            ids(v).contains(&"caa_blocks_current_ca"),
+            want,
+            "{host} {names:?}: {:?}",
+            v.findings
+        );
+        if want {
+            let f = v
+                .findings
+                .iter()
+                .find(|f| f.id == "caa_blocks_current_ca")
+                .unwrap();
+            assert!(f.evidence.contains("letsencrypt.org"), "{}", f.evidence);
+        }
+    }
+}

@@ -1,0 +1,556 @@
+//! `tls_cert` (CHECKS.md §9): every finding id from a real handshake (in-process rustls servers
+//! with rcgen chains; `openssl s_server` where rustls cannot serve the key), except the
+//! public-root-only rules, which no loopback server can reach and are judged on committed
+//! bytes (named so).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use probes::evidence::{Evidence, ProbeRun};
+use probes::probe::ProbeKind;
+use probes::tls::inspect;
+use probes::tls::probe::{AddressTls, TlsEvidence};
+use probes::tls::{TlsClient, TlsFacts, Verification};
+use probes::verdict::{Severity, Status};
+use rcgen::{DnType, KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_ED25519};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use time::OffsetDateTime;
+
+use crate::support::der::{self, Status as OcspStatus};
+use crate::support::dns::{Answer, DnsServer, a};
+use crate::support::openssl::{self, SServer};
+use crate::support::{
+    Leaf, Pki, Resp, TestServer, engine_with_dns, evaluate_with, ids, judge, run_of, target,
+    verdict,
+};
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn days(n: i64) -> time::Duration {
+    time::Duration::days(n)
+}
+
+fn leaf(names: &[&str], from: i64, to: i64) -> Leaf {
+    let t = OffsetDateTime::now_utc();
+    Leaf {
+        names: names.iter().map(|s| s.to_string()).collect(),
+        not_before: t + days(from),
+        not_after: t + days(to),
+    }
+}
+
+fn config_with_ocsp(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    ocsp: Vec<u8>,
+) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert_with_ocsp(chain, key, ocsp)
+        .unwrap();
+    Arc::new(cfg)
+}
+
+async fn serve(cfg: Arc<rustls::ServerConfig>) -> TestServer {
+    TestServer::https("127.0.0.1", cfg, |_| Resp::new(200)).await
+}
+
+async fn tls_cert(url: &str, tls: Arc<TlsClient>) -> probes::verdict::Verdict {
+    let mut t = target(url, tls, None);
+    t.checks.retain(|c| c.id == "tls_cert");
+    verdict(&t, "tls_cert").await
+}
+
+fn ids_sorted(v: &probes::verdict::Verdict) -> Vec<&'static str> {
+    let mut i = ids(v);
+    i.sort_unstable();
+    i
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_finding_from_rustls_servers() {
+    let pki = Pki::new();
+    let other = Pki::new();
+    let ip = "127.0.0.1";
+    let n = now();
+    let ocsp_for = |chain: &[CertificateDer<'static>], st: OcspStatus, next: i64| {
+        let d = inspect::inspect(&chain[0]).unwrap();
+        der::ocsp_response(&d.issuer_der, &d.serial_bytes, st, n - 3600, next)
+    };
+
+    // (case, server config, expected finding ids, status)
+    let mut cases: Vec<(&str, Arc<rustls::ServerConfig>, Vec<&str>, Status)> = Vec::new();
+    cases.push((
+        "valid",
+        pki.server_config(&Leaf::valid(&[ip])),
+        vec!["ocsp_not_stapled"],
+        Status::Pass,
+    ));
+    cases.push((
+        "expired",
+        pki.server_config(&Leaf::expired(&[ip])),
+        vec!["expired", "ocsp_not_stapled"],
+        Status::Fail,
+    ));
+    cases.push((
+        "not yet valid",
+        pki.server_config(&leaf(&[ip], 2, 92)),
+        vec!["not_yet_valid", "ocsp_not_stapled"],
+        Status::Fail,
+    ));
+    cases.push((
+        "5 days left on a 90-day certificate",
+        pki.server_config(&leaf(&[ip], -85, 5)),
+        vec!["expires_critical", "ocsp_not_stapled"],
+        Status::Fail,
+    ));
+    cases.push((
+        "15 days left on a 90-day certificate",
+        pki.server_config(&leaf(&[ip], -75, 15)),
+        vec!["expires_soon", "ocsp_not_stapled"],
+        Status::Fail,
+    ));
+    cases.push((
+        "wrong host (CN matches, SAN does not)",
+        {
+            let (chain, key) = pki.leaf_with(&Leaf::valid(&["127.0.0.2"]), |p| {
+                p.distinguished_name = rcgen::DistinguishedName::new();
+                p.distinguished_name.push(DnType::CommonName, ip);
+            });
+            crate::support::server_config(chain, key)
+        },
+        vec!["hostname_mismatch", "ocsp_not_stapled"],
+        Status::Fail,
+    ));
+    cases.push((
+        "self-signed",
+        {
+            let (chain, key) = Pki::self_signed(&Leaf::valid(&[ip]));
+            crate::support::server_config(chain, key)
+        },
+        vec!["ocsp_not_stapled", "untrusted_chain"],
+        Status::Fail,
+    ));
+    cases.push((
+        "unknown CA",
+        other.server_config(&Leaf::valid(&[ip])),
+        vec!["ocsp_not_stapled", "untrusted_chain"],
+        Status::Fail,
+    ));
+    cases.push((
+        "must-staple without a staple",
+        {
+            let (chain, key) = pki.leaf_with(&Leaf::valid(&[ip]), |p| {
+                p.custom_extensions.push(der::must_staple());
+            });
+            crate::support::server_config(chain, key)
+        },
+        vec!["must_staple_without_staple"],
+        Status::Fail,
+    ));
+    cases.push((
+        "stapled: revoked",
+        {
+            let (chain, key) = pki.leaf(&Leaf::valid(&[ip]));
+            let ocsp = ocsp_for(&chain, OcspStatus::Revoked, n + 86_400);
+            config_with_ocsp(chain, key, ocsp)
+        },
+        vec!["revoked"],
+        Status::Fail,
+    ));
+    cases.push((
+        "stapled: stale",
+        {
+            let (chain, key) = pki.leaf(&Leaf::valid(&[ip]));
+            let ocsp = ocsp_for(&chain, OcspStatus::Good, n - 60);
+            config_with_ocsp(chain, key, ocsp)
+        },
+        vec!["ocsp_staple_bad"],
+        Status::Fail,
+    ));
+    cases.push((
+        "stapled: for another certificate",
+        {
+            let (chain, key) = pki.leaf(&Leaf::valid(&[ip]));
+            let d = inspect::inspect(&chain[0]).unwrap();
+            let ocsp = der::ocsp_response(
+                &d.issuer_der,
+                &[0x7f, 0x01],
+                OcspStatus::Good,
+                n - 60,
+                n + 86_400,
+            );
+            config_with_ocsp(chain, key, ocsp)
+        },
+        vec!["ocsp_staple_bad"],
+        Status::Fail,
+    ));
+    cases.push((
+        "stapled: good",
+        {
+            let (chain, key) = pki.leaf(&Leaf::valid(&[ip]));
+            let ocsp = ocsp_for(&chain, OcspStatus::Good, n + 86_400);
+            config_with_ocsp(chain, key, ocsp)
+        },
+        vec![],
+        Status::Pass,
+    ));
+    cases.push((
+        "chain includes the root",
+        {
+            let (mut chain, key) = pki.leaf(&Leaf::valid(&[ip]));
+            chain.push(pki.ca_der.clone());
+            crate::support::server_config(chain, key)
+        },
+        vec!["chain_order", "ocsp_not_stapled"],
+        Status::Pass,
+    ));
+
+    for (name, cfg, want, status) in cases {
+        let srv = serve(cfg).await;
+        let v = tls_cert(&srv.url("https", "/"), pki.client()).await;
+        assert_eq!(ids_sorted(&v), want, "{name}: {:?}", v.findings);
+        assert_eq!(v.status, status, "{name}: {:?}", v.findings);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_certificate_still_exports_every_fact() {
+    let pki = Pki::new();
+    let srv = serve(pki.server_config(&Leaf::expired(&["127.0.0.1"]))).await;
+    let mut t = target(&srv.url("https", "/"), pki.client(), None);
+    t.checks.retain(|c| c.id == "tls_cert");
+    let (runs, verdicts) = crate::support::evaluate(&t).await;
+    let run = run_of(&runs, ProbeKind::Tls);
+    assert!(!run.success);
+    assert_eq!(run.reason, Some("expired"));
+    let m = |name: &str| {
+        run.measurements
+            .iter()
+            .chain(verdicts[0].measurements.iter())
+            .find(|m| m.gauge.name == name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .clone()
+    };
+    let expiry = m("ssl_earliest_cert_expiry");
+    assert!(expiry.value < now() as f64 - 9.0 * 86_400.0);
+    assert_eq!(expiry.labels, ["127.0.0.1"]);
+    assert_eq!(m("tls_chain_verified").labels, ["127.0.0.1", "expired"]);
+    assert_eq!(m("tls_chain_verified").value, 0.0);
+    assert!(m("tls_cert_expires_in_seconds").value < -9.0 * 86_400.0);
+    assert!(m("tls_cert_lifetime_used_ratio").value > 1.0);
+    assert_eq!(m("tls_cert_chain_valid").value, 0.0);
+    assert_eq!(m("tls_cert_hostname_match").value, 1.0);
+    assert_eq!(m("tls_cert_chain_length").value, 1.0);
+    assert_eq!(m("tls_cert_key_length").value, 256.0);
+    assert_eq!(m("tls_cert_info").labels[2], "ec-p256");
+    let chain_info = m("ssl_last_chain_info");
+    assert_eq!(chain_info.labels.len(), 6);
+    assert_eq!(chain_info.labels[1].len(), 64, "sha256 hex");
+    assert!(chain_info.labels.iter().all(|l| l.len() <= 64));
+    let finding = verdicts[0]
+        .findings
+        .iter()
+        .find(|f| f.id == "expired")
+        .unwrap();
+    assert!(finding.evidence.contains("leaf #0"), "{}", finding.evidence);
+    assert_eq!(finding.severity, Severity::Critical);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_intermediate_is_incomplete_when_aia_completes_the_path() {
+    let root = Pki::new();
+    let (int, int_der) = root.intermediate("prodprobe test intermediate");
+    // The caIssuers URL serves the intermediate (DER) from an in-process HTTP server.
+    let int_body = int_der.as_ref().to_vec();
+    let aia = TestServer::http("127.0.0.1", move |_| Resp::new(200).body(int_body.clone())).await;
+    let aia_url = aia.url("http", "/int.der");
+    let (chain, key) = int.leaf_with(&Leaf::valid(&["127.0.0.1"]), |p| {
+        p.custom_extensions.push(der::aia_ca_issuers(&aia_url));
+    });
+    let srv = serve(crate::support::server_config(
+        chain.clone(),
+        key.clone_key(),
+    ))
+    .await;
+    let v = tls_cert(&srv.url("https", "/"), root.client()).await;
+    assert_eq!(
+        ids_sorted(&v),
+        ["incomplete_chain", "ocsp_not_stapled"],
+        "{:?}",
+        v.findings
+    );
+    assert_eq!(v.findings[0].severity, Severity::High);
+    assert!(v.findings.iter().any(|f| f.evidence.contains(&aia_url)));
+    assert_eq!(aia.count(), 1, "exactly one caIssuers request");
+
+    // With the fetch switched off, the same chain is untrusted.
+    let mut t = target(&srv.url("https", "/"), root.client(), None);
+    t.checks.retain(|c| c.id == "tls_cert");
+    t.options.tls_cert.aia_fetch = false;
+    let v = verdict(&t, "tls_cert").await;
+    assert_eq!(ids_sorted(&v), ["ocsp_not_stapled", "untrusted_chain"]);
+    assert_eq!(aia.count(), 1);
+
+    // Serving the intermediate fixes it.
+    let full = serve(crate::support::server_config(
+        vec![chain[0].clone(), int_der],
+        key,
+    ))
+    .await;
+    let v = tls_cert(&full.url("https", "/"), root.client()).await;
+    assert_eq!(ids_sorted(&v), ["ocsp_not_stapled"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sha1_signature_is_weak_signature() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
+    let (cert, key) = openssl::leaf(
+        dir.path(),
+        "sha1",
+        "ec:P-256",
+        "IP:127.0.0.1",
+        "sha1",
+        (&ca_cert, &ca_key),
+    );
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let srv = serve(crate::support::server_config(chain, key)).await;
+    let v = tls_cert(&srv.url("https", "/"), pki.client()).await;
+    assert_eq!(
+        ids_sorted(&v),
+        ["ocsp_not_stapled", "weak_signature"],
+        "{:?}",
+        v.findings
+    );
+    assert!(
+        v.findings
+            .iter()
+            .any(|f| f.evidence.contains("ecdsa-with-SHA1"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rsa_1024_key_from_openssl_s_server_is_weak_key() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
+    let (cert, key) = openssl::leaf(
+        dir.path(),
+        "rsa1024",
+        "rsa:1024",
+        "IP:127.0.0.1",
+        "sha256",
+        (&ca_cert, &ca_key),
+    );
+    // rustls cannot serve an RSA-1024 key; OpenSSL at security level 0 can. The handshake then
+    // fails in rustls (ring verifies no RSA key under 2048 bits), after the chain was recorded.
+    let srv = SServer::start(&cert, &key, &["-cipher", "ALL:@SECLEVEL=0"]);
+    let v = tls_cert(&format!("https://{}/", srv.addr), pki.client()).await;
+    assert_eq!(
+        ids_sorted(&v),
+        ["ocsp_not_stapled", "weak_key"],
+        "{:?}",
+        v.findings
+    );
+    assert!(
+        v.findings
+            .iter()
+            .any(|f| f.evidence.contains("RSA 1024 bits"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn p521_intermediate_is_uncommon_curve() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
+    let (int_cert, int_key) =
+        openssl::intermediate(dir.path(), "p521-ca", "ec:P-521", (&ca_cert, &ca_key));
+    let (cert, key) = openssl::leaf(
+        dir.path(),
+        "leaf",
+        "ec:P-256",
+        "IP:127.0.0.1",
+        "sha512",
+        (&int_cert, &int_key),
+    );
+    let mut chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    chain.extend(
+        CertificateDer::pem_file_iter(&int_cert)
+            .unwrap()
+            .map(Result::unwrap),
+    );
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let srv = serve(crate::support::server_config(chain, key)).await;
+    let v = tls_cert(&srv.url("https", "/"), pki.client()).await;
+    // ring verifies no P-521 signature, so the chain is also reported untrusted.
+    assert_eq!(
+        ids_sorted(&v),
+        ["ocsp_not_stapled", "uncommon_curve", "untrusted_chain"],
+        "{:?}",
+        v.findings
+    );
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.id == "uncommon_curve")
+        .unwrap();
+    assert!(f.evidence.contains("chain #1"), "{}", f.evidence);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inconsistent_backends_across_two_addresses_of_one_name() {
+    let pki = Pki::new();
+    let good = serve(pki.server_config(&Leaf::valid(&["shop.test"]))).await;
+    let port = good.addr.port();
+    // The second backend, same port on 127.0.0.2, serves an expired certificate.
+    let bad = TestServer::start_on(
+        ("127.0.0.2", port),
+        Some(pki.server_config(&Leaf::expired(&["shop.test"]))),
+        Arc::new(|_| Resp::new(200)),
+    )
+    .await;
+    let dns = DnsServer::start(|name, ty| match (name, ty) {
+        ("shop.test", hickory_resolver::proto::rr::RecordType::A) => Answer::Records(vec![
+            a("shop.test", "127.0.0.1"),
+            a("shop.test", "127.0.0.2"),
+        ]),
+        _ => Answer::NoData,
+    })
+    .await;
+    let engine = engine_with_dns(dns.addr, Duration::from_secs(2));
+    let mut t = target(&format!("https://shop.test:{port}/"), pki.client(), None);
+    t.checks.retain(|c| c.id == "tls_cert");
+    let (runs, verdicts) = evaluate_with(&engine, &t).await;
+    let v = &verdicts[0];
+    assert_eq!(
+        ids_sorted(v),
+        ["expired", "inconsistent_backends", "ocsp_not_stapled"],
+        "{:?}",
+        v.findings
+    );
+    let expired = v.findings.iter().find(|f| f.id == "expired").unwrap();
+    assert!(
+        expired.evidence.starts_with("127.0.0.2:"),
+        "{}",
+        expired.evidence
+    );
+    // One series per address.
+    let run = run_of(&runs, ProbeKind::Tls);
+    let mut addrs: Vec<&str> = run
+        .measurements
+        .iter()
+        .filter(|m| m.gauge.name == "ssl_earliest_cert_expiry")
+        .map(|m| m.labels[0].as_str())
+        .collect();
+    addrs.sort_unstable();
+    assert_eq!(addrs, ["127.0.0.1", "127.0.0.2"]);
+    drop(bad);
+}
+
+/// A hand-made tls evidence whose chain ends at a public root: no loopback server can present
+/// a chain to a real public root, so the public-root-only rules are judged on committed bytes
+/// (rcgen certificates made here, with `public_root` set as the probe would set it).
+fn public_root_evidence(chain: Vec<CertificateDer<'static>>) -> ProbeRun {
+    let certs: Vec<_> = chain.iter().filter_map(inspect::inspect).collect();
+    let facts = TlsFacts {
+        version: Some("tls1.3"),
+        cipher: None,
+        group: None,
+        alpn: None,
+        sni: Some("shop.example".into()),
+        chain: Arc::from(chain),
+        ocsp: None,
+        verification: Verification::Verified,
+    };
+    let evidence = TlsEvidence {
+        host: "shop.example".into(),
+        port: 443,
+        skipped: None,
+        addresses: vec![AddressTls {
+            address: "192.0.2.1".parse::<IpAddr>().unwrap(),
+            facts: Some(Arc::new(facts)),
+            failure: None,
+            trusted: Some(true),
+            trust_reason: None,
+            public_root: true,
+            leaf_parsed: true,
+            certs,
+            duration: Duration::ZERO,
+        }],
+        aia: None,
+    };
+    ProbeRun {
+        kind: ProbeKind::Tls,
+        started_at: SystemTime::now(),
+        duration: Duration::ZERO,
+        success: true,
+        reason: None,
+        evidence: Evidence::Tls(evidence),
+        measurements: Vec::new(),
+    }
+}
+
+#[test]
+fn public_root_only_rules_on_committed_bytes_lifetime_and_ed25519() {
+    let pki = Pki::new();
+    let t = target(
+        "https://shop.example/",
+        Arc::new(TlsClient::new(&[]).unwrap()),
+        None,
+    );
+    // A 400-day leaf issued before 2026-03-15: over the 398-day limit.
+    let long = Leaf {
+        names: vec!["shop.example".into()],
+        not_before: OffsetDateTime::from_unix_timestamp(1_760_000_000).unwrap(),
+        not_after: OffsetDateTime::from_unix_timestamp(1_760_000_000).unwrap() + days(400),
+    };
+    let (chain, _) = pki.leaf(&long);
+    let v = judge(&t, vec![public_root_evidence(chain)], "tls_cert");
+    assert!(
+        ids(&v).contains(&"lifetime_exceeds_policy"),
+        "{:?}",
+        v.findings
+    );
+    // 90 days issued now: within every cap until 2029.
+    let (chain, _) = pki.leaf(&Leaf::valid(&["shop.example"]));
+    let v = judge(&t, vec![public_root_evidence(chain)], "tls_cert");
+    assert!(
+        !ids(&v).contains(&"lifetime_exceeds_policy"),
+        "{:?}",
+        v.findings
+    );
+
+    // An Ed25519 leaf is outside the Web PKI: weak_key on a public-root target only.
+    let key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+    let params = Pki::params(&Leaf::valid(&["shop.example"]));
+    let ed = params.self_signed(&key).unwrap().der().clone();
+    let v = judge(&t, vec![public_root_evidence(vec![ed.clone()])], "tls_cert");
+    assert!(ids(&v).contains(&"weak_key"), "{:?}", v.findings);
+    let mut private = public_root_evidence(vec![ed]);
+    if let Evidence::Tls(e) = &mut private.evidence {
+        e.addresses[0].public_root = false;
+    }
+    let v = judge(&t, vec![private], "tls_cert");
+    assert!(!ids(&v).contains(&"weak_key"), "{:?}", v.findings);
+    let _ = PKCS_ECDSA_P256_SHA256;
+}

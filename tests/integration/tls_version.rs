@@ -1,0 +1,386 @@
+//! `tls_version` (CHECKS.md §10): rustls servers restricted to TLS 1.2 or 1.3, Debian's
+//! `openssl s_server` for TLS 1.0 and 1.1 (security level 0) and for a TLS 1.2 server with
+//! legacy suites only, and, for what no current server speaks (SSLv3, SSLv2, broken version
+//! negotiation, silence), a scripted TCP server replaying committed bytes, named so.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use probes::context::ProbeContext;
+use probes::evidence::ProbeRun;
+use probes::measure::Measurement;
+use probes::probe::{self, ProbeKind};
+use probes::target::Target;
+use probes::verdict::{Status, Verdict};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::support::openssl::{self, SServer};
+use crate::support::{Leaf, Pki, Resp, TestServer, engine, ids, judge, target};
+
+async fn run_versions(t: &Target, budget: Duration) -> (ProbeRun, Verdict) {
+    let engine = engine();
+    let cx = ProbeContext {
+        engine: &engine,
+        deadline: tokio::time::Instant::now() + budget,
+    };
+    let run = probe::run(ProbeKind::TlsVersions, t, &cx).await;
+    let v = judge(t, vec![run.clone()], "tls_version");
+    (run, v)
+}
+
+fn accepted(v: &Verdict, version: &str) -> f64 {
+    gauge(&v.measurements, "tls_version_accepted", &[version])
+}
+
+fn gauge(ms: &[Measurement], name: &str, labels: &[&str]) -> f64 {
+    ms.iter()
+        .find(|m| m.gauge.name == name && m.labels.iter().zip(labels).all(|(a, b)| a == b))
+        .unwrap_or_else(|| panic!("{name}{labels:?} missing: {ms:?}"))
+        .value
+}
+
+fn sorted(v: &Verdict) -> Vec<&'static str> {
+    let mut i = ids(v);
+    i.sort_unstable();
+    i
+}
+
+fn rustls_only(
+    pki: &Pki,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ServerConfig> {
+    let (chain, key) = pki.leaf(&Leaf::valid(&["127.0.0.1"]));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    Arc::new(cfg)
+}
+
+fn versions_target(url: &str, pki: &Pki) -> Target {
+    let mut t = target(url, pki.client(), None);
+    t.checks.retain(|c| c.id == "tls_version");
+    t
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls12_only_and_tls13_only_rustls_servers() {
+    let pki = Pki::new();
+    let only12 = TestServer::https(
+        "127.0.0.1",
+        rustls_only(&pki, &[&rustls::version::TLS12]),
+        |_| Resp::new(200),
+    )
+    .await;
+    let only13 = TestServer::https(
+        "127.0.0.1",
+        rustls_only(&pki, &[&rustls::version::TLS13]),
+        |_| Resp::new(200),
+    )
+    .await;
+    let both = TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+        |_| Resp::new(200),
+    )
+    .await;
+
+    let (run, v) = run_versions(
+        &versions_target(&only12.url("https", "/"), &pki),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(run.success, "{:?}", run.reason);
+    assert_eq!(sorted(&v), ["tls13_unsupported"]);
+    assert_eq!(v.status, Status::Pass, "info never fails");
+    assert_eq!(accepted(&v, "tls1.2"), 1.0);
+    assert_eq!(accepted(&v, "tls1.3"), 0.0);
+    for legacy in ["ssl3", "tls1.0", "tls1.1"] {
+        assert_eq!(accepted(&v, legacy), 0.0, "{legacy}");
+        // rustls refuses every pre-1.2 hello with a fatal alert.
+        assert!(
+            gauge(&v.measurements, "tls_legacy_alert_code", &[legacy]) > 0.0,
+            "{legacy}"
+        );
+    }
+    assert!(
+        v.measurements
+            .iter()
+            .any(|m| m.gauge.name == "tls_negotiated_info"
+                && m.labels[0] == "tls1.2"
+                && m.labels[1].starts_with("TLS_ECDHE_"))
+    );
+
+    let (_, v) = run_versions(
+        &versions_target(&only13.url("https", "/"), &pki),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(sorted(&v), Vec::<&str>::new());
+    assert_eq!(v.status, Status::Pass);
+    assert_eq!(accepted(&v, "tls1.2"), 0.0);
+    assert_eq!(accepted(&v, "tls1.3"), 1.0);
+
+    let (_, v) = run_versions(
+        &versions_target(&both.url("https", "/"), &pki),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(sorted(&v), Vec::<&str>::new());
+    assert_eq!(accepted(&v, "tls1.2"), 1.0);
+    assert_eq!(accepted(&v, "tls1.3"), 1.0);
+}
+
+/// Debian's OpenSSL (3.0 here) still implements TLS 1.0 and 1.1 behind security level 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn openssl_s_server_tls10_and_tls11_are_accepted_and_fail() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
+    let (cert, key) = openssl::leaf(
+        dir.path(),
+        "legacy",
+        "rsa:2048",
+        "IP:127.0.0.1",
+        "sha256",
+        (&ca_cert, &ca_key),
+    );
+    let version = openssl::version();
+    for (flag, label, finding) in [
+        ("-tls1", "tls1.0", "tls10_accepted"),
+        ("-tls1_1", "tls1.1", "tls11_accepted"),
+    ] {
+        assert!(
+            openssl::s_server_supports(flag),
+            "{version} has no s_server {flag}"
+        );
+        let srv = SServer::start(&cert, &key, &[flag, "-cipher", "ALL:@SECLEVEL=0"]);
+        let (_, v) = run_versions(
+            &versions_target(&format!("https://{}/", srv.addr), &pki),
+            Duration::from_secs(60),
+        )
+        .await;
+        assert_eq!(
+            sorted(&v),
+            {
+                let mut want = [finding, "no_modern_tls", "tls13_unsupported"];
+                want.sort_unstable();
+                want
+            },
+            "{version} {flag}: {:?}",
+            v.findings
+        );
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(accepted(&v, label), 1.0);
+        assert_eq!(accepted(&v, "tls1.2"), 0.0);
+        assert_eq!(accepted(&v, "ssl3"), 0.0);
+    }
+    // Every version at security level 0: the legacy hellos are accepted, rustls too.
+    let srv = SServer::start(&cert, &key, &["-cipher", "ALL:@SECLEVEL=0"]);
+    let (_, v) = run_versions(
+        &versions_target(&format!("https://{}/", srv.addr), &pki),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        sorted(&v),
+        ["tls10_accepted", "tls11_accepted"],
+        "{:?}",
+        v.findings
+    );
+    assert_eq!(accepted(&v, "tls1.3"), 1.0);
+    assert_eq!(accepted(&v, "tls1.2"), 1.0);
+    // SSLv3 cannot be offered by this OpenSSL build (compiled without it): that case runs on
+    // committed bytes below.
+    if !openssl::s_server_supports("-ssl3") {
+        assert_eq!(accepted(&v, "ssl3"), 0.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openssl_tls12_with_cbc_rsa_suites_only_is_legacy_suites_only() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
+    let (cert, key) = openssl::leaf(
+        dir.path(),
+        "cbc",
+        "rsa:2048",
+        "IP:127.0.0.1",
+        "sha256",
+        (&ca_cert, &ca_key),
+    );
+    let srv = SServer::start(
+        &cert,
+        &key,
+        &["-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"],
+    );
+    let (run, v) = run_versions(
+        &versions_target(&format!("https://{}/", srv.addr), &pki),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        sorted(&v),
+        ["tls12_legacy_suites_only", "tls13_unsupported"],
+        "{:?}",
+        v.findings
+    );
+    assert_eq!(accepted(&v, "tls1.2"), 1.0);
+    let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
+        panic!()
+    };
+    assert_eq!(
+        e.addresses[0].tls12.alert,
+        Some(40),
+        "rustls's ECDHE+AEAD hello draws handshake_failure"
+    );
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.id == "tls12_legacy_suites_only")
+        .unwrap();
+    assert!(f.evidence.contains("0x002f"), "{}", f.evidence);
+}
+
+/// A TCP server answering each hello from a script of committed bytes: SSLv2/SSLv3 replies
+/// written from the specifications (no current server speaks them), a TLS 1.2 ServerHello to
+/// every hello (broken negotiation), or silence.
+async fn scripted(reply: fn(&[u8]) -> Option<Vec<u8>>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 2048];
+                loop {
+                    let need = match buf.first() {
+                        Some(b) if b & 0x80 != 0 && buf.len() >= 2 => {
+                            2 + ((usize::from(b & 0x7f) << 8) | usize::from(buf[1]))
+                        }
+                        Some(_) if buf.len() >= 5 => {
+                            5 + ((usize::from(buf[3]) << 8) | usize::from(buf[4]))
+                        }
+                        _ => usize::MAX,
+                    };
+                    if buf.len() >= need || buf.len() > 65_536 {
+                        break;
+                    }
+                    match tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk)).await {
+                        Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                        _ => return,
+                    }
+                }
+                match reply(&buf) {
+                    Some(bytes) => {
+                        let _ = s.write_all(&bytes).await;
+                        let _ = s.shutdown().await;
+                    }
+                    // Silence: hold the connection until the client gives up.
+                    None => {
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk)).await;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn server_hello(version: [u8; 2]) -> Vec<u8> {
+    let mut r = vec![
+        0x16, 0x03, 0x00, 0x00, 0x2a, 0x02, 0x00, 0x00, 0x26, version[0], version[1],
+    ];
+    r.extend_from_slice(&[0x5a; 32]);
+    r.extend_from_slice(&[0x00, 0x00, 0x0a, 0x00]);
+    r
+}
+
+fn ssl3_server(hello: &[u8]) -> Option<Vec<u8>> {
+    // Any SSLv3/TLS hello gets an SSLv3 ServerHello (RFC 6101 §5.6.1.3).
+    (hello.first() == Some(&0x16)).then(|| server_hello([0x03, 0x00]))
+}
+
+fn sslv2_server(hello: &[u8]) -> Option<Vec<u8>> {
+    if hello.first().is_some_and(|b| b & 0x80 != 0) {
+        // SERVER-HELLO (draft-hickman-netscape-ssl-00): type 4, version 00 02.
+        Some(vec![
+            0x80, 0x0a, 0x04, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ])
+    } else {
+        Some(vec![0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46])
+    }
+}
+
+fn tls12_to_everything(hello: &[u8]) -> Option<Vec<u8>> {
+    (hello.first() == Some(&0x16)).then(|| server_hello([0x03, 0x03]))
+}
+
+fn silent(_: &[u8]) -> Option<Vec<u8>> {
+    None
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sslv3_sslv2_broken_negotiation_and_silence_on_committed_bytes() {
+    let pki = Pki::new();
+
+    let addr = scripted(ssl3_server).await;
+    let (_, v) = run_versions(
+        &versions_target(&format!("https://{addr}/"), &pki),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(
+        sorted(&v),
+        ["no_modern_tls", "sslv3_accepted", "tls13_unsupported"],
+        "{:?}",
+        v.findings
+    );
+    assert_eq!(accepted(&v, "ssl3"), 1.0);
+    assert_eq!(
+        accepted(&v, "tls1.0"),
+        0.0,
+        "an SSLv3 answer to TLS 1.0 counts for SSLv3"
+    );
+
+    let addr = scripted(sslv2_server).await;
+    let mut t = versions_target(&format!("https://{addr}/"), &pki);
+    t.options.tls_version.sslv2 = true;
+    let (_, v) = run_versions(&t, Duration::from_secs(30)).await;
+    assert!(ids(&v).contains(&"sslv2_accepted"), "{:?}", v.findings);
+    assert_eq!(accepted(&v, "ssl2"), 1.0);
+
+    let addr = scripted(tls12_to_everything).await;
+    let (_, v) = run_versions(
+        &versions_target(&format!("https://{addr}/"), &pki),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        ids(&v).contains(&"version_negotiation_broken"),
+        "{:?}",
+        v.findings
+    );
+    assert_eq!(accepted(&v, "tls1.0"), 0.0);
+
+    // Silence: a 2 s budget cuts every hello; nothing is judged accepted or refused.
+    let addr = scripted(silent).await;
+    let (_, v) = run_versions(
+        &versions_target(&format!("https://{addr}/"), &pki),
+        Duration::from_secs(2),
+    )
+    .await;
+    assert_eq!(sorted(&v), ["probe_inconclusive"], "{:?}", v.findings);
+    assert_eq!(accepted(&v, "tls1.0"), -1.0);
+    assert_eq!(accepted(&v, "tls1.3"), -1.0);
+}
