@@ -91,6 +91,10 @@ enum Command {
         /// Only these targets (by name, repeatable).
         #[arg(long = "target")]
         targets: Vec<String>,
+        /// Also run the opt-in rate_limit check (a bounded burst): for config targets that
+        /// enable it, and for every URL given on the command line.
+        #[arg(long)]
+        rate_limit: bool,
     },
     /// Validate a config file; exit 2 and print every problem when it is invalid.
     Validate {
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
                 allow_errors,
                 checks,
                 targets,
+                rate_limit,
             } => {
                 check(
                     config,
@@ -151,6 +156,7 @@ fn main() -> ExitCode {
                     allow_errors,
                     &checks,
                     &targets,
+                    rate_limit,
                 )
                 .await
             }
@@ -216,6 +222,7 @@ fn engine(plan: &Plan) -> Engine {
     Engine::new(resolver, probes::USER_AGENT)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn check(
     config: Option<PathBuf>,
     urls: Vec<String>,
@@ -224,6 +231,7 @@ async fn check(
     allow_errors: bool,
     only_checks: &[String],
     only_targets: &[String],
+    rate_limit: bool,
 ) -> ExitCode {
     let usage = |msg: String| {
         eprintln!("prodprobe check: {msg}");
@@ -233,6 +241,10 @@ async fn check(
         Ok(cx) => cx,
         Err(e) => return usage(format!("{e:#}")),
     };
+    let from_urls = config.is_none();
+    if !rate_limit && only_checks.iter().any(|c| c == "rate_limit") {
+        return usage("rate_limit is opt-in: add --rate-limit to run its burst".into());
+    }
     let mut plan = match (config, urls.is_empty()) {
         (Some(_), false) => return usage("give either --config or URLs, not both".into()),
         (None, true) => return usage("give --config FILE or at least one URL".into()),
@@ -276,6 +288,7 @@ async fn check(
             t.jobs.retain(|j| probes.contains(&j.kind));
         }
     }
+    plan::opt_in_rate_limit(&mut plan, rate_limit, from_urls);
     let runner: Arc<dyn Runner> = Arc::new(EngineRunner {
         engine: Arc::new(engine(&plan)),
     });

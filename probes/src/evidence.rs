@@ -299,6 +299,14 @@ pub enum Evidence {
     Fetch(FetchEvidence),
     /// `health`.
     Health(HealthEvidence),
+    /// `cors`.
+    Cors(crate::cors::CorsEvidence),
+    /// `unknown_path`.
+    UnknownPath(crate::unknown_path::UnknownPathEvidence),
+    /// `paths`.
+    Paths(crate::paths::PathsEvidence),
+    /// `rate_limit`.
+    RateLimit(crate::rate_limit::RateLimitEvidence),
     /// The run was cut at its timeout before the probe produced evidence.
     TimedOut,
 }
@@ -311,6 +319,10 @@ impl Evidence {
         match self {
             Evidence::Fetch(f) => Box::new(f.responses()),
             Evidence::Health(h) => Box::new(h.outcome.as_ref().ok().into_iter()),
+            Evidence::Cors(c) => Box::new(c.responses()),
+            Evidence::UnknownPath(u) => Box::new(u.responses()),
+            Evidence::Paths(p) => Box::new(p.responses()),
+            Evidence::RateLimit(r) => Box::new(r.responses()),
             Evidence::TimedOut => Box::new(std::iter::empty()),
         }
     }
@@ -370,6 +382,38 @@ impl EvidenceSet {
     pub fn health(&self) -> Option<&HealthEvidence> {
         match &self.run(ProbeKind::Health)?.evidence {
             Evidence::Health(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The newest `cors` evidence.
+    pub fn cors(&self) -> Option<&crate::cors::CorsEvidence> {
+        match &self.run(ProbeKind::Cors)?.evidence {
+            Evidence::Cors(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The newest `unknown_path` evidence.
+    pub fn unknown_path(&self) -> Option<&crate::unknown_path::UnknownPathEvidence> {
+        match &self.run(ProbeKind::UnknownPath)?.evidence {
+            Evidence::UnknownPath(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// The newest `paths` evidence.
+    pub fn paths(&self) -> Option<&crate::paths::PathsEvidence> {
+        match &self.run(ProbeKind::Paths)?.evidence {
+            Evidence::Paths(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The newest `rate_limit` evidence.
+    pub fn rate_limit(&self) -> Option<&crate::rate_limit::RateLimitEvidence> {
+        match &self.run(ProbeKind::RateLimit)?.evidence {
+            Evidence::RateLimit(r) => Some(r),
             _ => None,
         }
     }

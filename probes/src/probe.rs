@@ -18,6 +18,14 @@ pub enum ProbeKind {
     Fetch,
     /// The health endpoint.
     Health,
+    /// Crafted `Origin` requests and preflights (CHECKS.md §8).
+    Cors,
+    /// The answers for random unknown paths (CHECKS.md §14).
+    UnknownPath,
+    /// The exposed-path sweep and its random-path baseline (CHECKS.md §13).
+    Paths,
+    /// The bounded rate-limit burst (CHECKS.md §12, opt-in).
+    RateLimit,
 }
 
 /// What a probe module returns; [`run`] wraps it into a [`ProbeRun`].
@@ -31,13 +39,24 @@ pub(crate) struct Outcome {
 
 impl ProbeKind {
     /// Every probe, in a fixed order.
-    pub const ALL: &'static [ProbeKind] = &[ProbeKind::Fetch, ProbeKind::Health];
+    pub const ALL: &'static [ProbeKind] = &[
+        ProbeKind::Fetch,
+        ProbeKind::Health,
+        ProbeKind::Cors,
+        ProbeKind::UnknownPath,
+        ProbeKind::Paths,
+        ProbeKind::RateLimit,
+    ];
 
     /// The name used in config, labels and reports.
     pub const fn name(self) -> &'static str {
         match self {
             ProbeKind::Fetch => "fetch",
             ProbeKind::Health => "health",
+            ProbeKind::Cors => "cors",
+            ProbeKind::UnknownPath => "unknown_path",
+            ProbeKind::Paths => "paths",
+            ProbeKind::RateLimit => "rate_limit",
         }
     }
 
@@ -51,6 +70,10 @@ impl ProbeKind {
         match self {
             ProbeKind::Fetch => Duration::from_secs(300),
             ProbeKind::Health => Duration::from_secs(30),
+            ProbeKind::Cors => Duration::from_secs(30 * 60),
+            ProbeKind::UnknownPath => Duration::from_secs(3600),
+            ProbeKind::Paths => Duration::from_secs(6 * 3600),
+            ProbeKind::RateLimit => Duration::from_secs(24 * 3600),
         }
     }
 
@@ -60,12 +83,17 @@ impl ProbeKind {
         match self {
             ProbeKind::Fetch => Duration::from_secs(60),
             ProbeKind::Health => Duration::from_secs(10),
+            ProbeKind::Cors => Duration::from_secs(300),
+            ProbeKind::UnknownPath => Duration::from_secs(60),
+            ProbeKind::Paths => Duration::from_secs(600),
+            // The burst itself is capped at 30 s; request 1 and a slow stop come on top.
+            ProbeKind::RateLimit => Duration::from_secs(90),
         }
     }
 
     /// Whether the probe may be configured to send credential headers (ARCHITECTURE.md, Safety).
     pub const fn accepts_credentials(self) -> bool {
-        matches!(self, ProbeKind::Fetch | ProbeKind::Health)
+        matches!(self, ProbeKind::Fetch | ProbeKind::Health | ProbeKind::Cors)
     }
 
     /// Whether the probe keeps running while the target is in backoff (CHECKS.md §0.5).
@@ -77,7 +105,11 @@ impl ProbeKind {
     pub fn gauges(self) -> &'static [&'static GaugeDef] {
         match self {
             ProbeKind::Fetch => crate::fetch::GAUGES,
-            ProbeKind::Health => &[],
+            ProbeKind::Health
+            | ProbeKind::Cors
+            | ProbeKind::UnknownPath
+            | ProbeKind::Paths
+            | ProbeKind::RateLimit => &[],
         }
     }
 }
@@ -95,6 +127,10 @@ pub async fn run(kind: ProbeKind, target: &Target, cx: &ProbeContext<'_>) -> Pro
     let outcome = match kind {
         ProbeKind::Fetch => crate::fetch::run(target, cx).await,
         ProbeKind::Health => crate::health::run(target, cx).await,
+        ProbeKind::Cors => crate::cors::run(target, cx).await,
+        ProbeKind::UnknownPath => crate::unknown_path::run(target, cx).await,
+        ProbeKind::Paths => crate::paths::run(target, cx).await,
+        ProbeKind::RateLimit => crate::rate_limit::run(target, cx).await,
     };
     ProbeRun {
         kind,

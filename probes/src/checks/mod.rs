@@ -3,9 +3,13 @@
 //! [`ALL`] is the only list of checks. A check declares the probes it reads, its closed
 //! finding catalogue and its evidence gauges; [`evaluate`] applies the target's fail threshold.
 
+pub mod cors;
+pub mod error_disclosure;
+pub mod exposed_paths;
 pub mod health;
 pub mod hsts;
 pub mod https_redirect;
+pub mod rate_limit;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -122,6 +126,38 @@ impl<'a> CheckInput<'a> {
         }
     }
 
+    /// The newest `cors` evidence, or the error judgement.
+    pub fn cors(&self) -> Result<&'a crate::cors::CorsEvidence, Judgement> {
+        match self.require(ProbeKind::Cors)? {
+            Evidence::Cors(c) => Ok(c),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
+    /// The newest `unknown_path` evidence, or the error judgement.
+    pub fn unknown_path(&self) -> Result<&'a crate::unknown_path::UnknownPathEvidence, Judgement> {
+        match self.require(ProbeKind::UnknownPath)? {
+            Evidence::UnknownPath(u) => Ok(u),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
+    /// The newest `paths` evidence, or the error judgement.
+    pub fn paths(&self) -> Result<&'a crate::paths::PathsEvidence, Judgement> {
+        match self.require(ProbeKind::Paths)? {
+            Evidence::Paths(p) => Ok(p),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
+    /// The newest `rate_limit` evidence, or the error judgement.
+    pub fn rate_limit(&self) -> Result<&'a crate::rate_limit::RateLimitEvidence, Judgement> {
+        match self.require(ProbeKind::RateLimit)? {
+            Evidence::RateLimit(r) => Ok(r),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
     /// The final response of the main fetch, for the checks that judge the target's HTTPS
     /// responses (CHECKS.md §0.3): `skipped` with reason `invalid_cert` when the main fetch's
     /// certificate failed verification, `error` (`no_response`) when there is no response.
@@ -159,7 +195,15 @@ pub fn cap_for_non_html(findings: &mut [Finding], response: &Exchange) {
 }
 
 /// Every check, in report order.
-pub static ALL: &[&CheckDef] = &[&https_redirect::CHECK, &hsts::CHECK, &health::CHECK];
+pub static ALL: &[&CheckDef] = &[
+    &https_redirect::CHECK,
+    &hsts::CHECK,
+    &cors::CHECK,
+    &health::CHECK,
+    &rate_limit::CHECK,
+    &exposed_paths::CHECK,
+    &error_disclosure::CHECK,
+];
 
 /// Looks a check up by id.
 pub fn by_id(id: &str) -> Option<&'static CheckDef> {
