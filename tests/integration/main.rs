@@ -5,13 +5,19 @@
 
 mod support;
 
+mod active_cli;
 mod catalogue;
 mod cli;
 mod config;
+mod cors;
 mod daemon;
 mod docs;
+mod error_disclosure;
+mod exposed_paths;
 mod fetch;
 mod health;
 mod hsts;
 mod https_redirect;
+mod rate_limit;
+mod safety;
 mod scheduler;

@@ -3,7 +3,7 @@
 //! It is evaluated when health runs too (it reads health: the scheduler runs the burst only
 //! while health passes), always over the newest burst.
 
-use super::{CheckDef, CheckInput, Evaluation};
+use super::{CheckDef, CheckInput, Evaluation, dedup_findings};
 use crate::backoff::{RetryAfter, retry_after, retry_after_seconds};
 use crate::evidence::Exchange;
 use crate::measure::{GaugeDef, Measurement};
@@ -277,5 +277,6 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             }
         }
     }
+    dedup_findings(&mut findings);
     Evaluation::new(Judgement::Evaluated(findings), measurements)
 }
