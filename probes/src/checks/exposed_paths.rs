@@ -179,11 +179,13 @@ fn is_gzip(body: &[u8]) -> bool {
 }
 
 /// CHECKS.md §13 normalised hash: lower-case, the token removed, digit runs and whitespace
-/// runs collapsed (FNV-1a 64).
-pub fn normalised_hash(body: &[u8], token: &str) -> u64 {
-    let text = String::from_utf8_lossy(body)
-        .to_lowercase()
-        .replace(token, "");
+/// runs collapsed (FNV-1a 64). Beyond CHECKS.md, the requested path is removed too (`remove`
+/// holds it and the token): catch-all pages often echo the path they were asked for.
+pub fn normalised_hash(body: &[u8], remove: &[&str]) -> u64 {
+    let mut text = String::from_utf8_lossy(body).to_lowercase();
+    for r in remove.iter().filter(|r| !r.is_empty()) {
+        text = text.replace(&r.to_lowercase(), "");
+    }
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut last: Option<char> = None;
     for c in text.chars() {
@@ -222,7 +224,8 @@ fn baseline_like(
         return false;
     }
     let (lp, lb) = (e.body.len() as f64, b.body.len() as f64);
-    normalised_hash(&e.body, &ev.token) == normalised_hash(&b.body, &ev.token)
+    normalised_hash(&e.body, &[e.url.path(), &ev.token])
+        == normalised_hash(&b.body, &[b.url.path(), &ev.token])
         || (lp - lb).abs() <= 0.05 * lb.max(lp)
         || matches(&b.body)
 }
@@ -323,10 +326,14 @@ mod tests {
 
     #[test]
     fn hashes_ignore_the_token_digits_and_whitespace() {
-        let a = normalised_hash(b"Not found: /abc123xyz  at 12:01", "abc123xyz");
-        let b = normalised_hash(b"not FOUND: /   at 9:5", "zzz");
+        let a = normalised_hash(b"Not found: /abc123xyz  at 12:01", &["abc123xyz"]);
+        let b = normalised_hash(b"not FOUND: /   at 9:5", &["zzz"]);
         assert_eq!(a, b);
-        assert_ne!(a, normalised_hash(b"something else", "zzz"));
+        assert_ne!(a, normalised_hash(b"something else", &["zzz"]));
+        assert_eq!(
+            normalised_hash(b"PATH=/.env\nX=1", &["/.env"]),
+            normalised_hash(b"PATH=/.q1w2e3\nX=1", &["/.q1w2e3"])
+        );
     }
 
     #[test]
