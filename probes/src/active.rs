@@ -187,22 +187,6 @@ pub(crate) fn any_unverified<'e>(responses: impl IntoIterator<Item = &'e Exchang
         .any(|e| e.tls.as_ref().is_some_and(|t| !t.verified()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_lowercase_alphanumeric() {
-        let t = token(12);
-        assert_eq!(t.len(), 12);
-        assert!(
-            t.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        );
-        assert_ne!(token(12), token(12));
-    }
-}
-
 /// The invalid-certificate rule of CHECKS.md §0.3 for checks that judge an active probe's
 /// responses: `skipped(invalid_cert)` when the main fetch's certificate failed, or when one of
 /// the probe's own HTTPS responses came over a connection whose certificate failed.
@@ -227,5 +211,21 @@ pub(crate) fn stopped_judgement(
         Some("backoff") => Err(crate::verdict::Judgement::Error("rate_limited")),
         Some(other) => Err(crate::verdict::Judgement::Error(other)),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_lowercase_alphanumeric() {
+        let t = token(12);
+        assert_eq!(t.len(), 12);
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
+        assert_ne!(token(12), token(12));
     }
 }

@@ -306,7 +306,7 @@ pub enum Evidence {
     /// `paths`.
     Paths(crate::paths::PathsEvidence),
     /// `rate_limit`.
-    RateLimit(crate::rate_limit::RateLimitEvidence),
+    RateLimit(Box<crate::rate_limit::RateLimitEvidence>),
     /// The run was cut at its timeout before the probe produced evidence.
     TimedOut,
 }
@@ -413,7 +413,7 @@ impl EvidenceSet {
     /// The newest `rate_limit` evidence.
     pub fn rate_limit(&self) -> Option<&crate::rate_limit::RateLimitEvidence> {
         match &self.run(ProbeKind::RateLimit)?.evidence {
-            Evidence::RateLimit(r) => Some(r),
+            Evidence::RateLimit(r) => Some(r.as_ref()),
             _ => None,
         }
     }

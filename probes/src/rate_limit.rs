@@ -134,7 +134,7 @@ pub fn skipped_run(target: &Target, reason: &'static str) -> ProbeRun {
         duration: Duration::ZERO,
         success: false,
         reason: Some(reason),
-        evidence: Evidence::RateLimit(RateLimitEvidence {
+        evidence: Evidence::RateLimit(Box::new(RateLimitEvidence {
             skipped: Some(reason),
             url: url(target),
             method: Method::GET,
@@ -147,7 +147,7 @@ pub fn skipped_run(target: &Target, reason: &'static str) -> ProbeRun {
             stop: Stop::Refused,
             elapsed: Duration::ZERO,
             finished_at: SystemTime::now(),
-        }),
+        })),
         measurements: Vec::new(),
     }
 }
@@ -267,7 +267,7 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         _ => None,
     };
     Outcome {
-        evidence: Evidence::RateLimit(evidence),
+        evidence: Evidence::RateLimit(Box::new(evidence)),
         success,
         reason,
         measurements: Vec::new(),

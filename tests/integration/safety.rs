@@ -151,7 +151,7 @@ impl Runner for Scripted {
                 }
                 ProbeKind::RateLimit => {
                     self.rate_limit_running.fetch_sub(1, Ordering::SeqCst);
-                    Evidence::RateLimit(RateLimitEvidence {
+                    Evidence::RateLimit(Box::new(RateLimitEvidence {
                         skipped: None,
                         url: target.url.clone(),
                         method: http::Method::GET,
@@ -173,7 +173,7 @@ impl Runner for Scripted {
                         stop: Stop::Completed,
                         elapsed: work,
                         finished_at: SystemTime::now(),
-                    })
+                    }))
                 }
                 _ => Evidence::TimedOut,
             };

@@ -153,7 +153,7 @@ impl<'a> CheckInput<'a> {
     /// The newest `rate_limit` evidence, or the error judgement.
     pub fn rate_limit(&self) -> Result<&'a crate::rate_limit::RateLimitEvidence, Judgement> {
         match self.require(ProbeKind::RateLimit)? {
-            Evidence::RateLimit(r) => Ok(r),
+            Evidence::RateLimit(r) => Ok(r.as_ref()),
             _ => Err(Judgement::Error("no_evidence")),
         }
     }
