@@ -307,3 +307,29 @@ async fn large_files_are_read_only_up_to_the_cap() {
     assert!(longest <= 64 * 1024, "{longest}");
     assert!(run.evidence.responses().any(|e| e.body_truncated));
 }
+
+#[tokio::test]
+async fn the_sweep_can_also_run_under_the_base_path() {
+    let pki = Pki::new();
+    let srv = server(&pki, |r: &Req| match r.path.as_str() {
+        "/app/.env" => Resp::new(200).body("APP_KEY=x\nDB_HOST=db\n"),
+        _ => Resp::new(404),
+    })
+    .await;
+    let mut t = target(&srv.url("https", "/app/"), pki.client(), None);
+    let v = verdict(&t, "exposed_paths").await;
+    assert!(
+        v.findings.is_empty(),
+        "the root sweep alone misses /app/.env"
+    );
+    t.options.exposed_paths.under_base_path = true;
+    let before = srv.requests().len();
+    let v = verdict(&t, "exposed_paths").await;
+    assert_eq!(ids(&v), ["dotenv"]);
+    assert!(v.findings[0].evidence.contains("/app/.env"));
+    let sweep = srv.requests()[before..]
+        .iter()
+        .filter(|r| r.header("range").is_some())
+        .count();
+    assert_eq!(sweep, 76, "38 at the root and 38 under /app");
+}

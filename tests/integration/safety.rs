@@ -466,3 +466,57 @@ async fn check_skips_what_falls_due_during_backoff() {
     assert_eq!(v.status, Status::Skipped);
     assert_eq!(v.reason, Some("backoff"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn backoff_silences_the_active_probes_for_at_most_an_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_from(
+        dir.path(),
+        "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: shop\n    url: https://shop.test/\n    checks: [health, cors, error_disclosure]\n    probes:\n      health: { interval: 30s, timeout: 5s }\n      cors: { interval: 5m, timeout: 1m }\n      unknown_path: { interval: 5m, timeout: 1m }\n",
+    );
+    // Retry-After two hours: capped at one (CHECKS.md §0.5).
+    let runner = Scripted::new((429, Some("7200")));
+    let (_s, exporter) = scheduler(&plan, Arc::clone(&runner));
+    sleep(Duration::from_secs(3500)).await;
+    for kind in [ProbeKind::Cors, ProbeKind::UnknownPath, ProbeKind::Fetch] {
+        assert_eq!(
+            in_window(&runner.starts("shop", kind), 1.0, 3500.0),
+            0,
+            "{kind} sent nothing during backoff"
+        );
+    }
+    assert!(in_window(&runner.starts("shop", ProbeKind::Health), 1.0, 3500.0) >= 110);
+    let text = exporter.encode_text();
+    for probe in ["cors", "unknown_path"] {
+        let skipped = sample(
+            &text,
+            "prodprobe_skipped_runs_total",
+            &[("probe", probe), ("reason", "backoff")],
+        )
+        .unwrap_or(0.0);
+        assert!(skipped >= 11.0, "{probe}: {text}");
+    }
+    assert_eq!(
+        sample(&text, "probe_backoff_active", &[("target", "shop")]),
+        Some(1.0)
+    );
+    sleep(Duration::from_secs(500)).await;
+    assert_eq!(
+        sample(
+            &exporter.encode_text(),
+            "probe_backoff_active",
+            &[("target", "shop")]
+        ),
+        // The 3900 s cors run met the scripted 429 again: a new backoff.
+        Some(1.0)
+    );
+    let cors = runner.starts("shop", ProbeKind::Cors);
+    assert_eq!(in_window(&cors, 3600.0, 4000.0), 1, "{cors:?}");
+    assert!(
+        in_window(
+            &runner.starts("shop", ProbeKind::UnknownPath),
+            3600.0,
+            4000.0
+        ) <= 1
+    );
+}
