@@ -246,7 +246,7 @@ pub struct Layer {
     pub ca_file: Option<Spanned<PathBuf>>,
     /// Request headers (credentials). Values may use `${env:VAR}` and `${file:/path}`.
     pub headers: Option<BTreeMap<HeaderNameValue, Spanned<SecretTemplate>>>,
-    /// Probes allowed to send `headers` (`fetch`, `health`). Default none.
+    /// Probes allowed to send `headers` (`fetch`, `health`, `cors`). Default none.
     pub credentials_for: Option<Vec<Spanned<ProbeName>>>,
     /// A check fails on a finding at or above this severity. Default `low`.
     pub fail_min_severity: Option<SeverityValue>,

@@ -288,7 +288,10 @@ async fn check(
             t.jobs.retain(|j| probes.contains(&j.kind));
         }
     }
-    plan::opt_in_rate_limit(&mut plan, rate_limit, from_urls);
+    // URL targets get the burst unless --checks leaves rate_limit out.
+    let add_to_urls =
+        from_urls && (only_checks.is_empty() || only_checks.iter().any(|c| c == "rate_limit"));
+    plan::opt_in_rate_limit(&mut plan, rate_limit, add_to_urls);
     let runner: Arc<dyn Runner> = Arc::new(EngineRunner {
         engine: Arc::new(engine(&plan)),
     });

@@ -478,4 +478,22 @@ mod tests {
         assert!(parse_list("a,").is_none());
         assert!(parse_list("\"unterminated").is_none());
     }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A deterministic xorshift stream of short field values, control bytes and Latin-1 included.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet = b"0123456789-.;=,:\"?*abcqrtw \t\x7f\xe9\\(";
+        for _ in 0..5000 {
+            let mut v = String::new();
+            for _ in 0..(x % 24) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                v.push(alphabet[(x % alphabet.len() as u64) as usize] as char);
+            }
+            let _ = parse_list(&v);
+            let _ = parse_dict(&v);
+        }
+    }
 }

@@ -172,3 +172,38 @@ async fn check_runs_the_burst_only_with_the_flag_and_reports_the_first_429() {
     );
     assert_eq!(hits.load(Ordering::SeqCst), 6);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bare_url_gets_the_burst_with_the_flag() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&hits);
+    let srv = TestServer::http("127.0.0.1", move |r: &Req| {
+        // The health request asks for health+json; only the burst asks for */*.
+        if r.header("accept") != Some("*/*") {
+            return Resp::new(200).body("ok");
+        }
+        if h.fetch_add(1, Ordering::SeqCst) + 1 > 4 {
+            Resp::new(429).header("Retry-After", "5")
+        } else {
+            Resp::new(200).body("ok")
+        }
+    })
+    .await;
+    let url = srv.url("http", "/");
+    let out = check(&[
+        &url,
+        "--checks",
+        "rate_limit",
+        "--rate-limit",
+        "--format",
+        "json",
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checks = report["targets"][0]["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1, "{t}");
+    assert_eq!(checks[0]["check"], "rate_limit");
+    assert_eq!(checks[0]["status"], "pass", "{t}");
+    assert_eq!(hits.load(Ordering::SeqCst), 5, "stopped at the first 429");
+}
