@@ -590,6 +590,8 @@ async fn job_loop(
         let rate_limit_permit = match gate(&shared, &rt, job, &cancel, &shutdown).await {
             Gate::Stop => return,
             Gate::Skip(again) => {
+                // A skipped slot was handled: readiness does not wait an hour of backoff.
+                first.done();
                 next = again;
                 continue;
             }
@@ -605,6 +607,7 @@ async fn job_loop(
         // A backoff may have started while this run waited for its permits.
         if !job.kind.runs_during_backoff() && rt.in_backoff() {
             drop(permits);
+            first.done();
             next = skip_for_backoff(&shared, &rt, job, next);
             continue;
         }

@@ -228,4 +228,43 @@ mod tests {
         );
         assert_ne!(token(12), token(12));
     }
+
+    #[tokio::test]
+    async fn refusals_happen_before_anything_is_sent() {
+        use crate::resolve::Resolver;
+        use crate::tls::TlsClient;
+        use std::sync::Arc;
+        let engine = crate::fetch::Engine::new(Resolver::hosts_only(), crate::USER_AGENT);
+        let cx = ProbeContext {
+            engine: &engine,
+            // Port 9 on a documentation address: nothing may be dialled in this test.
+            deadline: tokio::time::Instant::now() + std::time::Duration::from_millis(1),
+        };
+        let tls = Arc::new(TlsClient::new(&[]).unwrap());
+        let target = Target::new("t", Url::parse("https://192.0.2.1:9/").unwrap(), tls).unwrap();
+        let url = target.url.clone();
+        let other = Url::parse("https://192.0.2.2:9/").unwrap();
+        for kind in [ProbeKind::Cors, ProbeKind::Paths, ProbeKind::UnknownPath] {
+            let mut s = Session::new(kind, &target, &cx, 10);
+            let mut put = RequestSpec::get(&url, 10);
+            put.method = http::Method::PUT;
+            assert_eq!(s.send(&put).await.err(), Some(Refusal::Method));
+            let mut post = RequestSpec::get(&url, 10);
+            post.method = http::Method::POST;
+            post.body = bytes::Bytes::from_static(b"x");
+            assert_eq!(s.send(&post).await.err(), Some(Refusal::Method));
+            let mut get_with_body = RequestSpec::get(&url, 10);
+            get_with_body.body = bytes::Bytes::from_static(b"x");
+            assert_eq!(s.send(&get_with_body).await.err(), Some(Refusal::Method));
+            let off = RequestSpec::get(&other, 10);
+            assert_eq!(s.send(&off).await.err(), Some(Refusal::OffTarget));
+            assert_eq!(s.sent(), 0);
+        }
+        let mut s = Session::new(ProbeKind::RateLimit, &target, &cx, 0);
+        assert_eq!(
+            s.send(&RequestSpec::get(&url, 10)).await.err(),
+            Some(Refusal::Budget)
+        );
+        assert_eq!(s.sent(), 0);
+    }
 }
