@@ -249,7 +249,7 @@ pub struct Layer {
     pub ca_file: Option<Spanned<PathBuf>>,
     /// Request headers (credentials). Values may use `${env:VAR}` and `${file:/path}`.
     pub headers: Option<BTreeMap<HeaderNameValue, Spanned<SecretTemplate>>>,
-    /// Probes allowed to send `headers` (`fetch`, `health`). Default none.
+    /// Probes allowed to send `headers` (`fetch`, `health`, `cors`). Default none.
     pub credentials_for: Option<Vec<Spanned<ProbeName>>>,
     /// A check fails on a finding at or above this severity. Default `low`.
     pub fail_min_severity: Option<SeverityValue>,
@@ -269,6 +269,14 @@ pub struct Layer {
     pub tls_version: Option<TlsVersionLayer>,
     /// Options of `dns`.
     pub dns: Option<DnsLayer>,
+    /// Options of `cors`.
+    pub cors: Option<CorsLayer>,
+    /// Options of `exposed_paths`.
+    pub exposed_paths: Option<ExposedPathsLayer>,
+    /// Options of `error_disclosure`.
+    pub error_disclosure: Option<ErrorDisclosureLayer>,
+    /// Options of `rate_limit` (opt-in: also list it in `checks`).
+    pub rate_limit: Option<RateLimitLayer>,
 }
 
 /// `probes:`: one entry per probe.
@@ -285,6 +293,14 @@ pub struct ProbesLayer {
     pub tls_versions: Option<ProbeLayer>,
     /// The DNS queries of dns (default every 5m, timeout 30s).
     pub dns: Option<ProbeLayer>,
+    /// The CORS requests (default every 30m, timeout 5m).
+    pub cors: Option<ProbeLayer>,
+    /// The unknown-path requests (default every 1h, timeout 1m).
+    pub unknown_path: Option<ProbeLayer>,
+    /// The exposed-path sweep (default every 6h, timeout 10m).
+    pub paths: Option<ProbeLayer>,
+    /// The rate-limit burst (default every 24h, floor 1h, timeout 90s).
+    pub rate_limit: Option<ProbeLayer>,
 }
 
 impl ProbesLayer {
@@ -296,6 +312,10 @@ impl ProbesLayer {
             ProbeKind::Tls => self.tls.as_ref(),
             ProbeKind::TlsVersions => self.tls_versions.as_ref(),
             ProbeKind::Dns => self.dns.as_ref(),
+            ProbeKind::Cors => self.cors.as_ref(),
+            ProbeKind::UnknownPath => self.unknown_path.as_ref(),
+            ProbeKind::Paths => self.paths.as_ref(),
+            ProbeKind::RateLimit => self.rate_limit.as_ref(),
         }
     }
 }
@@ -402,7 +422,8 @@ impl Over for Layer {
         merge_layer!(hi, lo;
             plain: [name, url, profile, checks, resolve, http_url, ca_file, credentials_for,
                     fail_min_severity, disable_evidence_metrics, hsts_preload_list];
-            nested: [probes, https_redirect, hsts, health, tls_cert, tls_version, dns];
+            nested: [probes, https_redirect, hsts, health, tls_cert, tls_version, dns, cors,
+                     exposed_paths, error_disclosure, rate_limit];
             maps: [labels, headers])
     }
 }
@@ -410,7 +431,7 @@ impl Over for Layer {
 impl Over for ProbesLayer {
     fn over(self, lo: Self) -> Self {
         let hi = self;
-        merge_layer!(hi, lo; plain: []; nested: [fetch, health, tls, tls_versions, dns]; maps: [])
+        merge_layer!(hi, lo; plain: []; nested: [fetch, health, tls, tls_versions, dns, cors, unknown_path, paths, rate_limit]; maps: [])
     }
 }
 
@@ -460,6 +481,204 @@ impl Over for DnsLayer {
     fn over(self, lo: Self) -> Self {
         let hi = self;
         merge_layer!(hi, lo; plain: [when_pinned]; nested: []; maps: [])
+    }
+}
+
+/// `cors:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsLayer {
+    /// Origins the target legitimately trusts (`scheme://host[:port]`, `*`, `null`); at most 10.
+    pub allowed_origins: Option<Spanned<Vec<AllowedOrigin>>>,
+    /// Paths probed besides the target URL; at most 5.
+    pub paths: Option<Spanned<Vec<PathValue>>>,
+}
+
+/// `exposed_paths:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExposedPathsLayer {
+    /// Paths checked besides CHECKS.md's list; at most 20.
+    pub extra_paths: Option<Spanned<Vec<ExtraPathValue>>>,
+    /// Also sweep under the target's base path. Default false.
+    pub under_base_path: Option<bool>,
+    /// Public API docs are intended: `openapi_docs` and `api_docs_ui` become info. Default false.
+    pub public_api_docs: Option<bool>,
+}
+
+/// One `exposed_paths.extra_paths` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraPathValue {
+    /// Id: the `path_id` label value (`[a-z0-9_]`, 1–32 characters, not a built-in id).
+    pub id: PathId,
+    /// The path, starting with `/`.
+    pub path: PathValue,
+    /// Regular expression the body must match (status alone never raises a finding).
+    pub signature: RegexValue,
+    /// Severity of the `custom_path` finding. Default `medium`.
+    pub severity: Option<SeverityValue>,
+}
+
+/// `error_disclosure:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDisclosureLayer {
+    /// Finding ids never raised for this target.
+    pub suppress: Option<Vec<ErrorFindingName>>,
+}
+
+/// `rate_limit:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitLayer {
+    /// Path of the burst. Default the target path.
+    pub path: Option<PathValue>,
+    /// `GET` (default), `HEAD` or `POST`.
+    pub method: Option<Spanned<RateLimitMethodValue>>,
+    /// The fixed POST body (at most 1024 bytes; only with `method: POST`).
+    pub body: Option<Spanned<String>>,
+    /// `Content-Type` of the POST body. Default `application/x-www-form-urlencoded`.
+    pub content_type: Option<Spanned<String>>,
+    /// Requests when no usable quota is advertised. Default 20, at most `cap`.
+    pub burst: Option<Spanned<Count>>,
+    /// Requests at most. Default 100, ceiling 200.
+    pub cap: Option<Spanned<Count>>,
+    /// Requests per second. Default 5, ceiling 20.
+    pub rps: Option<Spanned<Count>>,
+}
+
+impl Over for CorsLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: [allowed_origins, paths]; nested: []; maps: [])
+    }
+}
+
+impl Over for ExposedPathsLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: [extra_paths, under_base_path, public_api_docs]; nested: []; maps: [])
+    }
+}
+
+impl Over for ErrorDisclosureLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: [suppress]; nested: []; maps: [])
+    }
+}
+
+impl Over for RateLimitLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: [path, method, body, content_type, burst, cap, rps]; nested: []; maps: [])
+    }
+}
+
+/// An allowed CORS origin: `scheme://host[:port]`, `*` or `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct AllowedOrigin(pub String);
+
+impl TryFrom<String> for AllowedOrigin {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s == "*" || s == "null" || probes::cors::parse_origin(&s).is_some() {
+            return Ok(AllowedOrigin(s));
+        }
+        Err(format!(
+            "invalid allowed origin {s:?}: expected scheme://host[:port], * or null"
+        ))
+    }
+}
+
+/// A path on the target: starts with `/` (not `//`), no whitespace or control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PathValue(pub String);
+
+impl TryFrom<String> for PathValue {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if !s.starts_with('/')
+            || s.starts_with("//")
+            || s.len() > 1024
+            || s.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "invalid path {s:?}: expected a path on the target starting with /"
+            ));
+        }
+        Ok(PathValue(s))
+    }
+}
+
+/// An extra path's id.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PathId(pub String);
+
+impl TryFrom<String> for PathId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let valid = !s.is_empty()
+            && s.len() <= 32
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err(format!(
+                "invalid path id {s:?}: expected 1-32 characters of [a-z0-9_]"
+            ));
+        }
+        if probes::paths::DEFAULT_PATHS.iter().any(|(id, _)| *id == s) {
+            return Err(format!("path id {s:?} is built in; choose another id"));
+        }
+        Ok(PathId(s))
+    }
+}
+
+/// A finding id of `error_disclosure`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ErrorFindingName(pub String);
+
+impl TryFrom<String> for ErrorFindingName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let check = &probes::checks::error_disclosure::CHECK;
+        check
+            .findings
+            .iter()
+            .find(|f| f.id == s)
+            .map(|f| ErrorFindingName(f.id.to_owned()))
+            .ok_or_else(|| {
+                let ids: Vec<&str> = check.findings.iter().map(|f| f.id).collect();
+                format!(
+                    "unknown error_disclosure finding {s:?}, expected one of {}",
+                    ids.join(", ")
+                )
+            })
+    }
+}
+
+/// `GET`, `HEAD` or `POST`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct RateLimitMethodValue(pub probes::checks::rate_limit::RateLimitMethod);
+
+impl TryFrom<String> for RateLimitMethodValue {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        use probes::checks::rate_limit::RateLimitMethod;
+        match s.to_ascii_uppercase().as_str() {
+            "GET" => Ok(RateLimitMethodValue(RateLimitMethod::Get)),
+            "HEAD" => Ok(RateLimitMethodValue(RateLimitMethod::Head)),
+            "POST" => Ok(RateLimitMethodValue(RateLimitMethod::Post)),
+            _ => Err(format!(
+                "invalid rate_limit method {s:?}: expected GET, HEAD or POST (prodprobe sends nothing else)"
+            )),
+        }
     }
 }
 

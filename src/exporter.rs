@@ -88,8 +88,16 @@ pub static CHECK_LAST_RUN: GaugeDef = GaugeDef {
     labels: &[],
 };
 
+/// `probe_backoff_active` (CHECKS.md §0.5), one series per target, computed at scrape time.
+pub static BACKOFF_ACTIVE: GaugeDef = GaugeDef {
+    name: "backoff_active",
+    help: "1 while the target is in backoff after a 429 or a 503 with Retry-After (only health and dns run), else 0",
+    labels: &[],
+};
+
 /// The per-target gauges the exporter itself produces.
 pub static CORE_GAUGES: &[&GaugeDef] = &[
+    &BACKOFF_ACTIVE,
     &SUCCESS,
     &DURATION,
     &LAST_RUN,
@@ -120,6 +128,8 @@ struct TargetSeries {
     generation: u64,
     labels: Vec<(String, String)>,
     slots: BTreeMap<Slot, Vec<Sample>>,
+    /// End of the target's backoff; `probe_backoff_active` compares it with the scrape time.
+    backoff_until: Option<tokio::time::Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -248,7 +258,7 @@ impl Exporter {
         );
         register(
             "prodprobe_skipped_runs",
-            "Scheduled runs not started, by probe and reason (overrun: the previous run was still going)",
+            "Scheduled runs not started, by probe and reason (overrun: the previous run was still going; backoff: the target is in backoff; health_failing: rate_limit waits for health)",
             Metric::Counters(own.skipped.clone()),
         );
         register(
@@ -299,6 +309,18 @@ impl Exporter {
     /// Starts (or restarts) a target's series under a new generation, dropping old ones.
     pub fn add_target(&self, target: &Target, generation: u64) {
         self.store.add_target(target, generation);
+    }
+
+    /// Records when a target's backoff ends (`probe_backoff_active` is 1 until then).
+    pub fn set_backoff(&self, name: &str, generation: u64, until: Option<tokio::time::Instant>) {
+        let mut map = self
+            .store
+            .targets
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(series) = map.get_mut(name).filter(|s| s.generation == generation) {
+            series.backoff_until = until;
+        }
     }
 
     /// Removes every series of a target.
@@ -435,6 +457,7 @@ impl SeriesStore {
                 generation,
                 labels,
                 slots: BTreeMap::new(),
+                backoff_until: None,
             },
         );
     }
@@ -567,7 +590,22 @@ type Encoding<'a> = (&'static GaugeDef, Vec<(&'a TargetSeries, &'a Sample)>);
 impl Collector for SeriesStore {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let map = self.targets.read().unwrap_or_else(|e| e.into_inner());
+        let now = tokio::time::Instant::now();
+        let backoff: Vec<Sample> = map
+            .values()
+            .map(|s| {
+                let on = s.backoff_until.is_some_and(|t| now < t);
+                sample(&BACKOFF_ACTIVE, Vec::new(), if on { 1.0 } else { 0.0 })
+            })
+            .collect();
         let mut families: BTreeMap<&'static str, Encoding<'_>> = BTreeMap::new();
+        for (series, s) in map.values().zip(&backoff) {
+            families
+                .entry(s.gauge.name)
+                .or_insert_with(|| (s.gauge, Vec::new()))
+                .1
+                .push((series, s));
+        }
         for series in map.values() {
             for samples in series.slots.values() {
                 for s in samples {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod exporter;
 pub mod formats;
 pub mod plan;
+mod plan_active;
 pub mod reload;
 pub mod report;
 pub mod scheduler;

@@ -103,6 +103,10 @@ enum Command {
         /// Only these targets (by name, repeatable).
         #[arg(long = "target")]
         targets: Vec<String>,
+        /// Also run the opt-in rate_limit check (a bounded burst): for config targets that
+        /// enable it, and for every URL given on the command line.
+        #[arg(long)]
+        rate_limit: bool,
     },
     /// Validate a config file; exit 2 and print every problem when it is invalid.
     Validate {
@@ -155,12 +159,14 @@ fn main() -> ExitCode {
                 allow_errors,
                 checks,
                 targets,
+                rate_limit,
             } => {
                 let opts = CheckOptions {
                     format,
                     output,
                     fail_on,
                     allow_errors,
+                    rate_limit,
                 };
                 check(config, urls, &opts, &checks, &targets).await
             }
@@ -232,6 +238,8 @@ struct CheckOptions {
     output: Option<PathBuf>,
     fail_on: Severity,
     allow_errors: bool,
+    /// Also run the opt-in rate_limit burst.
+    rate_limit: bool,
 }
 
 async fn check(
@@ -241,6 +249,7 @@ async fn check(
     only_checks: &[String],
     only_targets: &[String],
 ) -> ExitCode {
+    let rate_limit = opts.rate_limit;
     let usage = |msg: String| {
         eprintln!("prodprobe check: {msg}");
         ExitCode::from(EXIT_USAGE)
@@ -249,6 +258,10 @@ async fn check(
         Ok(cx) => cx,
         Err(e) => return usage(format!("{e:#}")),
     };
+    let from_urls = config.is_none();
+    if !rate_limit && only_checks.iter().any(|c| c == "rate_limit") {
+        return usage("rate_limit is opt-in: add --rate-limit to run its burst".into());
+    }
     let mut plan = match (config, urls.is_empty()) {
         (Some(_), false) => return usage("give either --config or URLs, not both".into()),
         (None, true) => return usage("give --config FILE or at least one URL".into()),
@@ -292,6 +305,10 @@ async fn check(
             t.jobs.retain(|j| probes.contains(&j.kind));
         }
     }
+    // URL targets get the burst unless --checks leaves rate_limit out.
+    let add_to_urls =
+        from_urls && (only_checks.is_empty() || only_checks.iter().any(|c| c == "rate_limit"));
+    plan::opt_in_rate_limit(&mut plan, rate_limit, add_to_urls);
     let runner: Arc<dyn Runner> = Arc::new(EngineRunner {
         engine: Arc::new(engine(&plan)),
     });

@@ -196,6 +196,9 @@ pub fn interval_floor(kind: ProbeKind) -> Duration {
         ProbeKind::Tls => Duration::from_secs(60),
         ProbeKind::TlsVersions => Duration::from_secs(600),
         ProbeKind::Dns => Duration::from_secs(30),
+        ProbeKind::Cors | ProbeKind::UnknownPath => Duration::from_secs(300),
+        ProbeKind::Paths => Duration::from_secs(3600),
+        ProbeKind::RateLimit => probes::safety::RATE_LIMIT_MIN_INTERVAL_FLOOR,
     }
 }
 
@@ -285,6 +288,16 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
             .expect("valid default listen address")
     });
 
+    if let Some(c) = &file.scheduler.per_host_concurrency
+        && c.value.0 > probes::safety::MAX_PER_HOST_CONCURRENCY
+    {
+        let msg = format!(
+            "scheduler.per_host_concurrency {} is above the ceiling of {} (CHECKS.md §0.5: at most 2 requests in flight per target)",
+            c.value.0,
+            probes::safety::MAX_PER_HOST_CONCURRENCY
+        );
+        b.err(&c.referenced, msg);
+    }
     target_only_keys(&mut b, &file.defaults, "defaults");
     for (name, profile) in &file.profiles {
         target_only_keys(&mut b, &profile.value, &format!("profile {name:?}"));
@@ -489,7 +502,7 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
                 b.err(
                     &p.referenced,
                     format!(
-                        "probe {:?} never sends credentials (only fetch and health may)",
+                        "probe {:?} never sends credentials (only fetch, health and cors may)",
                         p.value.0.name()
                     ),
                 );
@@ -563,6 +576,7 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
     if let Some(v) = layer.dns.as_ref().and_then(|d| d.when_pinned) {
         target.options.dns.when_pinned = v;
     }
+    crate::plan_active::apply(b.path, &mut b.errors, &layer, &mut target.options);
 
     // Jobs.
     let mut jobs = Vec::new();
@@ -634,6 +648,10 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
     target.options.tls_cert.hash(&mut fp);
     target.options.tls_version.hash(&mut fp);
     target.options.dns.hash(&mut fp);
+    format!("{:?}", target.options.cors).hash(&mut fp);
+    format!("{:?}", target.options.exposed_paths).hash(&mut fp);
+    format!("{:?}", target.options.error_disclosure).hash(&mut fp);
+    format!("{:?}", target.options.rate_limit).hash(&mut fp);
     target
         .options
         .preload
@@ -868,4 +886,35 @@ pub fn for_urls(urls: &[String], cx: &PlanContext) -> Result<Plan, String> {
 pub fn load(path: &Path, cx: &PlanContext) -> Result<Plan, Vec<ConfigError>> {
     let (file, _) = config::load(path).map_err(|e| vec![e])?;
     build(path, file, cx)
+}
+
+/// `check`'s rule for the opt-in rate_limit check: without `--rate-limit` it never runs; with
+/// it, URL targets (`from_urls`) get it too. Jobs follow the checks (defaults for new probes).
+pub fn opt_in_rate_limit(plan: &mut Plan, enabled: bool, from_urls: bool) {
+    for t in &mut plan.targets {
+        let target = Arc::make_mut(&mut t.target);
+        if enabled && from_urls && !target.has_check("rate_limit") {
+            let mut ids: Vec<&str> = target.checks.iter().map(|c| c.id).collect();
+            ids.push("rate_limit");
+            target.checks = checks::ALL
+                .iter()
+                .copied()
+                .filter(|c| ids.contains(&c.id))
+                .collect();
+        }
+        if !enabled {
+            target.checks.retain(|c| c.id != "rate_limit");
+        }
+        let probes = target.probes();
+        t.jobs.retain(|j| probes.contains(&j.kind));
+        for kind in probes {
+            if !t.jobs.iter().any(|j| j.kind == kind) {
+                t.jobs.push(JobSpec {
+                    kind,
+                    interval: kind.default_interval(),
+                    timeout: kind.default_timeout(),
+                });
+            }
+        }
+    }
 }

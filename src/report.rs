@@ -103,6 +103,19 @@ pub struct CheckReport {
     pub severity: Option<Severity>,
     /// Findings, highest severity first.
     pub findings: Vec<FindingReport>,
+    /// The check's evidence gauges (as exported, with the `probe_` prefix).
+    pub gauges: Vec<GaugeReport>,
+}
+
+/// One evidence gauge sample.
+#[derive(Debug, Clone, Serialize)]
+pub struct GaugeReport {
+    /// Metric name, e.g. `probe_ratelimit_first_limited_request`.
+    pub name: String,
+    /// Extra labels (`path_id`, `signature`, `style` …).
+    pub labels: std::collections::BTreeMap<&'static str, String>,
+    /// Value.
+    pub value: f64,
 }
 
 /// One finding.
@@ -114,6 +127,33 @@ pub struct FindingReport {
     pub severity: Severity,
     /// Evidence (≤ 1024 bytes).
     pub evidence: String,
+}
+
+/// A short fact for the text report: the rate-limit burst's outcome.
+fn note(c: &CheckReport) -> String {
+    let g = |name: &str| {
+        c.gauges
+            .iter()
+            .find(|g| g.name == name && g.labels.is_empty())
+            .map(|g| g.value)
+    };
+    if c.check != "rate_limit" {
+        return String::new();
+    }
+    match (
+        g("probe_ratelimit_first_limited_request"),
+        g("probe_ratelimit_requests_sent"),
+    ) {
+        (Some(first), _) if first > 0.0 => {
+            let retry = match g("probe_ratelimit_retry_after_seconds") {
+                Some(s) if s >= 0.0 => format!(", Retry-After {s} s"),
+                _ => String::new(),
+            };
+            format!("  limited at request {first}{retry}")
+        }
+        (_, Some(sent)) => format!("  not limited after {sent} requests"),
+        _ => String::new(),
+    }
 }
 
 fn probe_report(run: &ProbeRun) -> ProbeReport {
@@ -140,12 +180,28 @@ fn check_report(v: &Verdict) -> CheckReport {
         })
         .collect();
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let gauges = v
+        .measurements
+        .iter()
+        .map(|m| GaugeReport {
+            name: format!("probe_{}", m.gauge.name),
+            labels: m
+                .gauge
+                .labels
+                .iter()
+                .copied()
+                .zip(m.labels.iter().cloned())
+                .collect(),
+            value: m.value,
+        })
+        .collect();
     CheckReport {
         check: v.check,
         status: v.status,
         reason: v.reason,
         severity: v.max_severity(),
         findings,
+        gauges,
     }
 }
 
@@ -236,11 +292,12 @@ impl Report {
                     Status::Error => ("ERROR", "35"),
                     Status::Skipped => ("SKIP", "2"),
                 };
-                let tail = match (c.status, c.reason, c.severity) {
+                let mut tail = match (c.status, c.reason, c.severity) {
                     (Status::Error | Status::Skipped, Some(r), _) => format!("  ({r})"),
                     (Status::Fail, _, Some(s)) => format!("  {s}"),
                     _ => String::new(),
                 };
+                tail.push_str(&note(c));
                 let _ = writeln!(out, "  {:<5} {:<width$}{tail}", paint(code, mark), c.check);
                 for f in &c.findings {
                     let evidence = f.evidence.replace('\n', " ⏎ ");

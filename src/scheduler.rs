@@ -19,13 +19,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
+use probes::backoff;
 use probes::checks::{self, CheckInput};
 use probes::context::ProbeContext;
 use probes::evidence::{EvidenceSet, ProbeRun};
 use probes::fetch::Engine;
 use probes::probe::{self, ProbeKind};
 use probes::target::Target;
-use probes::verdict::Verdict;
+use probes::verdict::{Judgement, Status, Verdict};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, sleep_until, timeout_at};
 use tokio_util::sync::CancellationToken;
@@ -91,6 +92,10 @@ pub struct TargetRuntime {
     /// Distinguishes this incarnation from an earlier one with the same name.
     pub generation: u64,
     state: Mutex<TargetState>,
+    /// End of the target's backoff (CHECKS.md §0.5), if one was ever set.
+    backoff: Mutex<Option<Instant>>,
+    /// Turns true once the first health run is recorded (rate_limit waits for it).
+    health_seen: tokio::sync::watch::Sender<bool>,
 }
 
 impl TargetRuntime {
@@ -102,6 +107,104 @@ impl TargetRuntime {
             fingerprint: planned.fingerprint,
             generation,
             state: Mutex::new(TargetState::default()),
+            backoff: Mutex::new(None),
+            health_seen: tokio::sync::watch::Sender::new(false),
+        }
+    }
+
+    /// When the target's backoff ends (it may lie in the past).
+    pub fn backoff_until(&self) -> Option<Instant> {
+        *self.backoff.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the target is in backoff now.
+    pub fn in_backoff(&self) -> bool {
+        self.backoff_until().is_some_and(|t| Instant::now() < t)
+    }
+
+    /// Stores a run and re-evaluates the checks that read its probe; a 429 or a 503 with
+    /// `Retry-After` in its responses puts the target in backoff (CHECKS.md §0.5).
+    pub fn record(&self, run: Arc<ProbeRun>) -> Vec<(Verdict, Duration)> {
+        if let Some(d) = backoff::backoff_for(run.evidence.responses(), SystemTime::now()) {
+            let until = Instant::now() + d;
+            let mut b = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
+            if b.is_none_or(|t| t < until) {
+                *b = Some(until);
+            }
+            tracing::warn!(
+                target_name = %self.target.name,
+                probe = run.kind.name(),
+                backoff_seconds = d.as_secs(),
+                "429 or 503 with Retry-After: target in backoff, only health and dns continue"
+            );
+        }
+        let kind = run.kind;
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.evidence.insert(run);
+        let mut out = Vec::new();
+        for def in self
+            .target
+            .checks
+            .iter()
+            .filter(|c| c.inputs.contains(&kind))
+        {
+            let c0 = std::time::Instant::now();
+            let verdict = {
+                let input = CheckInput {
+                    target: &self.target,
+                    evidence: &st.evidence,
+                    previous: &st.verdicts,
+                    now: SystemTime::now(),
+                };
+                checks::evaluate(def, &input)
+            };
+            st.verdicts.insert(def.id, verdict.clone());
+            out.push((verdict, c0.elapsed()));
+        }
+        drop(st);
+        if kind == ProbeKind::Health {
+            self.health_seen.send_replace(true);
+        }
+        out
+    }
+
+    /// Whether the health check passes on the newest health evidence (rate_limit's gate,
+    /// CHECKS.md §12 step 1); evaluated here so it holds even when `health` is not reported.
+    pub fn health_passes(&self) -> bool {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let input = CheckInput {
+            target: &self.target,
+            evidence: &st.evidence,
+            previous: &st.verdicts,
+            now: SystemTime::now(),
+        };
+        checks::evaluate(&checks::health::CHECK, &input).status == Status::Pass
+    }
+
+    /// Waits until the first health run is recorded.
+    pub async fn health_recorded(&self) {
+        let mut rx = self.health_seen.subscribe();
+        let _ = rx.wait_for(|seen| *seen).await;
+    }
+
+    /// Marks the checks that read `kinds` as skipped with `reason`, for probes that have no
+    /// evidence (the `check` command's view of runs skipped during backoff).
+    pub fn mark_skipped(&self, kinds: &[ProbeKind], reason: &'static str) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for def in &self.target.checks {
+            if def
+                .inputs
+                .iter()
+                .any(|k| kinds.contains(k) && st.evidence.run(*k).is_none())
+            {
+                let v = Verdict::from_judgement(
+                    def.id,
+                    Judgement::Skipped(reason),
+                    self.target.fail_min_severity,
+                    Vec::new(),
+                );
+                st.verdicts.insert(def.id, v);
+            }
         }
     }
 
@@ -142,28 +245,7 @@ pub async fn execute(
         Err(_) => probe::timed_out(job.kind, started_at, t0.elapsed()),
     };
     let run = Arc::new(run);
-    let mut st = rt.state.lock().unwrap_or_else(|e| e.into_inner());
-    st.evidence.insert(Arc::clone(&run));
-    let mut out = Vec::new();
-    for def in rt
-        .target
-        .checks
-        .iter()
-        .filter(|c| c.inputs.contains(&job.kind))
-    {
-        let c0 = std::time::Instant::now();
-        let verdict = {
-            let input = CheckInput {
-                target: &rt.target,
-                evidence: &st.evidence,
-                previous: &st.verdicts,
-                now: SystemTime::now(),
-            };
-            checks::evaluate(def, &input)
-        };
-        st.verdicts.insert(def.id, verdict.clone());
-        out.push((verdict, c0.elapsed()));
-    }
+    let out = rt.record(Arc::clone(&run));
     (run, out)
 }
 
@@ -285,6 +367,8 @@ struct Shared {
     runner: Arc<dyn Runner>,
     exporter: Arc<Exporter>,
     limits: RwLock<Arc<Limits>>,
+    /// One rate-limit burst at a time, all targets together (CHECKS.md §12 step 1).
+    rate_limit_gate: Arc<Semaphore>,
 }
 
 impl Shared {
@@ -337,6 +421,7 @@ impl Scheduler {
                 runner,
                 exporter,
                 limits: RwLock::new(limits),
+                rate_limit_gate: Arc::new(Semaphore::new(1)),
             }),
             settings,
             scheduled: BTreeMap::new(),
@@ -502,6 +587,16 @@ async fn job_loop(
             () = shutdown.cancelled() => return,
             () = sleep_until(next) => {}
         }
+        let rate_limit_permit = match gate(&shared, &rt, job, &cancel, &shutdown).await {
+            Gate::Stop => return,
+            Gate::Skip(again) => {
+                // A skipped slot was handled: readiness does not wait an hour of backoff.
+                first.done();
+                next = again;
+                continue;
+            }
+            Gate::Go(permit) => permit,
+        };
         let limits = shared.limits();
         let permits = tokio::select! {
             biased;
@@ -509,6 +604,13 @@ async fn job_loop(
             () = shutdown.cancelled() => return,
             p = limits.acquire(&rt.target.host) => p,
         };
+        // A backoff may have started while this run waited for its permits.
+        if !job.kind.runs_during_backoff() && rt.in_backoff() {
+            drop(permits);
+            first.done();
+            next = skip_for_backoff(&shared, &rt, job, next);
+            continue;
+        }
         shared
             .exporter
             .observe_lag(Instant::now().saturating_duration_since(next));
@@ -521,6 +623,10 @@ async fn job_loop(
         };
         shared.exporter.in_flight(-1);
         drop(permits);
+        drop(rate_limit_permit);
+        shared
+            .exporter
+            .set_backoff(name, rt.generation, rt.backoff_until());
         let Some((run, verdicts)) = outcome else {
             return;
         };
@@ -550,6 +656,10 @@ async fn job_loop(
 
 /// Runs every job of a plan once (for `check`), within the plan's limits; returns the targets
 /// with their evidence and verdicts.
+///
+/// The safety rules of `serve` hold: a run that falls due while its target is in backoff is
+/// skipped without sending anything (its checks report `skipped (backoff)`), and rate_limit
+/// runs last, one burst at a time, only after health has passed.
 pub async fn run_once(plan: &Plan, runner: Arc<dyn Runner>) -> Vec<Arc<TargetRuntime>> {
     let limits = Arc::new(Limits::new(&plan.scheduler));
     let runtimes: Vec<Arc<TargetRuntime>> = plan
@@ -558,20 +668,123 @@ pub async fn run_once(plan: &Plan, runner: Arc<dyn Runner>) -> Vec<Arc<TargetRun
         .enumerate()
         .map(|(i, t)| Arc::new(TargetRuntime::new(t, i as u64 + 1)))
         .collect();
-    let mut set = tokio::task::JoinSet::new();
-    for rt in &runtimes {
-        for job in rt.jobs.clone() {
-            let rt = Arc::clone(rt);
-            let limits = Arc::clone(&limits);
-            let runner = Arc::clone(&runner);
-            set.spawn(async move {
-                let _permits = limits.acquire(&rt.target.host).await;
-                execute(runner.as_ref(), &rt, job).await;
-            });
+    // The burst goes last so that its 429 cannot silence the target's other probes.
+    let gate = Arc::new(Semaphore::new(1));
+    for rate_limit_phase in [false, true] {
+        let mut set = tokio::task::JoinSet::new();
+        for rt in &runtimes {
+            for job in rt.jobs.clone() {
+                if (job.kind == ProbeKind::RateLimit) != rate_limit_phase {
+                    continue;
+                }
+                let rt = Arc::clone(rt);
+                let limits = Arc::clone(&limits);
+                let runner = Arc::clone(&runner);
+                let gate = Arc::clone(&gate);
+                set.spawn(async move {
+                    let _gate = if job.kind == ProbeKind::RateLimit {
+                        if !rt.health_passes() {
+                            let run = probes::rate_limit::skipped_run(&rt.target, "health_failing");
+                            rt.record(Arc::new(run));
+                            return;
+                        }
+                        gate.acquire_owned().await.ok()
+                    } else {
+                        None
+                    };
+                    let _permits = limits.acquire(&rt.target.host).await;
+                    if !job.kind.runs_during_backoff() && rt.in_backoff() {
+                        rt.mark_skipped(&[job.kind], "backoff");
+                        return;
+                    }
+                    execute(runner.as_ref(), &rt, job).await;
+                });
+            }
         }
+        while set.join_next().await.is_some() {}
     }
-    while set.join_next().await.is_some() {}
     runtimes
+}
+
+/// What a due run may do.
+enum Gate {
+    /// The job ends (target removed or shutdown).
+    Stop,
+    /// Skip this slot; the next attempt is at the given time.
+    Skip(Instant),
+    /// Run (holding the global rate-limit permit for a rate_limit job).
+    Go(Option<OwnedSemaphorePermit>),
+}
+
+/// The rules a due run passes before it may start: backoff (CHECKS.md §0.5) for every probe
+/// but health (and dns); for rate_limit also CHECKS.md §12 step 1: wait for the first health
+/// result, run only while health passes (else record `skipped (health_failing)` and try again
+/// after one health interval), one burst at a time globally.
+async fn gate(
+    shared: &Shared,
+    rt: &TargetRuntime,
+    job: JobSpec,
+    cancel: &CancellationToken,
+    shutdown: &CancellationToken,
+) -> Gate {
+    let due = Instant::now();
+    if !job.kind.runs_during_backoff() && rt.in_backoff() {
+        return Gate::Skip(skip_for_backoff(shared, rt, job, due));
+    }
+    if job.kind != ProbeKind::RateLimit {
+        return Gate::Go(None);
+    }
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => return Gate::Stop,
+        () = shutdown.cancelled() => return Gate::Stop,
+        () = rt.health_recorded() => {}
+    }
+    if !rt.health_passes() {
+        let run = Arc::new(probes::rate_limit::skipped_run(
+            &rt.target,
+            "health_failing",
+        ));
+        let verdicts = rt.record(run);
+        shared
+            .exporter
+            .record_verdicts(&rt.target, rt.generation, &verdicts);
+        shared
+            .exporter
+            .runs_skipped(&rt.target.name, job.kind, "health_failing", 1);
+        let health = rt
+            .jobs
+            .iter()
+            .find(|j| j.kind == ProbeKind::Health)
+            .map_or(ProbeKind::Health.default_interval(), |j| j.interval);
+        return Gate::Skip(Instant::now() + health);
+    }
+    let permit = tokio::select! {
+        biased;
+        () = cancel.cancelled() => return Gate::Stop,
+        () = shutdown.cancelled() => return Gate::Stop,
+        p = Arc::clone(&shared.rate_limit_gate).acquire_owned() => p.ok(),
+    };
+    if rt.in_backoff() {
+        return Gate::Skip(skip_for_backoff(shared, rt, job, due));
+    }
+    Gate::Go(permit)
+}
+
+/// Counts a run skipped for backoff and returns the job's next grid slot after `due`.
+fn skip_for_backoff(shared: &Shared, rt: &TargetRuntime, job: JobSpec, due: Instant) -> Instant {
+    shared
+        .exporter
+        .runs_skipped(&rt.target.name, job.kind, "backoff", 1);
+    shared
+        .exporter
+        .set_backoff(&rt.target.name, rt.generation, rt.backoff_until());
+    let mut next = due + job.interval;
+    let now = Instant::now();
+    while next <= now {
+        next += job.interval;
+    }
+    next
 }
 
 #[cfg(test)]

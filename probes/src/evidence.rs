@@ -308,6 +308,14 @@ pub enum Evidence {
     TlsVersions(VersionsEvidence),
     /// `dns`.
     Dns(DnsEvidence),
+    /// `cors`.
+    Cors(crate::cors::CorsEvidence),
+    /// `unknown_path`.
+    UnknownPath(crate::unknown_path::UnknownPathEvidence),
+    /// `paths`.
+    Paths(crate::paths::PathsEvidence),
+    /// `rate_limit`.
+    RateLimit(Box<crate::rate_limit::RateLimitEvidence>),
     /// The run was cut at its timeout before the probe produced evidence.
     TimedOut,
 }
@@ -324,6 +332,10 @@ impl Evidence {
             Evidence::Tls(_) | Evidence::TlsVersions(_) | Evidence::Dns(_) => {
                 Box::new(std::iter::empty())
             }
+            Evidence::Cors(c) => Box::new(c.responses()),
+            Evidence::UnknownPath(u) => Box::new(u.responses()),
+            Evidence::Paths(p) => Box::new(p.responses()),
+            Evidence::RateLimit(r) => Box::new(r.responses()),
             Evidence::TimedOut => Box::new(std::iter::empty()),
         }
     }
@@ -395,6 +407,14 @@ impl EvidenceSet {
         }
     }
 
+    /// The newest `cors` evidence.
+    pub fn cors(&self) -> Option<&crate::cors::CorsEvidence> {
+        match &self.run(ProbeKind::Cors)?.evidence {
+            Evidence::Cors(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The newest `tls_versions` evidence.
     pub fn tls_versions(&self) -> Option<&VersionsEvidence> {
         match &self.run(ProbeKind::TlsVersions)?.evidence {
@@ -403,10 +423,34 @@ impl EvidenceSet {
         }
     }
 
+    /// The newest `unknown_path` evidence.
+    pub fn unknown_path(&self) -> Option<&crate::unknown_path::UnknownPathEvidence> {
+        match &self.run(ProbeKind::UnknownPath)?.evidence {
+            Evidence::UnknownPath(u) => Some(u),
+            _ => None,
+        }
+    }
+
     /// The newest `dns` evidence.
     pub fn dns(&self) -> Option<&DnsEvidence> {
         match &self.run(ProbeKind::Dns)?.evidence {
             Evidence::Dns(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The newest `paths` evidence.
+    pub fn paths(&self) -> Option<&crate::paths::PathsEvidence> {
+        match &self.run(ProbeKind::Paths)?.evidence {
+            Evidence::Paths(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The newest `rate_limit` evidence.
+    pub fn rate_limit(&self) -> Option<&crate::rate_limit::RateLimitEvidence> {
+        match &self.run(ProbeKind::RateLimit)?.evidence {
+            Evidence::RateLimit(r) => Some(r.as_ref()),
             _ => None,
         }
     }

@@ -14,8 +14,11 @@
 #![deny(missing_docs)]
 #![warn(clippy::print_stdout, clippy::print_stderr, unreachable_pub)]
 
+pub mod active;
+pub mod backoff;
 pub mod checks;
 pub mod context;
+pub mod cors;
 pub mod dns;
 pub mod error;
 pub mod evidence;
@@ -23,11 +26,16 @@ pub mod fetch;
 pub mod health;
 pub mod html;
 pub mod measure;
+pub mod paths;
 pub mod preload;
 pub mod probe;
+pub mod rate_limit;
+pub mod ratelimit_fields;
 pub mod resolve;
+pub mod safety;
 pub mod target;
 pub mod tls;
+pub mod unknown_path;
 pub mod verdict;
 
 /// The default User-Agent: product, version and a contact URL (CHECKS.md §0.1).

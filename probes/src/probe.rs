@@ -24,6 +24,14 @@ pub enum ProbeKind {
     TlsVersions,
     /// A/AAAA and CAA (dns).
     Dns,
+    /// Crafted `Origin` requests and preflights (CHECKS.md §8).
+    Cors,
+    /// The answers for random unknown paths (CHECKS.md §14).
+    UnknownPath,
+    /// The exposed-path sweep and its random-path baseline (CHECKS.md §13).
+    Paths,
+    /// The bounded rate-limit burst (CHECKS.md §12, opt-in).
+    RateLimit,
 }
 
 /// What a probe module returns; [`run`] wraps it into a [`ProbeRun`].
@@ -43,6 +51,10 @@ impl ProbeKind {
         ProbeKind::Tls,
         ProbeKind::TlsVersions,
         ProbeKind::Dns,
+        ProbeKind::Cors,
+        ProbeKind::UnknownPath,
+        ProbeKind::Paths,
+        ProbeKind::RateLimit,
     ];
 
     /// The name used in config, labels and reports.
@@ -53,6 +65,10 @@ impl ProbeKind {
             ProbeKind::Tls => "tls",
             ProbeKind::TlsVersions => "tls_versions",
             ProbeKind::Dns => "dns",
+            ProbeKind::Cors => "cors",
+            ProbeKind::UnknownPath => "unknown_path",
+            ProbeKind::Paths => "paths",
+            ProbeKind::RateLimit => "rate_limit",
         }
     }
 
@@ -69,6 +85,10 @@ impl ProbeKind {
             ProbeKind::Tls => Duration::from_secs(15 * 60),
             ProbeKind::TlsVersions => Duration::from_secs(6 * 3600),
             ProbeKind::Dns => Duration::from_secs(300),
+            ProbeKind::Cors => Duration::from_secs(30 * 60),
+            ProbeKind::UnknownPath => Duration::from_secs(3600),
+            ProbeKind::Paths => Duration::from_secs(6 * 3600),
+            ProbeKind::RateLimit => Duration::from_secs(24 * 3600),
         }
     }
 
@@ -84,12 +104,17 @@ impl ProbeKind {
             ProbeKind::TlsVersions => Duration::from_secs(300),
             // A/AAAA (3 s × 2 attempts) then CAA up the tree.
             ProbeKind::Dns => Duration::from_secs(30),
+            ProbeKind::Cors => Duration::from_secs(300),
+            ProbeKind::UnknownPath => Duration::from_secs(60),
+            ProbeKind::Paths => Duration::from_secs(600),
+            // The burst itself is capped at 30 s; request 1 and a slow stop come on top.
+            ProbeKind::RateLimit => Duration::from_secs(90),
         }
     }
 
     /// Whether the probe may be configured to send credential headers (ARCHITECTURE.md, Safety).
     pub const fn accepts_credentials(self) -> bool {
-        matches!(self, ProbeKind::Fetch | ProbeKind::Health)
+        matches!(self, ProbeKind::Fetch | ProbeKind::Health | ProbeKind::Cors)
     }
 
     /// Whether the probe keeps running while the target is in backoff (CHECKS.md §0.5).
@@ -101,9 +126,14 @@ impl ProbeKind {
     pub fn gauges(self) -> &'static [&'static GaugeDef] {
         match self {
             ProbeKind::Fetch => crate::fetch::GAUGES,
-            ProbeKind::Health => &[],
             ProbeKind::Tls => crate::tls::probe::GAUGES,
-            ProbeKind::TlsVersions | ProbeKind::Dns => &[],
+            ProbeKind::Health
+            | ProbeKind::TlsVersions
+            | ProbeKind::Dns
+            | ProbeKind::Cors
+            | ProbeKind::UnknownPath
+            | ProbeKind::Paths
+            | ProbeKind::RateLimit => &[],
         }
     }
 }
@@ -124,6 +154,10 @@ pub async fn run(kind: ProbeKind, target: &Target, cx: &ProbeContext<'_>) -> Pro
         ProbeKind::Tls => crate::tls::probe::run(target, cx).await,
         ProbeKind::TlsVersions => crate::tls::versions::run(target, cx).await,
         ProbeKind::Dns => crate::dns::run(target, cx).await,
+        ProbeKind::Cors => crate::cors::run(target, cx).await,
+        ProbeKind::UnknownPath => crate::unknown_path::run(target, cx).await,
+        ProbeKind::Paths => crate::paths::run(target, cx).await,
+        ProbeKind::RateLimit => crate::rate_limit::run(target, cx).await,
     };
     ProbeRun {
         kind,

@@ -5,10 +5,14 @@ use std::sync::Arc;
 
 use url::{Host, Url};
 
+use crate::checks::cors::CorsOptions;
 use crate::checks::dns::DnsOptions;
+use crate::checks::error_disclosure::ErrorDisclosureOptions;
+use crate::checks::exposed_paths::ExposedPathsOptions;
 use crate::checks::health::HealthOptions;
 use crate::checks::hsts::HstsOptions;
 use crate::checks::https_redirect::RedirectOptions;
+use crate::checks::rate_limit::RateLimitOptions;
 use crate::checks::tls_cert::TlsCertOptions;
 use crate::checks::tls_version::TlsVersionOptions;
 use crate::checks::{self, CheckDef};
@@ -35,6 +39,14 @@ pub struct CheckOptions {
     pub dns: DnsOptions,
     /// Optional HSTS preload list (Chromium JSON), shared by the checks that read it.
     pub preload: Option<Arc<PreloadList>>,
+    /// `cors` (CHECKS.md §8).
+    pub cors: CorsOptions,
+    /// `rate_limit` (CHECKS.md §12).
+    pub rate_limit: RateLimitOptions,
+    /// `exposed_paths` (CHECKS.md §13).
+    pub exposed_paths: ExposedPathsOptions,
+    /// `error_disclosure` (CHECKS.md §14).
+    pub error_disclosure: ErrorDisclosureOptions,
 }
 
 /// A target as the probes see it. Built by the binary from the config (or from a bare URL).

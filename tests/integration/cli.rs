@@ -71,9 +71,12 @@ async fn exit_0_when_every_check_passes() {
     for c in [
         "https_redirect",
         "hsts",
+        "cors",
         "tls_cert",
         "tls_version",
         "health",
+        "exposed_paths",
+        "error_disclosure",
     ] {
         assert!(
             t.lines().any(|l| l.contains("PASS") && l.contains(c)),
@@ -82,7 +85,7 @@ async fn exit_0_when_every_check_passes() {
     }
     // dns is skipped for an IP-literal target (no name to resolve).
     assert!(
-        t.contains("1 targets, 6 checks: 5 passed, 0 failed, 0 errors, 1 skipped"),
+        t.contains("1 targets, 9 checks: 8 passed, 0 failed, 0 errors, 1 skipped"),
         "{t}"
     );
     assert!(
@@ -147,7 +150,7 @@ async fn json_report_follows_the_schema() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["summary"]["targets"], 1);
-    assert_eq!(v["summary"]["checks"], 6);
+    assert_eq!(v["summary"]["checks"], 9);
     let t = &v["targets"][0];
     assert_eq!(t["name"], "shop");
     let hsts = t["checks"]
@@ -168,7 +171,19 @@ async fn json_report_follows_the_schema() {
         .iter()
         .map(|p| p["probe"].as_str().unwrap())
         .collect();
-    assert_eq!(probes, ["fetch", "health", "tls", "tls_versions", "dns"]);
+    assert_eq!(
+        probes,
+        [
+            "fetch",
+            "health",
+            "tls",
+            "tls_versions",
+            "dns",
+            "cors",
+            "unknown_path",
+            "paths"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -127,6 +127,66 @@ fn every_rejection_names_the_problem_and_the_line() {
         ("invalid-severity.yaml", 2, "unknown severity \"severe\""),
         ("invalid-yaml-syntax.yaml", 3, ""),
         ("invalid-empty.yaml", 0, "config file is empty"),
+        (
+            "invalid-rate-limit-cap-above-ceiling.yaml",
+            6,
+            "rate_limit.cap 500 is above the ceiling of 200",
+        ),
+        (
+            "invalid-rate-limit-rps-above-ceiling.yaml",
+            6,
+            "rate_limit.rps 50 is above the ceiling of 20",
+        ),
+        (
+            "invalid-rate-limit-body-too-large.yaml",
+            7,
+            "rate_limit.body is 1100 bytes; at most 1024",
+        ),
+        (
+            "invalid-rate-limit-body-without-post.yaml",
+            6,
+            "rate_limit.body needs `method: POST`",
+        ),
+        (
+            "invalid-rate-limit-method.yaml",
+            6,
+            "invalid rate_limit method \"DELETE\"",
+        ),
+        (
+            "invalid-rate-limit-burst-above-cap.yaml",
+            7,
+            "rate_limit.burst 20 is above rate_limit.cap 10",
+        ),
+        (
+            "invalid-rate-limit-interval-below-floor.yaml",
+            7,
+            "rate_limit interval 30m is below the floor of 1h",
+        ),
+        (
+            "invalid-cors-too-many-paths.yaml",
+            5,
+            "cors.paths lists 6 paths; at most 5",
+        ),
+        (
+            "invalid-cors-allowed-origin.yaml",
+            5,
+            "invalid allowed origin \"https://partner.example/login\"",
+        ),
+        (
+            "invalid-per-host-concurrency-above-ceiling.yaml",
+            2,
+            "scheduler.per_host_concurrency 8 is above the ceiling of 2",
+        ),
+        (
+            "invalid-credentials-for-paths.yaml",
+            4,
+            "probe \"paths\" never sends credentials (only fetch, health and cors may)",
+        ),
+        (
+            "invalid-extra-path-builtin-id.yaml",
+            6,
+            "path id \"dotenv\" is built in",
+        ),
     ];
     for (file, line, message) in cases {
         let errors = match plan::load(&testdata(file), &cx()) {

@@ -3,10 +3,14 @@
 //! [`ALL`] is the only list of checks. A check declares the probes it reads, its closed
 //! finding catalogue and its evidence gauges; [`evaluate`] applies the target's fail threshold.
 
+pub mod cors;
 pub mod dns;
+pub mod error_disclosure;
+pub mod exposed_paths;
 pub mod health;
 pub mod hsts;
 pub mod https_redirect;
+pub mod rate_limit;
 pub mod tls_cert;
 pub mod tls_version;
 
@@ -136,6 +140,14 @@ impl<'a> CheckInput<'a> {
         }
     }
 
+    /// The newest `cors` evidence, or the error judgement.
+    pub fn cors(&self) -> Result<&'a crate::cors::CorsEvidence, Judgement> {
+        match self.require(ProbeKind::Cors)? {
+            Evidence::Cors(c) => Ok(c),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
     /// The newest `tls_versions` evidence, or the error judgement.
     pub fn tls_versions(&self) -> Result<&'a VersionsEvidence, Judgement> {
         match self.require(ProbeKind::TlsVersions)? {
@@ -144,10 +156,34 @@ impl<'a> CheckInput<'a> {
         }
     }
 
+    /// The newest `unknown_path` evidence, or the error judgement.
+    pub fn unknown_path(&self) -> Result<&'a crate::unknown_path::UnknownPathEvidence, Judgement> {
+        match self.require(ProbeKind::UnknownPath)? {
+            Evidence::UnknownPath(u) => Ok(u),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
     /// The newest `dns` evidence, or the error judgement.
     pub fn dns(&self) -> Result<&'a DnsEvidence, Judgement> {
         match self.require(ProbeKind::Dns)? {
             Evidence::Dns(d) => Ok(d),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
+    /// The newest `paths` evidence, or the error judgement.
+    pub fn paths(&self) -> Result<&'a crate::paths::PathsEvidence, Judgement> {
+        match self.require(ProbeKind::Paths)? {
+            Evidence::Paths(p) => Ok(p),
+            _ => Err(Judgement::Error("no_evidence")),
+        }
+    }
+
+    /// The newest `rate_limit` evidence, or the error judgement.
+    pub fn rate_limit(&self) -> Result<&'a crate::rate_limit::RateLimitEvidence, Judgement> {
+        match self.require(ProbeKind::RateLimit)? {
+            Evidence::RateLimit(r) => Ok(r.as_ref()),
             _ => Err(Judgement::Error("no_evidence")),
         }
     }
@@ -192,9 +228,13 @@ pub fn cap_for_non_html(findings: &mut [Finding], response: &Exchange) {
 pub static ALL: &[&CheckDef] = &[
     &https_redirect::CHECK,
     &hsts::CHECK,
+    &cors::CHECK,
     &tls_cert::CHECK,
     &tls_version::CHECK,
     &health::CHECK,
+    &rate_limit::CHECK,
+    &exposed_paths::CHECK,
+    &error_disclosure::CHECK,
     &dns::CHECK,
 ];
 

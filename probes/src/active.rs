@@ -1,0 +1,270 @@
+//! What the active probes (cors, paths, unknown_path, rate_limit) share: a [`Session`] that is
+//! the only way they send requests. It enforces the safety rules in code: only the target's
+//! host, only GET/HEAD/OPTIONS (POST only for a rate-limit probe), a per-run request budget,
+//! one request in flight, and a halt at the first 429 or 503 with `Retry-After` (the target
+//! goes into backoff, CHECKS.md §0.5). It reuses one connection per origin (ADR 0002).
+
+use http::header;
+use url::Url;
+
+use crate::backoff;
+use crate::context::ProbeContext;
+use crate::evidence::{Exchange, Failure, Hop, latin1};
+use crate::fetch::{Connection, RequestSpec};
+use crate::probe::ProbeKind;
+use crate::safety::method_allowed;
+use crate::target::Target;
+
+/// Why a session refused to send a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The run's request budget is spent.
+    Budget,
+    /// The method (or a body) is not allowed for this probe.
+    Method,
+    /// The URL is not on the target's host.
+    OffTarget,
+    /// An earlier response of this run was a 429 or a 503 with `Retry-After`.
+    Backoff,
+}
+
+impl Refusal {
+    /// Low-cardinality name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Budget => "budget_exhausted",
+            Refusal::Method => "method_not_allowed",
+            Refusal::OffTarget => "off_target",
+            Refusal::Backoff => "backoff",
+        }
+    }
+}
+
+/// One probe run's sending side.
+pub(crate) struct Session<'a, 'c> {
+    kind: ProbeKind,
+    target: &'a Target,
+    cx: &'a ProbeContext<'c>,
+    conn: Option<(String, Connection)>,
+    budget: usize,
+    sent: usize,
+    halted: bool,
+}
+
+/// `scheme://host:port` of a URL.
+fn origin_key(url: &Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+/// Whether the server will close the connection after this response.
+fn closes(e: &Exchange) -> bool {
+    e.version == http::Version::HTTP_10
+        || e.headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .any(|v| latin1(v.as_bytes()).to_ascii_lowercase().contains("close"))
+}
+
+impl<'a, 'c> Session<'a, 'c> {
+    /// A session allowed to send at most `budget` requests.
+    pub(crate) fn new(
+        kind: ProbeKind,
+        target: &'a Target,
+        cx: &'a ProbeContext<'c>,
+        budget: usize,
+    ) -> Self {
+        Session {
+            kind,
+            target,
+            cx,
+            conn: None,
+            budget,
+            sent: 0,
+            halted: false,
+        }
+    }
+
+    /// Requests sent so far (each attempt counts).
+    pub(crate) fn sent(&self) -> usize {
+        self.sent
+    }
+
+    /// Whether a 429 or 503 with `Retry-After` stopped this run.
+    pub(crate) fn halted(&self) -> bool {
+        self.halted
+    }
+
+    /// Sends one request, or refuses to.
+    pub(crate) async fn send(&mut self, spec: &RequestSpec<'_>) -> Result<Hop, Refusal> {
+        if self.halted {
+            return Err(Refusal::Backoff);
+        }
+        if !method_allowed(self.kind, &spec.method, spec.body.len()) {
+            return Err(Refusal::Method);
+        }
+        if !self.target.same_host(spec.url) {
+            return Err(Refusal::OffTarget);
+        }
+        let key = origin_key(spec.url);
+        let mut reused = self.conn.as_ref().is_some_and(|(k, _)| *k == key);
+        loop {
+            if self.sent >= self.budget {
+                return Err(Refusal::Budget);
+            }
+            if !reused {
+                self.conn = None;
+                match self
+                    .cx
+                    .engine
+                    .connect(
+                        spec.url,
+                        &self.target.tls,
+                        self.target.pin_for(spec.url),
+                        self.cx.deadline,
+                    )
+                    .await
+                {
+                    Ok(c) => self.conn = Some((key.clone(), c)),
+                    Err(f) => return Ok(Err(f)),
+                }
+            }
+            let Some((_, conn)) = self.conn.as_mut() else {
+                return Ok(Err(not_connected(spec.url)));
+            };
+            self.sent += 1;
+            match conn.send(self.cx.engine, spec, self.cx.deadline).await {
+                Ok(e) => {
+                    if closes(&e) || e.body_truncated {
+                        self.conn = None;
+                    }
+                    if backoff::triggers(&e) {
+                        self.halted = true;
+                    }
+                    return Ok(Ok(e));
+                }
+                // A kept-alive connection the server closed meanwhile: open a new one, once.
+                Err(f) if reused && f.reason == "connection_closed" => {
+                    reused = false;
+                }
+                Err(f) => {
+                    self.conn = None;
+                    return Ok(Err(f));
+                }
+            }
+        }
+    }
+}
+
+fn not_connected(url: &Url) -> Failure {
+    Failure {
+        url: url.clone(),
+        phase: crate::evidence::Phase::Connect,
+        reason: "connect_error",
+        detail: "no connection".into(),
+        timings: Default::default(),
+        tls: None,
+    }
+}
+
+/// `n` random characters from `[a-z0-9]` (CHECKS.md §8, §13, §14).
+pub(crate) fn token(n: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..n)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Every HTTPS response of `hops` whose certificate failed verification makes the run's
+/// responses unfit for judging (CHECKS.md §0.3).
+pub(crate) fn any_unverified<'e>(responses: impl IntoIterator<Item = &'e Exchange>) -> bool {
+    responses
+        .into_iter()
+        .any(|e| e.tls.as_ref().is_some_and(|t| !t.verified()))
+}
+
+/// The invalid-certificate rule of CHECKS.md §0.3 for checks that judge an active probe's
+/// responses: `skipped(invalid_cert)` when the main fetch's certificate failed, or when one of
+/// the probe's own HTTPS responses came over a connection whose certificate failed.
+pub(crate) fn cert_gate<'e>(
+    input: &crate::checks::CheckInput<'_>,
+    own: impl IntoIterator<Item = &'e Exchange>,
+) -> Result<(), crate::verdict::Judgement> {
+    if let Err(crate::verdict::Judgement::Skipped(r)) = input.judged_response() {
+        return Err(crate::verdict::Judgement::Skipped(r));
+    }
+    if any_unverified(own) {
+        return Err(crate::verdict::Judgement::Skipped("invalid_cert"));
+    }
+    Ok(())
+}
+
+/// The error a check reports when its probe's run was stopped early.
+pub(crate) fn stopped_judgement(
+    stopped: Option<&'static str>,
+) -> Result<(), crate::verdict::Judgement> {
+    match stopped {
+        Some("backoff") => Err(crate::verdict::Judgement::Error("rate_limited")),
+        Some(other) => Err(crate::verdict::Judgement::Error(other)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_lowercase_alphanumeric() {
+        let t = token(12);
+        assert_eq!(t.len(), 12);
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
+        assert_ne!(token(12), token(12));
+    }
+
+    #[tokio::test]
+    async fn refusals_happen_before_anything_is_sent() {
+        use crate::resolve::Resolver;
+        use crate::tls::TlsClient;
+        use std::sync::Arc;
+        let engine = crate::fetch::Engine::new(Resolver::hosts_only(), crate::USER_AGENT);
+        let cx = ProbeContext {
+            engine: &engine,
+            // Port 9 on a documentation address: nothing may be dialled in this test.
+            deadline: tokio::time::Instant::now() + std::time::Duration::from_millis(1),
+        };
+        let tls = Arc::new(TlsClient::new(&[]).unwrap());
+        let target = Target::new("t", Url::parse("https://192.0.2.1:9/").unwrap(), tls).unwrap();
+        let url = target.url.clone();
+        let other = Url::parse("https://192.0.2.2:9/").unwrap();
+        for kind in [ProbeKind::Cors, ProbeKind::Paths, ProbeKind::UnknownPath] {
+            let mut s = Session::new(kind, &target, &cx, 10);
+            let mut put = RequestSpec::get(&url, 10);
+            put.method = http::Method::PUT;
+            assert_eq!(s.send(&put).await.err(), Some(Refusal::Method));
+            let mut post = RequestSpec::get(&url, 10);
+            post.method = http::Method::POST;
+            post.body = bytes::Bytes::from_static(b"x");
+            assert_eq!(s.send(&post).await.err(), Some(Refusal::Method));
+            let mut get_with_body = RequestSpec::get(&url, 10);
+            get_with_body.body = bytes::Bytes::from_static(b"x");
+            assert_eq!(s.send(&get_with_body).await.err(), Some(Refusal::Method));
+            let off = RequestSpec::get(&other, 10);
+            assert_eq!(s.send(&off).await.err(), Some(Refusal::OffTarget));
+            assert_eq!(s.sent(), 0);
+        }
+        let mut s = Session::new(ProbeKind::RateLimit, &target, &cx, 0);
+        assert_eq!(
+            s.send(&RequestSpec::get(&url, 10)).await.err(),
+            Some(Refusal::Budget)
+        );
+        assert_eq!(s.sent(), 0);
+    }
+}

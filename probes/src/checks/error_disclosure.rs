@@ -1,0 +1,420 @@
+//! `error_disclosure` (CHECKS.md §14): unknown or odd requests get a clean 4xx without stack
+//! traces, debug pages or paths. The status rule reads the `unknown_path` probe's answers; the
+//! signatures scan every response of the cycle (`EvidenceSet::responses()`), first 64 KiB,
+//! after normalisation.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{CheckDef, CheckInput, Evaluation};
+use crate::active::{cert_gate, stopped_judgement};
+use crate::evidence::Exchange;
+use crate::measure::{GaugeDef, Measurement};
+use crate::probe::ProbeKind;
+use crate::unknown_path::UnknownKind;
+use crate::verdict::{Finding, FindingDef, Judgement, Severity};
+
+/// Options of `error_disclosure`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorDisclosureOptions {
+    /// Finding ids never raised for this target (e.g. documentation that quotes traces).
+    pub suppress: Vec<String>,
+}
+
+/// Bytes of each body scanned (CHECKS.md §14).
+pub const SCAN_BYTES: usize = 64 * 1024;
+
+const SOFT_404: FindingDef = FindingDef::new("soft_404", Severity::Low);
+const SERVER_ERROR: FindingDef = FindingDef::new("server_error_on_unknown_path", Severity::Low);
+const REDIRECTS_UNKNOWN: FindingDef = FindingDef::new("redirects_unknown", Severity::Info);
+const PYTHON_TRACEBACK: FindingDef = FindingDef::new("python_traceback", Severity::Medium);
+const DJANGO_DEBUG: FindingDef = FindingDef::new("django_debug", Severity::High);
+const WERKZEUG_DEBUGGER: FindingDef = FindingDef::new("werkzeug_debugger", Severity::Critical);
+const JAVA_STACKTRACE: FindingDef = FindingDef::new("java_stacktrace", Severity::Medium);
+const JAVA_TRACE_JSON: FindingDef = FindingDef::new("java_trace_json", Severity::Medium);
+const TOMCAT_ERROR: FindingDef = FindingDef::new("tomcat_error", Severity::Medium);
+const DOTNET_ERROR: FindingDef = FindingDef::new("dotnet_error", Severity::Medium);
+const PHP_ERROR: FindingDef = FindingDef::new("php_error", Severity::Medium);
+const NODE_STACKTRACE: FindingDef = FindingDef::new("node_stacktrace", Severity::Medium);
+const RAILS_DEBUG: FindingDef = FindingDef::new("rails_debug", Severity::High);
+const RUBY_BACKTRACE: FindingDef = FindingDef::new("ruby_backtrace", Severity::Medium);
+const GO_PANIC: FindingDef = FindingDef::new("go_panic", Severity::Medium);
+const SQL_ERROR: FindingDef = FindingDef::new("sql_error", Severity::Medium);
+const INTERNAL_PATH: FindingDef = FindingDef::new("internal_path", Severity::Low);
+
+/// A signature: any alternative matches when all its parts do; a part is a pattern and how
+/// many times it must match.
+struct Signature {
+    def: FindingDef,
+    alternatives: &'static [&'static [(&'static str, usize)]],
+    /// Only responses with at least this status are scanned (internal_path: 400).
+    min_status: u16,
+}
+
+const fn sig(
+    def: FindingDef,
+    alternatives: &'static [&'static [(&'static str, usize)]],
+) -> Signature {
+    Signature {
+        def,
+        alternatives,
+        min_status: 0,
+    }
+}
+
+/// CHECKS.md §14's signature table, in catalogue order.
+static SIGNATURES: &[Signature] = &[
+    sig(
+        PYTHON_TRACEBACK,
+        &[&[
+            (r"Traceback \(most recent call last\):", 1),
+            (r#"File "[^"\n]+", line \d+, in "#, 1),
+        ]],
+    ),
+    sig(
+        DJANGO_DEBUG,
+        &[
+            &[(
+                r"You(?:'|’)re seeing this error because you have <code>DEBUG = True</code>",
+                1,
+            )],
+            &[(r"Using the URLconf defined in <code>", 1)],
+        ],
+    ),
+    sig(
+        WERKZEUG_DEBUGGER,
+        &[
+            &[(
+                r"The debugger caught an exception in your WSGI application",
+                1,
+            )],
+            &[(r"Werkzeug Debugger", 1)],
+        ],
+    ),
+    sig(
+        JAVA_STACKTRACE,
+        &[&[(
+            r"(?m)^\s*at [\w$]+(?:\.[\w$<>]+)+\((?:[\w$-]+\.(?:java|kt|scala|groovy):\d+|Native Method|Unknown Source)\)",
+            2,
+        )]],
+    ),
+    sig(
+        JAVA_TRACE_JSON,
+        &[&[(
+            r#""trace"\s*:\s*"(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)"#,
+            1,
+        )]],
+    ),
+    sig(
+        TOMCAT_ERROR,
+        &[
+            &[(r"<h3>Apache Tomcat/\d+(?:\.\d+)+[^<]*</h3>", 1)],
+            &[(r"Exception report", 1), (r"root cause", 1)],
+        ],
+    ),
+    sig(
+        DOTNET_ERROR,
+        &[
+            &[(r"Server Error in '[^']*' Application\.", 1)],
+            &[(
+                r"An unhandled exception occurred while processing the request\.",
+                1,
+            )],
+            &[(r"ASP\.NET is configured to show verbose error messages", 1)],
+            &[(r"(?m)^\s*at \S.*\) in (?:[A-Za-z]:\\|/).*:line \d+", 1)],
+        ],
+    ),
+    sig(
+        PHP_ERROR,
+        &[
+            &[(
+                r"<b>(?:Fatal error|Parse error|Warning|Notice|Deprecated)</b>:\s+.*? in <b>[^<]+</b> on line <b>\d+</b>",
+                1,
+            )],
+            &[(
+                r"PHP (?:Fatal error|Parse error|Warning|Notice):\s+.+ in \S+ on line \d+",
+                1,
+            )],
+            &[(r"(?m)^Stack trace:\s*\n#0 ", 1)],
+        ],
+    ),
+    sig(
+        NODE_STACKTRACE,
+        &[&[
+            (
+                r"(?:Error|TypeError|ReferenceError|SyntaxError|RangeError)(?:\[[A-Z_]+\])?: ",
+                1,
+            ),
+            (
+                r"(?m)^\s*at (?:\S+ )?\(?(?:/|[A-Za-z]:\\|node:|file://)[^()\s]*:\d+:\d+\)?\s*$",
+                2,
+            ),
+        ]],
+    ),
+    sig(
+        RAILS_DEBUG,
+        &[
+            &[(r"Action Controller: Exception caught", 1)],
+            &[(r"Rails\.root:", 1), (r"Application Trace", 1)],
+        ],
+    ),
+    sig(
+        RUBY_BACKTRACE,
+        &[&[(r"(?m)^\s*(?:/[\w.@-]+)+\.rb:\d+:in ", 1)]],
+    ),
+    sig(
+        GO_PANIC,
+        &[&[
+            (r"(?m)^panic: ", 1),
+            (r"(?m)^goroutine \d+ \[[a-z ]+\]:", 1),
+        ]],
+    ),
+    sig(
+        SQL_ERROR,
+        &[&[(
+            r"You have an error in your SQL syntax|\bORA-\d{5}:|Unclosed quotation mark after the character string|SQLSTATE\[[0-9A-Z]{5}\]|PG::[A-Z]\w*Error|org\.postgresql\.util\.PSQLException|SQLite3?::SQLException|Microsoft OLE DB Provider for (?:ODBC Drivers|SQL Server)",
+            1,
+        )]],
+    ),
+    Signature {
+        def: INTERNAL_PATH,
+        alternatives: &[
+            &[(
+                r"(?:/home/[\w.-]+|/var/www|/usr/(?:local/)?lib|/opt|/srv|/app)/[\w./-]+\.(?:py|rb|php|js|ts|java|go|cs|jsp)\b",
+                1,
+            )],
+            &[(
+                r"[A-Za-z]:\\(?:[\w .()-]+\\)+[\w .()-]+\.(?:cs|vb|aspx?|php|py|js|java|config)\b",
+                1,
+            )],
+        ],
+        min_status: 400,
+    },
+];
+
+/// The signature ids: the closed set of the `signature` label.
+pub fn signature_ids() -> impl Iterator<Item = &'static str> {
+    SIGNATURES.iter().map(|s| s.def.id)
+}
+
+type Compiled = Vec<Vec<Vec<(Regex, usize)>>>;
+
+static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
+    SIGNATURES
+        .iter()
+        .map(|s| {
+            s.alternatives
+                .iter()
+                .map(|parts| {
+                    parts
+                        .iter()
+                        .map(|(p, n)| (Regex::new(p).expect("signature pattern compiles"), *n))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+});
+
+static BR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)<br\s*/?>").expect("br pattern compiles"));
+
+/// CHECKS.md §14 normalisation: the first 64 KiB, `<br>` → newline, the common entities
+/// decoded, and JSON string escapes (`\n`, `\t`, and, beyond CHECKS.md, `\"` and `\/`) undone
+/// so traces inside JSON strings match.
+pub fn normalise(body: &[u8]) -> String {
+    let cut = &body[..body.len().min(SCAN_BYTES)];
+    let text = String::from_utf8_lossy(cut);
+    let text = text
+        .replace("\\n", "\n")
+        .replace("\\t", "\t")
+        .replace("\\\"", "\"")
+        .replace("\\/", "/");
+    let text = BR.replace_all(&text, "\n");
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+}
+
+/// The ids of the signatures `text` matches (for a response with `status`).
+pub fn matches(text: &str, status: u16) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for (sig, alternatives) in SIGNATURES.iter().zip(COMPILED.iter()) {
+        if status < sig.min_status {
+            continue;
+        }
+        for parts in alternatives {
+            let mut snippet = None;
+            let all = parts.iter().all(|(re, n)| {
+                let found: Vec<_> = re.find_iter(text).take(*n).collect();
+                if snippet.is_none() {
+                    snippet = found.first().map(|m| m.as_str().trim().to_owned());
+                }
+                found.len() >= *n
+            });
+            if all {
+                out.push((sig.def.id, snippet.unwrap_or_default()));
+                break;
+            }
+        }
+    }
+    out
+}
+
+static STATUS: GaugeDef = GaugeDef {
+    name: "error_unknown_path_status_code",
+    help: "Status of the unknown-path request (a), 0 if none",
+    labels: &[],
+};
+static SOFT_404_GAUGE: GaugeDef = GaugeDef {
+    name: "error_soft_404",
+    help: "1 if an unknown path answered 200",
+    labels: &[],
+};
+static MATCHED: GaugeDef = GaugeDef {
+    name: "error_signatures_matched",
+    help: "Distinct error-page signatures matched over every response of the cycle",
+    labels: &[],
+};
+static SIGNATURE: GaugeDef = GaugeDef {
+    name: "error_signature",
+    help: "1 if the signature matched a response of the cycle, else 0 (signature is a closed set)",
+    labels: &["signature"],
+};
+
+/// The check.
+pub static CHECK: CheckDef = CheckDef {
+    id: "error_disclosure",
+    summary: "unknown paths get a clean 4xx; no response shows stack traces, debug pages or paths",
+    inputs: &[ProbeKind::UnknownPath, ProbeKind::Fetch],
+    findings: &[
+        SOFT_404,
+        SERVER_ERROR,
+        REDIRECTS_UNKNOWN,
+        PYTHON_TRACEBACK,
+        DJANGO_DEBUG,
+        WERKZEUG_DEBUGGER,
+        JAVA_STACKTRACE,
+        JAVA_TRACE_JSON,
+        TOMCAT_ERROR,
+        DOTNET_ERROR,
+        PHP_ERROR,
+        NODE_STACKTRACE,
+        RAILS_DEBUG,
+        RUBY_BACKTRACE,
+        GO_PANIC,
+        SQL_ERROR,
+        INTERNAL_PATH,
+    ],
+    gauges: &[&STATUS, &SOFT_404_GAUGE, &MATCHED, &SIGNATURE],
+    opt_in: false,
+    evaluate,
+};
+
+fn status_finding(e: &Exchange) -> Option<&'static FindingDef> {
+    match e.status {
+        200 => Some(&SOFT_404),
+        300..=399 => Some(&REDIRECTS_UNKNOWN),
+        500..=599 => Some(&SERVER_ERROR),
+        _ => None,
+    }
+}
+
+fn evaluate(input: &CheckInput<'_>) -> Evaluation {
+    let ev = match input.unknown_path() {
+        Ok(e) => e,
+        Err(j) => return Evaluation::bare(j),
+    };
+    if let Err(j) = cert_gate(input, ev.responses()) {
+        return Evaluation::bare(j);
+    }
+    if let Err(j) = stopped_judgement(ev.stopped) {
+        return Evaluation::bare(j);
+    }
+    let suppressed = |id: &str| {
+        input
+            .target
+            .options
+            .error_disclosure
+            .suppress
+            .iter()
+            .any(|s| s == id)
+    };
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut soft = false;
+    for kind in [UnknownKind::Html, UnknownKind::Json] {
+        let Some(e) = ev.response(kind) else { continue };
+        if let Some(def) = status_finding(e) {
+            soft |= def.id == SOFT_404.id;
+            if !findings.iter().any(|f| f.id == def.id) {
+                findings.push(Finding::new(def, format!("GET {} → {}", e.url, e.status)));
+            }
+        }
+    }
+    let mut matched: Vec<&'static str> = Vec::new();
+    for e in input.evidence.responses() {
+        let text = normalise(&e.body);
+        for (id, snippet) in matches(&text, e.status) {
+            if matched.contains(&id) || suppressed(id) {
+                continue;
+            }
+            matched.push(id);
+            let def = SIGNATURES
+                .iter()
+                .find(|s| s.def.id == id)
+                .map(|s| &s.def)
+                .unwrap_or(&INTERNAL_PATH);
+            let snippet: String = snippet.chars().take(200).collect();
+            findings.push(Finding::new(
+                def,
+                format!("GET {} → {}: {snippet}", e.url, e.status),
+            ));
+        }
+    }
+    findings.retain(|f| !suppressed(f.id));
+    let status = ev
+        .response(UnknownKind::Html)
+        .map_or(0.0, |e| f64::from(e.status));
+    let mut measurements = vec![
+        Measurement::new(&STATUS, status),
+        Measurement::flag(&SOFT_404_GAUGE, soft),
+        Measurement::new(&MATCHED, matched.len() as f64),
+    ];
+    for id in signature_ids() {
+        measurements.push(Measurement::labelled(
+            &SIGNATURE,
+            [id],
+            if matched.contains(&id) { 1.0 } else { 0.0 },
+        ));
+    }
+    Evaluation::new(Judgement::Evaluated(findings), measurements)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_signature_compiles() {
+        assert_eq!(COMPILED.len(), SIGNATURES.len());
+        assert_eq!(signature_ids().count(), 14);
+    }
+
+    #[test]
+    fn normalisation_undoes_html_and_json_escaping() {
+        let n = normalise(b"a<br/>b<BR>c &lt;code&gt; &#x27;x&#39; &amp;lt; \\n\\t \\\"q\\\"");
+        assert_eq!(n, "a\nb\nc <code> 'x' &lt; \n\t \"q\"");
+    }
+
+    #[test]
+    fn internal_paths_count_only_on_errors() {
+        let text = "failed in /var/www/app/index.php";
+        assert!(matches(text, 200).is_empty());
+        assert_eq!(matches(text, 500)[0].0, "internal_path");
+    }
+}

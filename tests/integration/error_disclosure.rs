@@ -1,0 +1,280 @@
+//! `error_disclosure` (CHECKS.md §14): the unknown-path status rule and every signature from
+//! real server responses, 500 pages with a Python traceback, a Java stack trace and a Go
+//! panic, and signatures found in the responses of other probes of the cycle.
+
+use probes::verdict::{Severity, Status};
+
+use crate::support::{Leaf, Pki, Req, Resp, TestServer, ids, target, verdict};
+
+async fn server(pki: &Pki, f: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> TestServer {
+    TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+        f,
+    )
+    .await
+}
+
+fn sorted(mut v: Vec<&'static str>) -> Vec<&'static str> {
+    v.sort_unstable();
+    v
+}
+
+#[tokio::test]
+async fn the_unknown_path_status_rule() {
+    let pki = Pki::new();
+    let cases: &[(u16, &[&str], Status)] = &[
+        (404, &[], Status::Pass),
+        (410, &[], Status::Pass),
+        (403, &[], Status::Pass),
+        (200, &["soft_404"], Status::Fail),
+        (302, &["redirects_unknown"], Status::Pass),
+        (500, &["server_error_on_unknown_path"], Status::Fail),
+        (502, &["server_error_on_unknown_path"], Status::Fail),
+    ];
+    for (status, expected, want) in cases {
+        let status = *status;
+        let srv = server(&pki, move |r: &Req| {
+            if r.path == "/" {
+                return Resp::new(200).html("<p>home</p>");
+            }
+            let mut resp = Resp::new(status).body("nothing here");
+            if (300..400).contains(&status) {
+                resp = resp.header("Location", "/");
+            }
+            resp
+        })
+        .await;
+        let t = target(&srv.url("https", "/"), pki.client(), None);
+        let v = verdict(&t, "error_disclosure").await;
+        assert_eq!(ids(&v), *expected, "status {status}: {:#?}", v.findings);
+        assert_eq!(v.status, *want, "status {status}");
+        let code = v
+            .measurements
+            .iter()
+            .find(|m| m.gauge.name == "error_unknown_path_status_code")
+            .unwrap();
+        assert_eq!(code.value, f64::from(status));
+        // (a), (b) and (c), never following the redirect; no credentials, GET only.
+        let unknown: Vec<Req> = srv
+            .requests()
+            .into_iter()
+            .filter(|r| r.path != "/")
+            .collect();
+        assert_eq!(unknown.len(), 3, "{unknown:#?}");
+        assert!(unknown.iter().all(|r| r.method == "GET"));
+        assert!(unknown.iter().any(|r| r.path.starts_with("/%ff%fe")));
+        assert!(
+            unknown
+                .iter()
+                .any(|r| r.header("accept") == Some("application/json"))
+        );
+    }
+}
+
+/// One body per signature, served as the home page (status 200, so `internal_path`, which
+/// needs status ≥ 400, stays quiet except in its own case).
+fn signature_pages() -> Vec<(&'static str, u16, &'static str)> {
+    vec![
+        (
+            "python_traceback",
+            200,
+            "Traceback (most recent call last):\n  File \"/srv/app/views.py\", line 42, in handler\n    return data[\"x\"]\nKeyError: 'x'\n",
+        ),
+        (
+            "django_debug",
+            200,
+            "<p>You&#x27;re seeing this error because you have <code>DEBUG = True</code> in your Django settings file.</p>",
+        ),
+        (
+            "werkzeug_debugger",
+            200,
+            "<title>KeyError // Werkzeug Debugger</title>",
+        ),
+        (
+            "java_stacktrace",
+            200,
+            "java.lang.NullPointerException\n\tat com.shop.web.CartController.add(CartController.java:57)\n\tat sun.reflect.NativeMethodAccessorImpl.invoke0(Native Method)\n",
+        ),
+        (
+            "java_trace_json",
+            200,
+            r#"{"status":500,"error":"Internal Server Error","trace":"java.lang.IllegalStateException: boom"}"#,
+        ),
+        (
+            "tomcat_error",
+            200,
+            "<html><h3>Apache Tomcat/9.0.83 (Debian)</h3></html>",
+        ),
+        (
+            "dotnet_error",
+            200,
+            "<h1>Server Error in '/' Application.</h1>",
+        ),
+        (
+            "php_error",
+            200,
+            "<br />\n<b>Fatal error</b>:  Uncaught Error: Call to undefined function foo() in <b>/var/www/html/index.php</b> on line <b>3</b><br />",
+        ),
+        (
+            "node_stacktrace",
+            200,
+            "TypeError: Cannot read properties of undefined (reading 'id')\n    at getUser (/app/src/users.js:12:19)\n    at /app/src/server.js:40:5\n",
+        ),
+        (
+            "rails_debug",
+            200,
+            "<h1>Action Controller: Exception caught</h1>",
+        ),
+        (
+            "ruby_backtrace",
+            200,
+            "NoMethodError (undefined method `name' for nil):\n/srv/app/models/user.rb:10:in `full_name'\n",
+        ),
+        (
+            "go_panic",
+            200,
+            "panic: runtime error: index out of range [3] with length 2\n\ngoroutine 1 [running]:\nmain.main()\n",
+        ),
+        (
+            "sql_error",
+            200,
+            "You have an error in your SQL syntax; check the manual",
+        ),
+        (
+            "internal_path",
+            404,
+            "no such page: /var/www/shop/index.php",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_signature_from_a_real_response() {
+    let pki = Pki::new();
+    for (id, status, body) in signature_pages() {
+        let srv = server(&pki, move |r: &Req| {
+            if r.path == "/" {
+                Resp::new(status).html(body)
+            } else {
+                Resp::new(404).body("not found")
+            }
+        })
+        .await;
+        let t = target(&srv.url("https", "/"), pki.client(), None);
+        let v = verdict(&t, "error_disclosure").await;
+        assert_eq!(ids(&v), [id], "{id}: {:#?}", v.findings);
+        let sig = v
+            .measurements
+            .iter()
+            .find(|m| m.gauge.name == "error_signature" && m.labels == [id])
+            .unwrap();
+        assert_eq!(sig.value, 1.0, "{id}");
+        let others = v
+            .measurements
+            .iter()
+            .filter(|m| m.gauge.name == "error_signature" && m.value == 1.0)
+            .count();
+        assert_eq!(others, 1, "{id}");
+        assert_eq!(
+            v.measurements
+                .iter()
+                .filter(|m| m.gauge.name == "error_signature")
+                .count(),
+            14
+        );
+    }
+}
+
+#[tokio::test]
+async fn tracebacks_on_500_pages_for_unknown_paths() {
+    let pki = Pki::new();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "Traceback (most recent call last):\n  File \"/srv/app/views.py\", line 42, in handler\n    raise ValueError()\nValueError\n",
+            &[
+                "internal_path",
+                "python_traceback",
+                "server_error_on_unknown_path",
+            ],
+        ),
+        (
+            "<pre>java.lang.IllegalStateException: no route\n\tat org.springframework.web.servlet.DispatcherServlet.doDispatch(DispatcherServlet.java:1089)\n\tat org.springframework.web.servlet.FrameworkServlet.service(FrameworkServlet.java:897)\n</pre>",
+            &["java_stacktrace", "server_error_on_unknown_path"],
+        ),
+        (
+            "panic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV: segmentation violation]\n\ngoroutine 42 [running]:\nmain.handler(0x0)\n\t/home/dev/shop/main.go:27 +0x1d\n",
+            &["go_panic", "internal_path", "server_error_on_unknown_path"],
+        ),
+    ];
+    for (body, expected) in cases {
+        let body = *body;
+        let srv = server(&pki, move |r: &Req| {
+            if r.path == "/" {
+                Resp::new(200).html("<p>home</p>")
+            } else {
+                Resp::new(500).body(body)
+            }
+        })
+        .await;
+        let t = target(&srv.url("https", "/"), pki.client(), None);
+        let v = verdict(&t, "error_disclosure").await;
+        assert_eq!(sorted(ids(&v)), *expected, "{:#?}", v.findings);
+        assert_eq!(v.status, Status::Fail);
+        assert!(v.max_severity() >= Some(Severity::Medium));
+    }
+}
+
+#[tokio::test]
+async fn traces_inside_json_strings_and_html_escapes_match() {
+    let pki = Pki::new();
+    let srv = server(&pki, |r: &Req| {
+        if r.path == "/" {
+            Resp::new(200).header("Content-Type", "application/json").body(
+                r#"{"detail":"Traceback (most recent call last):\n  File \"/srv/app/api.py\", line 7, in get\nKeyError"}"#,
+            )
+        } else {
+            Resp::new(404)
+        }
+    })
+    .await;
+    let t = target(&srv.url("https", "/"), pki.client(), None);
+    let v = verdict(&t, "error_disclosure").await;
+    assert_eq!(ids(&v), ["python_traceback"]);
+}
+
+#[tokio::test]
+async fn signatures_scan_every_response_of_the_cycle_and_can_be_suppressed() {
+    let pki = Pki::new();
+    // Only the health endpoint leaks a Go panic.
+    let srv = server(&pki, |r: &Req| match r.path.as_str() {
+        "/" => Resp::new(200).html("<p>home</p>"),
+        "/healthz" => Resp::new(200).body("panic: boom\n\ngoroutine 7 [running]:\nmain.health()\n"),
+        _ => Resp::new(404),
+    })
+    .await;
+    let mut t = target(&srv.url("https", "/"), pki.client(), None);
+    t.options.health.url = Some(url::Url::parse(&srv.url("https", "/healthz")).unwrap());
+    t.checks
+        .retain(|c| ["health", "error_disclosure"].contains(&c.id));
+    let (_, verdicts) = crate::support::evaluate(&t).await;
+    let v = verdicts
+        .iter()
+        .find(|v| v.check == "error_disclosure")
+        .unwrap();
+    assert_eq!(ids(v), ["go_panic"]);
+    assert!(
+        v.findings[0].evidence.contains("/healthz"),
+        "{}",
+        v.findings[0].evidence
+    );
+
+    t.options.error_disclosure.suppress = vec!["go_panic".into()];
+    let (_, verdicts) = crate::support::evaluate(&t).await;
+    let v = verdicts
+        .iter()
+        .find(|v| v.check == "error_disclosure")
+        .unwrap();
+    assert!(v.findings.is_empty(), "{:#?}", v.findings);
+    assert_eq!(v.status, Status::Pass);
+}

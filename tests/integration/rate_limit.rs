@@ -1,0 +1,383 @@
+//! `rate_limit` (CHECKS.md §12): every finding id from a real limiter, the burst's hard caps
+//! proven by the server's request counter (stop at the first 429, never more than N or the cap),
+//! the advertised-quota rule and the header styles.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use probes::checks::rate_limit::RateLimitMethod;
+use probes::probe::ProbeKind;
+use probes::target::Target;
+use probes::verdict::{Status, Verdict};
+
+use crate::support::{Leaf, Pki, Req, Resp, TestServer, ids, target, verdict};
+
+/// A limiter on `/login`: requests after the first `allow` get `limited` (the home page, which
+/// the health probe reads, is never limited). `headers` go on every `/login` answer.
+async fn limiter(
+    pki: &Pki,
+    allow: usize,
+    limited: Resp,
+    headers: &'static [(&'static str, &'static str)],
+) -> (TestServer, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&hits);
+    let srv = TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+        move |r: &Req| {
+            if r.path != "/login" {
+                return Resp::new(200).body("ok");
+            }
+            let n = h.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut resp = if n > allow {
+                limited.clone()
+            } else {
+                Resp::new(200).body("login form")
+            };
+            for (k, v) in headers {
+                resp = resp.header(k, v);
+            }
+            resp
+        },
+    )
+    .await;
+    (srv, hits)
+}
+
+fn rl_target(srv: &TestServer, pki: &Pki) -> Target {
+    let mut t = target(&srv.url("https", "/"), pki.client(), None);
+    t.checks = vec![&probes::checks::rate_limit::CHECK];
+    t.options.rate_limit.path = Some("/login".into());
+    t.options.rate_limit.rps = 20;
+    t
+}
+
+fn gauge(v: &Verdict, name: &str) -> f64 {
+    v.measurements
+        .iter()
+        .find(|m| m.gauge.name == name && m.labels.is_empty())
+        .unwrap()
+        .value
+}
+
+fn style(v: &Verdict, s: &str) -> f64 {
+    v.measurements
+        .iter()
+        .find(|m| m.gauge.name == "ratelimit_headers_present" && m.labels == [s])
+        .unwrap()
+        .value
+}
+
+fn login_requests(srv: &TestServer) -> usize {
+    srv.requests().iter().filter(|r| r.path == "/login").count()
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_after_five_requests_passes_and_stops_the_burst() {
+    let pki = Pki::new();
+    let (srv, _) = limiter(
+        &pki,
+        5,
+        Resp::new(429).header("Retry-After", "30").body("slow down"),
+        &[],
+    )
+    .await;
+    let t = rl_target(&srv, &pki);
+    let v = verdict(&t, "rate_limit").await;
+    assert_eq!(v.status, Status::Pass, "{:#?}", v.findings);
+    assert!(v.findings.is_empty());
+    assert_eq!(gauge(&v, "ratelimit_limited"), 1.0);
+    assert_eq!(gauge(&v, "ratelimit_first_limited_request"), 6.0);
+    assert_eq!(gauge(&v, "ratelimit_requests_sent"), 6.0);
+    assert_eq!(gauge(&v, "ratelimit_retry_after_seconds"), 30.0);
+    // The burst stopped at the first 429: the server saw exactly six requests, all GETs
+    // without credentials or cookies.
+    assert_eq!(login_requests(&srv), 6);
+    let reqs = srv.requests();
+    assert!(reqs.iter().all(|r| r.method == "GET"));
+    assert!(
+        reqs.iter()
+            .all(|r| r.header("authorization").is_none() && r.header("cookie").is_none())
+    );
+}
+
+#[tokio::test]
+async fn every_finding_from_real_limiters() {
+    let pki = Pki::new();
+    struct Case {
+        name: &'static str,
+        allow: usize,
+        limited: Resp,
+        headers: &'static [(&'static str, &'static str)],
+        expected: &'static [&'static str],
+        status: Status,
+        requests: usize,
+    }
+    let never = usize::MAX;
+    let cases = vec![
+        Case {
+            name: "429 without Retry-After",
+            allow: 3,
+            limited: Resp::new(429),
+            headers: &[],
+            expected: &["no_retry_after"],
+            status: Status::Pass,
+            requests: 4,
+        },
+        Case {
+            name: "429 with an invalid Retry-After",
+            allow: 3,
+            limited: Resp::new(429).header("Retry-After", "soon"),
+            headers: &[],
+            expected: &["retry_after_invalid"],
+            status: Status::Fail,
+            requests: 4,
+        },
+        Case {
+            name: "429 with an HTTP-date Retry-After",
+            allow: 2,
+            limited: Resp::new(429)
+                .header("Date", "Sun, 06 Nov 1994 08:49:37 GMT")
+                .header("Retry-After", "Sun, 06 Nov 1994 08:50:37 GMT"),
+            headers: &[],
+            expected: &[],
+            status: Status::Pass,
+            requests: 3,
+        },
+        Case {
+            name: "limited by a 503 with Retry-After",
+            allow: 2,
+            limited: Resp::new(503).header("Retry-After", "5"),
+            headers: &[],
+            expected: &["limited_with_503"],
+            status: Status::Pass,
+            requests: 3,
+        },
+        Case {
+            name: "a path that is never limited",
+            allow: never,
+            limited: Resp::new(200),
+            headers: &[],
+            expected: &["no_rate_limit_observed"],
+            status: Status::Fail,
+            requests: 8,
+        },
+        Case {
+            name: "an advertised quota that is not enforced",
+            allow: never,
+            limited: Resp::new(200),
+            headers: &[
+                ("RateLimit-Policy", "\"burst\";q=3;w=60"),
+                ("RateLimit", "\"burst\";r=3;t=60"),
+            ],
+            expected: &["limit_not_enforced"],
+            status: Status::Fail,
+            requests: 4,
+        },
+        Case {
+            name: "an advertised quota above the cap is not tested",
+            allow: never,
+            limited: Resp::new(200),
+            headers: &[("RateLimit-Policy", "\"day\";q=1000;w=86400")],
+            expected: &["advertised_not_tested"],
+            status: Status::Pass,
+            requests: 8,
+        },
+        Case {
+            name: "malformed RateLimit fields",
+            allow: 1,
+            limited: Resp::new(429).header("Retry-After", "1"),
+            headers: &[("RateLimit", "50 left!!")],
+            expected: &["ratelimit_header_malformed"],
+            status: Status::Pass,
+            requests: 2,
+        },
+    ];
+    for case in cases {
+        let (srv, _) = limiter(&pki, case.allow, case.limited, case.headers).await;
+        let mut t = rl_target(&srv, &pki);
+        t.options.rate_limit.burst = 8;
+        let v = verdict(&t, "rate_limit").await;
+        assert_eq!(ids(&v), case.expected, "{}: {:#?}", case.name, v.findings);
+        assert_eq!(v.status, case.status, "{}", case.name);
+        assert_eq!(login_requests(&srv), case.requests, "{}", case.name);
+        assert_eq!(
+            gauge(&v, "ratelimit_requests_sent"),
+            case.requests as f64,
+            "{}",
+            case.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_server_error_aborts_the_burst_with_status_error() {
+    let pki = Pki::new();
+    let (srv, _) = limiter(&pki, 2, Resp::new(500).body("boom"), &[]).await;
+    let t = rl_target(&srv, &pki);
+    let v = verdict(&t, "rate_limit").await;
+    assert_eq!(v.status, Status::Error);
+    assert_eq!(v.reason, Some("aborted_server_error"));
+    assert_eq!(login_requests(&srv), 3);
+}
+
+#[tokio::test]
+async fn an_advertised_quota_sizes_the_burst_and_styles_are_recognised() {
+    let pki = Pki::new();
+    // draft -10 fields: q = 4 per 10 s, enforced: N = q + 1 = 5, the fifth is limited.
+    let (srv, _) = limiter(
+        &pki,
+        4,
+        Resp::new(429).header("Retry-After", "10"),
+        &[
+            ("RateLimit-Policy", "\"per10s\";q=4;w=10"),
+            ("RateLimit", "\"per10s\";r=3;t=10"),
+        ],
+    )
+    .await;
+    let t = rl_target(&srv, &pki);
+    let v = verdict(&t, "rate_limit").await;
+    assert_eq!(v.status, Status::Pass, "{:#?}", v.findings);
+    assert_eq!(login_requests(&srv), 5);
+    assert_eq!(gauge(&v, "ratelimit_policy_quota"), 4.0);
+    assert_eq!(gauge(&v, "ratelimit_policy_window_seconds"), 10.0);
+    assert_eq!(gauge(&v, "ratelimit_remaining"), 3.0);
+    assert_eq!(gauge(&v, "ratelimit_reset_seconds"), 10.0);
+    assert_eq!(style(&v, "ietf"), 1.0);
+    assert_eq!(style(&v, "draft7"), 0.0);
+
+    // drafts -07/-08 (express-rate-limit) and the legacy X- fields.
+    let (srv, _) = limiter(
+        &pki,
+        2,
+        Resp::new(429).header("Retry-After", "60"),
+        &[
+            ("RateLimit", "limit=2, remaining=0, reset=60"),
+            ("RateLimit-Policy", "2;w=60"),
+            ("X-RateLimit-Limit", "2"),
+            ("X-RateLimit-Remaining", "0"),
+        ],
+    )
+    .await;
+    let v = verdict(&rl_target(&srv, &pki), "rate_limit").await;
+    assert_eq!(style(&v, "draft7"), 1.0);
+    assert_eq!(style(&v, "legacy_x"), 1.0);
+    assert_eq!(style(&v, "legacy_draft"), 0.0);
+    assert_eq!(style(&v, "ietf"), 0.0);
+    assert_eq!(
+        login_requests(&srv),
+        3,
+        "N = q + 1 = 3, the third is limited"
+    );
+
+    let (srv, _) = limiter(
+        &pki,
+        1,
+        Resp::new(429).header("Retry-After", "1"),
+        &[
+            ("RateLimit-Limit", "10"),
+            ("RateLimit-Remaining", "9"),
+            ("RateLimit-Reset", "30"),
+        ],
+    )
+    .await;
+    let v = verdict(&rl_target(&srv, &pki), "rate_limit").await;
+    assert_eq!(style(&v, "legacy_draft"), 1.0);
+    assert_eq!(gauge(&v, "ratelimit_reset_seconds"), 30.0);
+}
+
+#[tokio::test]
+async fn the_burst_never_exceeds_its_cap() {
+    let pki = Pki::new();
+    let (srv, _) = limiter(&pki, usize::MAX, Resp::new(200), &[]).await;
+    let mut t = rl_target(&srv, &pki);
+    t.options.rate_limit.burst = 500;
+    t.options.rate_limit.cap = 6;
+    let v = verdict(&t, "rate_limit").await;
+    assert_eq!(login_requests(&srv), 6);
+    assert_eq!(ids(&v), ["no_rate_limit_observed"]);
+
+    // An advertised quota that would need more than the cap is not chased.
+    let (srv, _) = limiter(
+        &pki,
+        usize::MAX,
+        Resp::new(200),
+        &[("RateLimit-Policy", "\"min\";q=50;w=60")],
+    )
+    .await;
+    let mut t = rl_target(&srv, &pki);
+    t.options.rate_limit.burst = 4;
+    t.options.rate_limit.cap = 10;
+    let v = verdict(&t, "rate_limit").await;
+    assert_eq!(login_requests(&srv), 4);
+    assert_eq!(ids(&v), ["advertised_not_tested"]);
+}
+
+#[tokio::test]
+async fn head_and_post_bursts_send_only_what_is_configured() {
+    let pki = Pki::new();
+    let (srv, _) = limiter(&pki, 2, Resp::new(429).header("Retry-After", "5"), &[]).await;
+    let mut t = rl_target(&srv, &pki);
+    t.options.rate_limit.method = RateLimitMethod::Post;
+    t.options.rate_limit.body = "user=probe&password=wrong".into();
+    verdict(&t, "rate_limit").await;
+    let posts: Vec<Req> = srv
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/login")
+        .collect();
+    assert_eq!(posts.len(), 3);
+    assert!(posts.iter().all(|r| r.method == "POST"));
+    assert!(
+        posts
+            .iter()
+            .all(|r| r.header("content-length") == Some("25"))
+    );
+    assert!(
+        posts
+            .iter()
+            .all(|r| { r.header("content-type") == Some("application/x-www-form-urlencoded") })
+    );
+
+    let (srv, _) = limiter(&pki, 1, Resp::new(429).header("Retry-After", "5"), &[]).await;
+    let mut t = rl_target(&srv, &pki);
+    t.options.rate_limit.method = RateLimitMethod::Head;
+    let v = verdict(&t, "rate_limit").await;
+    assert_eq!(v.status, Status::Pass);
+    assert!(
+        srv.requests()
+            .iter()
+            .filter(|r| r.path == "/login")
+            .all(|r| r.method == "HEAD")
+    );
+}
+
+#[tokio::test]
+async fn health_failing_skips_the_burst_without_sending() {
+    let pki = Pki::new();
+    let srv = TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+        |_: &Req| Resp::new(503).body("down"),
+    )
+    .await;
+    let t = rl_target(&srv, &pki);
+    // The scheduler's gate records this run when health does not pass (tests/integration/
+    // safety.rs drives the gate itself); its verdict is skipped(health_failing).
+    let run = probes::rate_limit::skipped_run(&t, "health_failing");
+    assert_eq!(run.kind, ProbeKind::RateLimit);
+    let mut evidence = probes::evidence::EvidenceSet::default();
+    evidence.insert(Arc::new(run));
+    let previous = Default::default();
+    let input = probes::checks::CheckInput {
+        target: &t,
+        evidence: &evidence,
+        previous: &previous,
+        now: std::time::SystemTime::now(),
+    };
+    let v = probes::checks::evaluate(&probes::checks::rate_limit::CHECK, &input);
+    assert_eq!(v.status, Status::Skipped);
+    assert_eq!(v.reason, Some("health_failing"));
+    assert_eq!(srv.count(), 0);
+}
