@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use url::{Host, Url};
 
+use crate::checks::cookies::CookieOptions;
 use crate::checks::health::HealthOptions;
 use crate::checks::hsts::HstsOptions;
 use crate::checks::https_redirect::RedirectOptions;
@@ -24,6 +25,8 @@ pub struct CheckOptions {
     pub hsts: HstsOptions,
     /// `health` (CHECKS.md §11).
     pub health: HealthOptions,
+    /// `cookies` (CHECKS.md §7).
+    pub cookies: CookieOptions,
     /// Optional HSTS preload list (Chromium JSON), shared by the checks that read it.
     pub preload: Option<Arc<PreloadList>>,
 }

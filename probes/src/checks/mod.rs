@@ -3,9 +3,18 @@
 //! [`ALL`] is the only list of checks. A check declares the probes it reads, its closed
 //! finding catalogue and its evidence gauges; [`evaluate`] applies the target's fail threshold.
 
+pub mod clickjacking;
+pub mod cookies;
+pub mod csp;
+pub mod header_list;
 pub mod health;
 pub mod hsts;
 pub mod https_redirect;
+pub mod referrer_policy;
+pub mod server_disclosure;
+#[cfg(test)]
+pub(crate) mod test_support;
+pub mod x_content_type_options;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -159,7 +168,17 @@ pub fn cap_for_non_html(findings: &mut [Finding], response: &Exchange) {
 }
 
 /// Every check, in report order.
-pub static ALL: &[&CheckDef] = &[&https_redirect::CHECK, &hsts::CHECK, &health::CHECK];
+pub static ALL: &[&CheckDef] = &[
+    &https_redirect::CHECK,
+    &hsts::CHECK,
+    &csp::CHECK,
+    &clickjacking::CHECK,
+    &x_content_type_options::CHECK,
+    &referrer_policy::CHECK,
+    &cookies::CHECK,
+    &health::CHECK,
+    &server_disclosure::CHECK,
+];
 
 /// Looks a check up by id.
 pub fn by_id(id: &str) -> Option<&'static CheckDef> {
