@@ -23,12 +23,10 @@ fn text(o: &Output) -> String {
 }
 
 async fn web() -> Web {
-    let good = Resp::new(200)
-        .header(
-            "Strict-Transport-Security",
-            "max-age=63072000; includeSubDomains",
-        )
-        .html("<p>ok</p>");
+    // Passes every default check (HSTS, CSP, X-Frame-Options, nosniff, Referrer-Policy).
+    let good = crate::csp::hardened(
+        "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
     let a = vec![
         ("/", good.clone()),
         (
@@ -68,13 +66,17 @@ async fn exit_0_when_every_check_passes() {
     let out = check(&["--config", &cfg]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    for c in ["https_redirect", "hsts", "health"] {
+    for c in probes::checks::ALL
+        .iter()
+        .filter(|c| !c.opt_in)
+        .map(|c| c.id)
+    {
         assert!(
             t.lines().any(|l| l.contains("PASS") && l.contains(c)),
             "{c}: {t}"
         );
     }
-    assert!(t.contains("1 targets, 3 checks: 3 passed, 0 failed"), "{t}");
+    assert!(t.contains("1 targets, 9 checks: 9 passed, 0 failed"), "{t}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -132,7 +134,7 @@ async fn json_report_follows_the_schema() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["summary"]["targets"], 1);
-    assert_eq!(v["summary"]["checks"], 3);
+    assert_eq!(v["summary"]["checks"], 9);
     let t = &v["targets"][0];
     assert_eq!(t["name"], "shop");
     let hsts = t["checks"]

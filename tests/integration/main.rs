@@ -7,11 +7,17 @@ mod support;
 
 mod catalogue;
 mod cli;
+mod clickjacking;
 mod config;
+mod cookies;
+mod csp;
 mod daemon;
 mod docs;
 mod fetch;
 mod health;
 mod hsts;
 mod https_redirect;
+mod referrer_policy;
 mod scheduler;
+mod server_disclosure;
+mod x_content_type_options;

@@ -233,11 +233,10 @@ pub fn parse(line: &[u8]) -> Option<SetCookie> {
                     c.max_age = Some(n);
                 }
             }
-            "domain" => {
-                if !avalue.is_empty() {
-                    let d = avalue.strip_prefix('.').unwrap_or(avalue);
-                    c.domain = Some(d.to_ascii_lowercase());
-                }
+            // An empty Domain is ignored (RFC 6265 §5.2.3).
+            "domain" if !avalue.is_empty() => {
+                let d = avalue.strip_prefix('.').unwrap_or(avalue);
+                c.domain = Some(d.to_ascii_lowercase());
             }
             "path" => c.path = Some(avalue.to_owned()),
             "secure" => c.secure = true,
@@ -349,9 +348,7 @@ fn parse_month(token: &str) -> Option<u32> {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
-            29
-        }
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,

@@ -134,9 +134,7 @@ fn floor_boundary(s: &str, max: usize) -> usize {
 pub fn via_names_version(value: &str) -> bool {
     value.split(',').any(|element| {
         let element = element.trim_start();
-        let rest = element
-            .find(|c: char| c == ' ' || c == '\t')
-            .map_or("", |i| &element[i..]);
+        let rest = element.find([' ', '\t']).map_or("", |i| &element[i..]);
         version_bearing(rest)
     })
 }
