@@ -10,6 +10,8 @@ pub mod header_list;
 pub mod health;
 pub mod hsts;
 pub mod https_redirect;
+#[cfg(test)]
+mod proptests;
 pub mod referrer_policy;
 pub mod server_disclosure;
 #[cfg(test)]
