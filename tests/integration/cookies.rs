@@ -311,3 +311,34 @@ async fn domain_too_broad_on_a_parent_domain() {
     );
     assert_eq!(v.status, Status::Pass);
 }
+
+#[test]
+fn cookie_options_come_from_the_config_and_bad_names_are_rejected() {
+    use prodprobe::plan::{self, PlanContext};
+    let cx = PlanContext {
+        public_tls: std::sync::Arc::new(probes::tls::TlsClient::new(&[]).unwrap()),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let good = crate::support::write(
+        dir.path(),
+        "good.yaml",
+        "defaults:\n  cookies:\n    ignore_names: [ab_bucket]\ntargets:\n  - name: shop\n    url: https://shop.example/\n    cookies:\n      extra_session_names: [shop_auth, Token]\n",
+    );
+    let plan = plan::load(&good, &cx).unwrap_or_else(|e| panic!("{e:?}"));
+    let opts = &plan.targets[0].target.options.cookies;
+    assert_eq!(opts.extra_session_names, ["shop_auth", "Token"]);
+    assert_eq!(opts.ignore_names, ["ab_bucket"]);
+
+    let bad = crate::support::write(
+        dir.path(),
+        "bad.yaml",
+        "targets:\n  - name: shop\n    url: https://shop.example/\n    cookies:\n      ignore_names: [\"a=b\"]\n",
+    );
+    let errors = plan::load(&bad, &cx).err().expect("rejected");
+    assert_eq!(errors[0].line, 5, "{}", errors[0]);
+    assert!(
+        errors[0].message.contains("invalid cookie name \"a=b\""),
+        "{}",
+        errors[0]
+    );
+}
