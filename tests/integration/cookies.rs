@@ -334,7 +334,7 @@ fn cookie_options_come_from_the_config_and_bad_names_are_rejected() {
         "bad.yaml",
         "targets:\n  - name: shop\n    url: https://shop.example/\n    cookies:\n      ignore_names: [\"a=b\"]\n",
     );
-    let errors = plan::load(&bad, &cx).err().expect("rejected");
+    let errors = plan::load(&bad, &cx).expect_err("rejected");
     assert_eq!(errors[0].line, 5, "{}", errors[0]);
     assert!(
         errors[0].message.contains("invalid cookie name \"a=b\""),
