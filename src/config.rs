@@ -277,6 +277,8 @@ pub struct Layer {
     pub error_disclosure: Option<ErrorDisclosureLayer>,
     /// Options of `rate_limit` (opt-in: also list it in `checks`).
     pub rate_limit: Option<RateLimitLayer>,
+    /// Options of `cookies`.
+    pub cookies: Option<CookiesLayer>,
 }
 
 /// `probes:`: one entry per probe.
@@ -395,6 +397,18 @@ pub struct DnsLayer {
     pub when_pinned: Option<bool>,
 }
 
+/// `cookies:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CookiesLayer {
+    /// More exact session cookie names (case-insensitive), added to the built-in list.
+    /// Default none.
+    pub extra_session_names: Option<Vec<CookieName>>,
+    /// Cookie names never judged (case-insensitive), added to `heroku-session-affinity`.
+    /// Default none.
+    pub ignore_names: Option<Vec<CookieName>>,
+}
+
 macro_rules! merge_layer {
     ($hi:ident, $lo:ident; plain: [$($p:ident),*]; nested: [$($n:ident),*]; maps: [$($m:ident),*]) => {{
         $( let $p = $hi.$p.or($lo.$p); )*
@@ -422,8 +436,8 @@ impl Over for Layer {
         merge_layer!(hi, lo;
             plain: [name, url, profile, checks, resolve, http_url, ca_file, credentials_for,
                     fail_min_severity, disable_evidence_metrics, hsts_preload_list];
-            nested: [probes, https_redirect, hsts, health, tls_cert, tls_version, dns, cors,
-                     exposed_paths, error_disclosure, rate_limit];
+            nested: [probes, https_redirect, hsts, health, cookies, tls_cert, tls_version, dns,
+                     cors, exposed_paths, error_disclosure, rate_limit];
             maps: [labels, headers])
     }
 }
@@ -682,8 +696,36 @@ impl TryFrom<String> for RateLimitMethodValue {
     }
 }
 
+impl Over for CookiesLayer {
+    fn over(self, lo: Self) -> Self {
+        let hi = self;
+        merge_layer!(hi, lo; plain: [extra_session_names, ignore_names]; nested: []; maps: [])
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Values validated while parsing.
+
+/// A cookie name: 1-256 visible ASCII characters other than `=`, `;`, `,` and quotes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
+pub struct CookieName(pub String);
+
+impl TryFrom<String> for CookieName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let valid = !s.is_empty()
+            && s.len() <= 256
+            && s.bytes()
+                .all(|b| b.is_ascii_graphic() && !matches!(b, b'=' | b';' | b',' | b'"'));
+        if !valid {
+            return Err(format!(
+                "invalid cookie name {s:?}: expected 1-256 visible ASCII characters without = ; , \""
+            ));
+        }
+        Ok(CookieName(s))
+    }
+}
 
 /// A positive count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

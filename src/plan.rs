@@ -548,6 +548,15 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
             target.options.health.body_regex = Some(r.0.clone());
         }
     }
+    if let Some(c) = &layer.cookies {
+        if let Some(names) = &c.extra_session_names {
+            target.options.cookies.extra_session_names =
+                names.iter().map(|n| n.0.clone()).collect();
+        }
+        if let Some(names) = &c.ignore_names {
+            target.options.cookies.ignore_names = names.iter().map(|n| n.0.clone()).collect();
+        }
+    }
     if let Some(p) = &layer.hsts_preload_list {
         target.options.preload = load_preload(b, p);
     }
@@ -652,6 +661,7 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
     format!("{:?}", target.options.exposed_paths).hash(&mut fp);
     format!("{:?}", target.options.error_disclosure).hash(&mut fp);
     format!("{:?}", target.options.rate_limit).hash(&mut fp);
+    format!("{:?}", target.options.cookies).hash(&mut fp);
     target
         .options
         .preload

@@ -263,6 +263,9 @@ pub struct FetchEvidence {
     pub root: Option<Chain>,
     /// The plain-HTTP chains from the target's `http_url`s.
     pub http: Vec<Chain>,
+    /// `GET /robots.txt` on the target origin, not followed, body capped at 64 KiB (its
+    /// `Set-Cookie` lines count for `cookies`, CHECKS.md §7).
+    pub robots: Option<Chain>,
 }
 
 impl FetchEvidence {
@@ -272,6 +275,7 @@ impl FetchEvidence {
             .responses()
             .chain(self.root.iter().flat_map(|c| c.responses()))
             .chain(self.http.iter().flat_map(|c| c.responses()))
+            .chain(self.robots.iter().flat_map(|c| c.responses()))
     }
 
     /// TLS facts of the first HTTPS request of the main chain.

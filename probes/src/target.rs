@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use url::{Host, Url};
 
+use crate::checks::cookies::CookieOptions;
 use crate::checks::cors::CorsOptions;
 use crate::checks::dns::DnsOptions;
 use crate::checks::error_disclosure::ErrorDisclosureOptions;
@@ -37,6 +38,8 @@ pub struct CheckOptions {
     pub tls_version: TlsVersionOptions,
     /// `dns` (CHECKS.md §16).
     pub dns: DnsOptions,
+    /// `cookies` (CHECKS.md §7).
+    pub cookies: CookieOptions,
     /// Optional HSTS preload list (Chromium JSON), shared by the checks that read it.
     pub preload: Option<Arc<PreloadList>>,
     /// `cors` (CHECKS.md §8).

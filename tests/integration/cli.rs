@@ -23,12 +23,10 @@ fn text(o: &Output) -> String {
 }
 
 async fn web() -> Web {
-    let good = Resp::new(200)
-        .header(
-            "Strict-Transport-Security",
-            "max-age=63072000; includeSubDomains",
-        )
-        .html("<p>ok</p>");
+    // Passes every default check (HSTS, CSP, X-Frame-Options, nosniff, Referrer-Policy).
+    let good = crate::csp::hardened(
+        "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
     let a = vec![
         ("/", good.clone()),
         (
@@ -68,16 +66,12 @@ async fn exit_0_when_every_check_passes() {
     let out = check(&["--config", &cfg]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    for c in [
-        "https_redirect",
-        "hsts",
-        "cors",
-        "tls_cert",
-        "tls_version",
-        "health",
-        "exposed_paths",
-        "error_disclosure",
-    ] {
+    // dns is skipped for an IP-literal target (asserted below).
+    for c in probes::checks::ALL
+        .iter()
+        .filter(|c| !c.opt_in && c.id != "dns")
+        .map(|c| c.id)
+    {
         assert!(
             t.lines().any(|l| l.contains("PASS") && l.contains(c)),
             "{c}: {t}"
@@ -85,7 +79,7 @@ async fn exit_0_when_every_check_passes() {
     }
     // dns is skipped for an IP-literal target (no name to resolve).
     assert!(
-        t.contains("1 targets, 9 checks: 8 passed, 0 failed, 0 errors, 1 skipped"),
+        t.contains("1 targets, 15 checks: 14 passed, 0 failed, 0 errors, 1 skipped"),
         "{t}"
     );
     assert!(
@@ -150,7 +144,7 @@ async fn json_report_follows_the_schema() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["summary"]["targets"], 1);
-    assert_eq!(v["summary"]["checks"], 9);
+    assert_eq!(v["summary"]["checks"], 15);
     let t = &v["targets"][0];
     assert_eq!(t["name"], "shop");
     let hsts = t["checks"]

@@ -3,16 +3,27 @@
 //! [`ALL`] is the only list of checks. A check declares the probes it reads, its closed
 //! finding catalogue and its evidence gauges; [`evaluate`] applies the target's fail threshold.
 
+pub mod clickjacking;
+pub mod cookies;
 pub mod cors;
+pub mod csp;
 pub mod dns;
 pub mod error_disclosure;
 pub mod exposed_paths;
+pub mod header_list;
 pub mod health;
 pub mod hsts;
 pub mod https_redirect;
+#[cfg(test)]
+mod proptests;
 pub mod rate_limit;
+pub mod referrer_policy;
+pub mod server_disclosure;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod tls_cert;
 pub mod tls_version;
+pub mod x_content_type_options;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -228,6 +239,11 @@ pub fn cap_for_non_html(findings: &mut [Finding], response: &Exchange) {
 pub static ALL: &[&CheckDef] = &[
     &https_redirect::CHECK,
     &hsts::CHECK,
+    &csp::CHECK,
+    &clickjacking::CHECK,
+    &x_content_type_options::CHECK,
+    &referrer_policy::CHECK,
+    &cookies::CHECK,
     &cors::CHECK,
     &tls_cert::CHECK,
     &tls_version::CHECK,
@@ -235,6 +251,7 @@ pub static ALL: &[&CheckDef] = &[
     &rate_limit::CHECK,
     &exposed_paths::CHECK,
     &error_disclosure::CHECK,
+    &server_disclosure::CHECK,
     &dns::CHECK,
 ];
 

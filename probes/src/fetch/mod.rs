@@ -1,6 +1,7 @@
 //! The `fetch` probe (CHECKS.md §0.1): the HTTPS main fetch with every redirect hop recorded,
-//! the first response of `https://host/` when the target path differs, and the plain-HTTP
-//! chains from the target's `http_url`s.
+//! the first response of `https://host/` when the target path differs, the plain-HTTP
+//! chains from the target's `http_url`s, and `/robots.txt` on the target origin (CHECKS.md §7
+//! reads its cookies, as the Observatory's retriever does).
 
 mod body;
 mod engine;
@@ -144,7 +145,17 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         root
     });
     let plain_target = target.url.scheme() == "http";
-    let main_fut = chain(target, cx, &target.url, true, MAIN_BODY_CAP);
+    let robots_url = target.url.join("/robots.txt").ok();
+    // robots.txt goes after the main chain on the same side, so at most two requests stay in
+    // flight and the main fetch is always the target's first request.
+    let main_fut = async {
+        let main = chain(target, cx, &target.url, true, MAIN_BODY_CAP).await;
+        let robots = match &robots_url {
+            Some(url) => Some(chain(target, cx, url, false, OTHER_BODY_CAP).await),
+            None => None,
+        };
+        (main, robots)
+    };
     let http_fut = async {
         let mut chains = Vec::new();
         if !plain_target {
@@ -161,11 +172,16 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         (chains, None)
     };
     // Two requests in flight at most: the main chain and the plain-HTTP side.
-    let (main, (mut http, root)) = tokio::join!(main_fut, http_fut);
+    let ((main, robots), (mut http, root)) = tokio::join!(main_fut, http_fut);
     if plain_target {
         http.push(main.clone());
     }
-    let evidence = FetchEvidence { main, root, http };
+    let evidence = FetchEvidence {
+        main,
+        root,
+        http,
+        robots,
+    };
     let (success, reason) = success(&evidence);
     let measurements = measure(&evidence);
     Outcome {

@@ -594,18 +594,21 @@ pub async fn evaluate(t: &Target) -> (Vec<ProbeRun>, Vec<Verdict>) {
         runs.push(run.clone());
         evidence.insert(Arc::new(run));
     }
-    let previous = Default::default();
-    let input = CheckInput {
-        target: t,
-        evidence: &evidence,
-        previous: &previous,
-        now: std::time::SystemTime::now(),
-    };
-    let verdicts = t
-        .checks
-        .iter()
-        .map(|c| checks::evaluate(c, &input))
-        .collect();
+    // As the scheduler does: checks run in registry order, each seeing the verdicts before it
+    // (cookies reads hsts).
+    let mut previous = std::collections::BTreeMap::new();
+    let mut verdicts = Vec::new();
+    for c in &t.checks {
+        let input = CheckInput {
+            target: t,
+            evidence: &evidence,
+            previous: &previous,
+            now: std::time::SystemTime::now(),
+        };
+        let v = checks::evaluate(c, &input);
+        previous.insert(c.id, v.clone());
+        verdicts.push(v);
+    }
     (runs, verdicts)
 }
 

@@ -1,0 +1,26 @@
+//! The Set-Cookie parser (one line) and the cookies rule (several lines, de-duplication).
+#![no_main]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use libfuzzer_sys::fuzz_target;
+use probes::checks::cookies;
+use prodprobe_fuzz::{latin1, response};
+
+fuzz_target!(|data: &[u8]| {
+    if let Some(c) = cookies::parse(data) {
+        assert!(c.name.len() + c.value_len <= 4096);
+        let _ = cookies::prefix_violation(&c);
+        let _ = cookies::session_rule(&c.name, &cookies::CookieOptions::default());
+    }
+    let _ = cookies::parse_cookie_date(&latin1(data));
+    let e = response("set-cookie", data, b"");
+    let (findings, _) = cookies::judge(
+        std::iter::once(&e),
+        &cookies::CookieOptions::default(),
+        "www.example.test",
+        data.first().is_some_and(|b| b & 1 == 1),
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    );
+    assert!(findings.iter().all(|f| f.evidence.len() <= 1024));
+});

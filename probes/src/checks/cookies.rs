@@ -1,0 +1,849 @@
+//! `cookies` (CHECKS.md §7): every cookie set by the fetch probe's responses (both chains and
+//! `/robots.txt`) carries the attributes its role needs.
+//!
+//! Each `Set-Cookie` line is parsed on its own, per RFC 6265 §5.2 / rfc6265bis §5.6: the line is
+//! never split on commas (`Expires` holds one), attributes are split on `;`, names are
+//! case-insensitive and the last occurrence wins, `Secure` and `HttpOnly` ignore any value, and
+//! the `__Host-` / `__Secure-` prefix rules of the rfc6265bis storage model apply.
+
+use std::collections::HashSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use url::Url;
+
+use super::header_list::bounded;
+use super::{CheckDef, CheckInput, Evaluation};
+use crate::evidence::{Exchange, latin1};
+use crate::measure::{GaugeDef, Measurement};
+use crate::probe::ProbeKind;
+use crate::target::{normalize_host, registrable_domain};
+use crate::verdict::{Finding, FindingDef, Judgement, Severity, Status};
+
+/// Exact session cookie names, beyond the Observatory's `login`/`sess` substrings (CHECKS.md §7),
+/// compared ASCII case-insensitively after stripping `__Host-` / `__Secure-`.
+pub const DEFAULT_SESSION_NAMES: &[&str] = &[
+    "jsessionid",
+    "phpsessid",
+    "asp.net_sessionid",
+    "connect.sid",
+    "sid",
+    "session",
+    "sessionid",
+    "laravel_session",
+    "ci_session",
+    "auth",
+    "auth_token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "jwt",
+];
+
+/// Cookies always ignored (the Observatory ignores Heroku's router cookie).
+pub const ALWAYS_IGNORED: &[&str] = &["heroku-session-affinity"];
+
+/// Options of `cookies`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CookieOptions {
+    /// More exact session cookie names (ASCII case-insensitive), added to
+    /// [`DEFAULT_SESSION_NAMES`].
+    pub extra_session_names: Vec<String>,
+    /// Cookie names not judged at all (ASCII case-insensitive), added to [`ALWAYS_IGNORED`].
+    pub ignore_names: Vec<String>,
+}
+
+const SESSION_WITHOUT_SECURE: FindingDef =
+    FindingDef::new("session_without_secure", Severity::High);
+const SESSION_WITHOUT_SECURE_HSTS: FindingDef =
+    FindingDef::new("session_without_secure_hsts", Severity::Medium);
+const SESSION_WITHOUT_HTTPONLY: FindingDef =
+    FindingDef::new("session_without_httponly", Severity::High);
+const WITHOUT_SECURE: FindingDef = FindingDef::new("without_secure", Severity::High);
+const WITHOUT_SECURE_HSTS: FindingDef = FindingDef::new("without_secure_hsts", Severity::Low);
+const SAMESITE_INVALID: FindingDef = FindingDef::new("samesite_invalid", Severity::High);
+const CSRF_WITHOUT_SAMESITE: FindingDef = FindingDef::new("csrf_without_samesite", Severity::High);
+const PREFIX_VIOLATION: FindingDef = FindingDef::new("prefix_violation", Severity::Medium);
+const SAMESITE_MISSING: FindingDef = FindingDef::new("samesite_missing", Severity::Info);
+const SECURE_SET_OVER_HTTP: FindingDef = FindingDef::new("secure_set_over_http", Severity::Info);
+const DOMAIN_TOO_BROAD: FindingDef = FindingDef::new("domain_too_broad", Severity::Info);
+
+static OBSERVED: GaugeDef = GaugeDef {
+    name: "cookies_observed",
+    help: "Cookies set by the fetch responses after de-duplication (CHECKS.md cookies_total)",
+    labels: &[],
+};
+static SESSION: GaugeDef = GaugeDef {
+    name: "cookies_session",
+    help: "Session cookies among them",
+    labels: &[],
+};
+static WITHOUT_SECURE_G: GaugeDef = GaugeDef {
+    name: "cookies_without_secure",
+    help: "Cookies without Secure, or set over http",
+    labels: &[],
+};
+static SESSION_WITHOUT_HTTPONLY_G: GaugeDef = GaugeDef {
+    name: "cookies_session_without_httponly",
+    help: "Session cookies without HttpOnly",
+    labels: &[],
+};
+static WITHOUT_SAMESITE: GaugeDef = GaugeDef {
+    name: "cookies_without_samesite",
+    help: "Cookies without a SameSite attribute",
+    labels: &[],
+};
+
+/// The check.
+pub static CHECK: CheckDef = CheckDef {
+    id: "cookies",
+    summary: "cookies carry Secure, HttpOnly and SameSite as their role requires",
+    inputs: &[ProbeKind::Fetch],
+    findings: &[
+        SESSION_WITHOUT_SECURE,
+        SESSION_WITHOUT_SECURE_HSTS,
+        SESSION_WITHOUT_HTTPONLY,
+        WITHOUT_SECURE,
+        WITHOUT_SECURE_HSTS,
+        SAMESITE_INVALID,
+        CSRF_WITHOUT_SAMESITE,
+        PREFIX_VIOLATION,
+        SAMESITE_MISSING,
+        SECURE_SET_OVER_HTTP,
+        DOMAIN_TOO_BROAD,
+    ],
+    gauges: &[
+        &OBSERVED,
+        &SESSION,
+        &WITHOUT_SECURE_G,
+        &SESSION_WITHOUT_HTTPONLY_G,
+        &WITHOUT_SAMESITE,
+    ],
+    opt_in: false,
+    evaluate,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Parser.
+
+/// A `SameSite` attribute value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SameSite {
+    /// `Strict`.
+    Strict,
+    /// `Lax`.
+    Lax,
+    /// `None`.
+    None,
+    /// Anything else, including empty (browsers apply their default).
+    Invalid(String),
+}
+
+/// One parsed `Set-Cookie` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetCookie {
+    /// Cookie name (may be empty: a pair without `=` is all value).
+    pub name: String,
+    /// Length of the value (the value itself is never kept: it may be a credential).
+    pub value_len: usize,
+    /// `Secure` present (any value).
+    pub secure: bool,
+    /// `HttpOnly` present (any value).
+    pub http_only: bool,
+    /// Last `SameSite`.
+    pub same_site: Option<SameSite>,
+    /// Last non-empty `Domain`, leading dot removed, lower-cased.
+    pub domain: Option<String>,
+    /// Last `Path` value as written (maybe empty or relative, which means the default path).
+    pub path: Option<String>,
+    /// Last valid `Max-Age`, in seconds.
+    pub max_age: Option<i64>,
+    /// Last valid `Expires`, Unix seconds.
+    pub expires: Option<i64>,
+    /// The attributes as written (after the first `;`), for evidence.
+    pub attributes: String,
+}
+
+/// Longest name + value browsers store (rfc6265bis §5.6).
+const MAX_NAME_VALUE: usize = 4096;
+/// Longest attribute value browsers read (rfc6265bis §5.6).
+const MAX_ATTRIBUTE_VALUE: usize = 1024;
+
+fn is_wsp(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// Parses one `Set-Cookie` line (RFC 6265 §5.2, rfc6265bis §5.6). `None` when browsers ignore
+/// the line: a control character other than HTAB, an empty name and value, or a name and
+/// value longer than 4096 bytes.
+pub fn parse(line: &[u8]) -> Option<SetCookie> {
+    let line = latin1(bounded(line));
+    if line
+        .chars()
+        .any(|c| (c < ' ' && c != '\t') || c == '\u{7f}')
+    {
+        return None;
+    }
+    let (pair, attrs) = match line.find(';') {
+        Some(i) => (&line[..i], &line[i..]),
+        None => (line.as_str(), ""),
+    };
+    let (name, value) = match pair.find('=') {
+        Some(i) => (&pair[..i], &pair[i + 1..]),
+        None => ("", pair),
+    };
+    let (name, value) = (name.trim_matches(is_wsp), value.trim_matches(is_wsp));
+    if name.is_empty() && value.is_empty() {
+        return None;
+    }
+    if name.len() + value.len() > MAX_NAME_VALUE {
+        return None;
+    }
+    let mut c = SetCookie {
+        name: name.to_owned(),
+        value_len: value.len(),
+        secure: false,
+        http_only: false,
+        same_site: None,
+        domain: None,
+        path: None,
+        max_age: None,
+        expires: None,
+        attributes: attrs
+            .trim_start_matches(';')
+            .trim_matches(is_wsp)
+            .to_owned(),
+    };
+    for av in attrs.split(';').skip(1) {
+        let (an, avalue) = match av.find('=') {
+            Some(i) => (&av[..i], &av[i + 1..]),
+            None => (av, ""),
+        };
+        let (an, avalue) = (an.trim_matches(is_wsp), avalue.trim_matches(is_wsp));
+        if avalue.len() > MAX_ATTRIBUTE_VALUE {
+            continue;
+        }
+        match an.to_ascii_lowercase().as_str() {
+            "expires" => {
+                if let Some(t) = parse_cookie_date(avalue) {
+                    c.expires = Some(t);
+                }
+            }
+            "max-age" => {
+                if let Some(n) = parse_max_age(avalue) {
+                    c.max_age = Some(n);
+                }
+            }
+            // An empty Domain is ignored (RFC 6265 §5.2.3).
+            "domain" if !avalue.is_empty() => {
+                let d = avalue.strip_prefix('.').unwrap_or(avalue);
+                c.domain = Some(d.to_ascii_lowercase());
+            }
+            "path" => c.path = Some(avalue.to_owned()),
+            "secure" => c.secure = true,
+            "httponly" => c.http_only = true,
+            "samesite" => {
+                c.same_site = Some(match avalue.to_ascii_lowercase().as_str() {
+                    "strict" => SameSite::Strict,
+                    "lax" => SameSite::Lax,
+                    "none" => SameSite::None,
+                    _ => SameSite::Invalid(avalue.to_owned()),
+                });
+            }
+            _ => {}
+        }
+    }
+    Some(c)
+}
+
+/// `Max-Age`: an optional `-` then digits (RFC 6265 §5.2.2); saturating.
+fn parse_max_age(v: &str) -> Option<i64> {
+    let (neg, digits) = match v.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, v),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = digits.bytes().fold(0i64, |acc, b| {
+        acc.saturating_mul(10).saturating_add(i64::from(b - b'0'))
+    });
+    Some(if neg { -n } else { n })
+}
+
+fn is_delimiter(c: char) -> bool {
+    matches!(c, '\t' | ' '..='/' | ';'..='@' | '['..='`' | '{'..='~')
+}
+
+/// A token's leading run of 1–`max` digits when followed by a non-digit or the end.
+fn leading_digits(token: &str, min: usize, max: usize) -> Option<u32> {
+    let n = token.bytes().take_while(u8::is_ascii_digit).count();
+    if n < min || n > max {
+        return None;
+    }
+    token[..n].parse().ok()
+}
+
+/// The cookie-date algorithm of RFC 6265 §5.1.1, as Unix seconds.
+pub fn parse_cookie_date(s: &str) -> Option<i64> {
+    let (mut time, mut day, mut month, mut year) = (None, None, None, None);
+    for token in s.split(is_delimiter).filter(|t| !t.is_empty()) {
+        if time.is_none()
+            && let Some(t) = parse_time(token)
+        {
+            time = Some(t);
+        } else if day.is_none()
+            && let Some(d) = leading_digits(token, 1, 2)
+        {
+            day = Some(d);
+        } else if month.is_none()
+            && let Some(m) = parse_month(token)
+        {
+            month = Some(m);
+        } else if year.is_none()
+            && let Some(y) = leading_digits(token, 2, 4)
+        {
+            year = Some(y);
+        }
+    }
+    let (h, mi, se) = time?;
+    let (day, month, mut year) = (day?, month?, year?);
+    if (70..=99).contains(&year) {
+        year += 1900;
+    } else if year <= 69 {
+        year += 2000;
+    }
+    if !(1..=31).contains(&day) || year < 1601 || h > 23 || mi > 59 || se > 59 {
+        return None;
+    }
+    if day > days_in_month(year, month) {
+        return None;
+    }
+    let days = days_from_civil(i64::from(year), month, day);
+    Some(days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(se))
+}
+
+fn parse_time(token: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = token.splitn(3, ':');
+    let h = parts.next()?;
+    let m = parts.next()?;
+    let rest = parts.next()?;
+    let all_digits =
+        |x: &str| !x.is_empty() && x.len() <= 2 && x.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(h) || !all_digits(m) {
+        return None;
+    }
+    let s = leading_digits(rest, 1, 2)?;
+    Some((h.parse().ok()?, m.parse().ok()?, s))
+}
+
+fn parse_month(token: &str) -> Option<u32> {
+    let prefix = token.get(..3)?.to_ascii_lowercase();
+    [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ]
+    .iter()
+    .position(|m| *m == prefix)
+    .map(|i| i as u32 + 1)
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The default-path of a request URL (RFC 6265 §5.1.4).
+fn default_path(url: &Url) -> String {
+    let p = url.path();
+    if !p.starts_with('/') {
+        return "/".into();
+    }
+    match p.rfind('/') {
+        Some(0) | None => "/".into(),
+        Some(i) => p[..i].to_owned(),
+    }
+}
+
+fn strip_prefix_ci<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+    name.get(..prefix.len())
+        .filter(|p| p.eq_ignore_ascii_case(prefix))
+        .map(|_| &name[prefix.len()..])
+}
+
+/// Which rule made a cookie a session cookie, if any.
+pub fn session_rule(name: &str, opts: &CookieOptions) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if lower.contains("login") || lower.contains("sess") {
+        return Some("name contains login or sess");
+    }
+    let bare = strip_prefix_ci(name, "__Host-")
+        .or_else(|| strip_prefix_ci(name, "__Secure-"))
+        .unwrap_or(name);
+    let listed = DEFAULT_SESSION_NAMES
+        .iter()
+        .copied()
+        .chain(opts.extra_session_names.iter().map(String::as_str))
+        .any(|n| n.eq_ignore_ascii_case(bare));
+    listed.then_some("name is a known session cookie name")
+}
+
+/// Whether browsers would drop the cookie for its prefix (rfc6265bis storage model), and why.
+pub fn prefix_violation(c: &SetCookie) -> Option<&'static str> {
+    if strip_prefix_ci(&c.name, "__Secure-").is_some() && !c.secure {
+        return Some("__Secure- cookie without Secure");
+    }
+    if strip_prefix_ci(&c.name, "__Host-").is_some() {
+        if !c.secure {
+            return Some("__Host- cookie without Secure");
+        }
+        if c.domain.is_some() {
+            return Some("__Host- cookie with Domain");
+        }
+        if c.path.as_deref() != Some("/") {
+            return Some("__Host- cookie without Path=/");
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rule.
+
+/// A cookie as stored from one line.
+struct Line<'a> {
+    cookie: SetCookie,
+    response: &'a Exchange,
+    host: String,
+    key: (String, String, String),
+    deletion: bool,
+}
+
+fn evidence(l: &Line<'_>, why: &str) -> String {
+    let attrs = if l.cookie.attributes.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", l.cookie.attributes)
+    };
+    format!(
+        "cookie \"{}\" ({why}): Set-Cookie: {}=<{} bytes>{attrs} on GET {}",
+        l.cookie.name, l.cookie.name, l.cookie.value_len, l.response.url
+    )
+}
+
+fn now_secs(now: SystemTime) -> i64 {
+    now.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn evaluate(input: &CheckInput<'_>) -> Evaluation {
+    let (fetch, _) = match input.judged_response() {
+        Ok(r) => r,
+        Err(j) => return Evaluation::bare(j),
+    };
+    let hsts = input
+        .verdict_of("hsts")
+        .is_some_and(|v| v.status == Status::Pass);
+    let (findings, m) = judge(
+        fetch.responses(),
+        &input.target.options.cookies,
+        &input.target.host,
+        hsts,
+        input.now,
+    );
+    Evaluation::new(Judgement::Evaluated(findings), m)
+}
+
+/// Judges the cookies of `responses`. `hsts` says whether `hsts` passes for `target_host`.
+pub fn judge<'a>(
+    responses: impl Iterator<Item = &'a Exchange>,
+    opts: &CookieOptions,
+    target_host: &str,
+    hsts: bool,
+    now: SystemTime,
+) -> (Vec<Finding>, Vec<Measurement>) {
+    let now = now_secs(now);
+    let ignored = |name: &str| {
+        ALWAYS_IGNORED
+            .iter()
+            .copied()
+            .chain(opts.ignore_names.iter().map(String::as_str))
+            .any(|n| n.eq_ignore_ascii_case(name))
+    };
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    for r in responses {
+        let host = r.url.host_str().map(normalize_host).unwrap_or_default();
+        for v in r.header_lines("set-cookie") {
+            let Some(cookie) = parse(v.as_bytes()) else {
+                continue;
+            };
+            if ignored(&cookie.name) {
+                continue;
+            }
+            // Browsers reject a Domain that does not cover the host or is a public suffix.
+            if let Some(d) = &cookie.domain {
+                let covers = *d == host
+                    || (host.ends_with(&format!(".{d}"))
+                        && host.parse::<std::net::IpAddr>().is_err());
+                if !covers || (*d != host && registrable_domain(d).is_none()) {
+                    continue;
+                }
+            }
+            let path = match &cookie.path {
+                Some(p) if p.starts_with('/') => p.clone(),
+                _ => default_path(&r.url),
+            };
+            let domain = cookie.domain.clone().unwrap_or_else(|| host.clone());
+            let deletion = match (cookie.max_age, cookie.expires) {
+                (Some(age), _) => age <= 0,
+                (None, Some(t)) => t <= now,
+                (None, None) => false,
+            };
+            lines.push(Line {
+                key: (cookie.name.clone(), domain, path),
+                cookie,
+                response: r,
+                host: host.clone(),
+                deletion,
+            });
+        }
+    }
+
+    let mut findings = Vec::new();
+    let mut raised: HashSet<(&'static str, (String, String, String))> = HashSet::new();
+    let mut raise = |def: &FindingDef, l: &Line<'_>, why: &str, findings: &mut Vec<Finding>| {
+        if raised.insert((def.id, l.key.clone())) {
+            findings.push(Finding::new(def, evidence(l, why)));
+        }
+    };
+    let protected = |l: &Line<'_>| hsts && l.host == target_host;
+    let lacks_secure = |l: &Line<'_>, session: Option<&str>| -> (&'static FindingDef, String) {
+        let hsts = protected(l);
+        match (session, hsts) {
+            (Some(rule), false) => (&SESSION_WITHOUT_SECURE, format!("session: {rule}")),
+            (Some(rule), true) => (
+                &SESSION_WITHOUT_SECURE_HSTS,
+                format!("session: {rule}; HSTS-protected"),
+            ),
+            (None, false) => (&WITHOUT_SECURE, "not a session cookie".into()),
+            (None, true) => (
+                &WITHOUT_SECURE_HSTS,
+                "not a session cookie; HSTS-protected".into(),
+            ),
+        }
+    };
+
+    // Over-HTTP rule: each line of an http:// response on its own, before de-duplication.
+    let mut over_http: HashSet<(String, String, String)> = HashSet::new();
+    for l in lines.iter().filter(|l| !l.deletion) {
+        if l.response.url.scheme() != "http" {
+            continue;
+        }
+        over_http.insert(l.key.clone());
+        let session = session_rule(&l.cookie.name, opts);
+        let (def, why) = lacks_secure(l, session);
+        raise(def, l, &format!("{why}; set over http"), &mut findings);
+        if l.cookie.secure {
+            raise(
+                &SECURE_SET_OVER_HTTP,
+                l,
+                "Secure cookie in an http:// response, ignored by browsers",
+                &mut findings,
+            );
+        }
+    }
+
+    // De-duplicate by (name, domain, path), keeping the last line; drop deletions.
+    let mut last: Vec<&Line<'_>> = Vec::new();
+    for l in &lines {
+        if let Some(i) = last.iter().position(|x| x.key == l.key) {
+            last.remove(i);
+        }
+        last.push(l);
+    }
+    last.retain(|l| !l.deletion);
+
+    let (mut sessions, mut without_secure, mut session_no_httponly, mut no_samesite) = (0, 0, 0, 0);
+    for l in &last {
+        let c = &l.cookie;
+        let session = session_rule(&c.name, opts);
+        let set_over_http = over_http.contains(&l.key);
+        if session.is_some() {
+            sessions += 1;
+        }
+        if !c.secure || set_over_http {
+            without_secure += 1;
+            let (def, why) = lacks_secure(l, session);
+            let why = if set_over_http {
+                format!("{why}; set over http")
+            } else {
+                format!("{why}; no Secure")
+            };
+            raise(def, l, &why, &mut findings);
+        }
+        if let Some(rule) = session
+            && !c.http_only
+        {
+            session_no_httponly += 1;
+            raise(
+                &SESSION_WITHOUT_HTTPONLY,
+                l,
+                &format!("session: {rule}; no HttpOnly"),
+                &mut findings,
+            );
+        }
+        match &c.same_site {
+            Some(SameSite::Invalid(v)) => raise(
+                &SAMESITE_INVALID,
+                l,
+                &format!("invalid SameSite value {v:?}"),
+                &mut findings,
+            ),
+            Some(SameSite::None) if !c.secure => raise(
+                &SAMESITE_INVALID,
+                l,
+                "SameSite=None without Secure is rejected by browsers",
+                &mut findings,
+            ),
+            _ => {}
+        }
+        if c.same_site.is_none() {
+            no_samesite += 1;
+            let lower = c.name.to_ascii_lowercase();
+            if lower.contains("csrf") || lower.contains("xsrf") {
+                raise(
+                    &CSRF_WITHOUT_SAMESITE,
+                    l,
+                    "anti-CSRF cookie without SameSite",
+                    &mut findings,
+                );
+            }
+            raise(&SAMESITE_MISSING, l, "no SameSite", &mut findings);
+        }
+        if let Some(why) = prefix_violation(c) {
+            raise(
+                &PREFIX_VIOLATION,
+                l,
+                &format!("{why}: browsers drop it"),
+                &mut findings,
+            );
+        }
+        if let Some(d) = &c.domain
+            && *d != l.host
+        {
+            raise(
+                &DOMAIN_TOO_BROAD,
+                l,
+                &format!("Domain={d} is a parent of {}", l.host),
+                &mut findings,
+            );
+        }
+    }
+    let m = vec![
+        Measurement::new(&OBSERVED, last.len() as f64),
+        Measurement::new(&SESSION, f64::from(sessions)),
+        Measurement::new(&WITHOUT_SECURE_G, f64::from(without_secure)),
+        Measurement::new(&SESSION_WITHOUT_HTTPONLY_G, f64::from(session_no_httponly)),
+        Measurement::new(&WITHOUT_SAMESITE, f64::from(no_samesite)),
+    ];
+    (findings, m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::test_support::exchange_at;
+
+    fn c(s: &str) -> SetCookie {
+        parse(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_comma_in_expires_does_not_split_the_line() {
+        let k = c("id=a3fWa; Expires=Wed, 21 Oct 2015 07:28:00 GMT; Secure; HttpOnly");
+        assert_eq!(k.name, "id");
+        assert!(k.secure && k.http_only);
+        assert_eq!(k.expires, Some(1_445_412_480));
+    }
+
+    #[test]
+    fn secure_false_still_sets_secure() {
+        let k = c("a=b; Secure=false; HttpOnly=no");
+        assert!(k.secure);
+        assert!(k.http_only);
+    }
+
+    #[test]
+    fn attributes_are_case_insensitive_and_the_last_wins() {
+        let k = c("a=b; SAMESITE=lax; samesite=Strict; path=/x; PATH=/; domain=.Example.COM");
+        assert_eq!(k.same_site, Some(SameSite::Strict));
+        assert_eq!(k.path.as_deref(), Some("/"));
+        assert_eq!(k.domain.as_deref(), Some("example.com"));
+        let k = c("a=b; SameSite=Lax; SameSite=");
+        assert_eq!(k.same_site, Some(SameSite::Invalid(String::new())));
+        let k = c("a=b; SameSite=None");
+        assert_eq!(k.same_site, Some(SameSite::None));
+    }
+
+    #[test]
+    fn name_value_pair_edge_cases() {
+        assert_eq!(c("novalue").name, "");
+        assert_eq!(c("novalue").value_len, 7);
+        assert_eq!(c(" a = b=c ").name, "a");
+        assert_eq!(c(" a = b=c ").value_len, 3);
+        assert!(parse(b"=").is_none());
+        assert!(parse(b"; Secure").is_none());
+        assert!(parse(b"a=b\x01").is_none());
+        let long = format!("a={}", "x".repeat(5000));
+        assert!(parse(long.as_bytes()).is_none());
+        // Non-UTF-8 bytes decode as Latin-1.
+        assert_eq!(parse(b"n\xe9=v").unwrap().name, "n\u{e9}");
+    }
+
+    #[test]
+    fn max_age_and_dates() {
+        assert_eq!(c("a=b; Max-Age=0").max_age, Some(0));
+        assert_eq!(c("a=b; Max-Age=-5").max_age, Some(-5));
+        assert_eq!(c("a=b; Max-Age=+5").max_age, None);
+        assert_eq!(
+            c("a=b; Max-Age=99999999999999999999999").max_age,
+            Some(i64::MAX)
+        );
+        assert_eq!(parse_cookie_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse_cookie_date("Sun, 06-Nov-94 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            parse_cookie_date("Wed Jun 09 10:18:14 2021"),
+            Some(1_623_233_894)
+        );
+        assert_eq!(parse_cookie_date("31 Feb 2021 00:00:00"), None);
+        assert_eq!(parse_cookie_date("01 Jan 1600 00:00:00"), None);
+        assert_eq!(parse_cookie_date("garbage"), None);
+        assert_eq!(
+            parse_cookie_date("29 Feb 2024 23:59:59"),
+            Some(1_709_251_199)
+        );
+    }
+
+    #[test]
+    fn prefixes_are_matched_case_insensitively() {
+        assert!(prefix_violation(&c("__secure-a=1")).is_some());
+        assert!(prefix_violation(&c("__Secure-a=1; Secure")).is_none());
+        assert!(prefix_violation(&c("__HOST-a=1; Secure; Path=/")).is_none());
+        assert!(prefix_violation(&c("__Host-a=1; Secure")).is_some());
+        assert!(prefix_violation(&c("__Host-a=1; Secure; Path=/; Domain=x.example")).is_some());
+        assert!(prefix_violation(&c("__Host-a=1; Path=/")).is_some());
+    }
+
+    #[test]
+    fn session_classification() {
+        let o = CookieOptions::default();
+        assert!(session_rule("PHPSESSID", &o).is_some());
+        assert!(session_rule("__Host-sid", &o).is_some());
+        assert!(session_rule("my_login_state", &o).is_some());
+        assert!(session_rule("theme", &o).is_none());
+        let o = CookieOptions {
+            extra_session_names: vec!["Token".into()],
+            ignore_names: vec![],
+        };
+        assert!(session_rule("token", &o).is_some());
+    }
+
+    fn ids(lines: &[(&str, &[&str])], hsts: bool) -> Vec<&'static str> {
+        let responses: Vec<Exchange> = lines
+            .iter()
+            .map(|(url, cookies)| {
+                let h: Vec<(&str, &str)> = cookies.iter().map(|c| ("set-cookie", *c)).collect();
+                exchange_at(url, &h, "")
+            })
+            .collect();
+        let mut v: Vec<_> = judge(
+            responses.iter(),
+            &CookieOptions::default(),
+            "example.test",
+            hsts,
+            SystemTime::now(),
+        )
+        .0
+        .iter()
+        .map(|f| f.id)
+        .collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn over_http_lines_are_judged_before_deduplication() {
+        let got = ids(
+            &[
+                (
+                    "http://example.test/",
+                    &["sid=1; Secure; HttpOnly; SameSite=Lax"],
+                ),
+                (
+                    "https://example.test/",
+                    &["sid=2; Secure; HttpOnly; SameSite=Lax"],
+                ),
+            ],
+            false,
+        );
+        assert_eq!(got, ["secure_set_over_http", "session_without_secure"]);
+        let got = ids(
+            &[
+                ("http://example.test/", &["theme=1; SameSite=Lax"]),
+                ("https://example.test/", &["theme=2; Secure; SameSite=Lax"]),
+            ],
+            true,
+        );
+        assert_eq!(got, ["without_secure_hsts"]);
+    }
+
+    #[test]
+    fn deletions_and_ignored_cookies_are_skipped() {
+        let got = ids(
+            &[(
+                "https://example.test/",
+                &[
+                    "sid=; Max-Age=0",
+                    "old=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                    "heroku-session-affinity=x",
+                ],
+            )],
+            false,
+        );
+        assert!(got.is_empty(), "{got:?}");
+        // A later deletion removes an earlier set.
+        let got = ids(
+            &[("https://example.test/", &["sid=1", "sid=; Max-Age=0"])],
+            false,
+        );
+        assert!(got.is_empty(), "{got:?}");
+    }
+
+    #[test]
+    fn foreign_or_public_suffix_domains_are_rejected_like_browsers_do() {
+        let got = ids(
+            &[(
+                "https://www.example.test/",
+                &["a=1; Domain=other.test", "b=1; Domain=test"],
+            )],
+            false,
+        );
+        assert!(got.is_empty(), "{got:?}");
+    }
+}

@@ -1,0 +1,273 @@
+//! `server_disclosure` (CHECKS.md §15): response headers do not advertise software versions
+//! (OWASP Secure Headers Project `headers_remove.json`). Every response of the cycle is read.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::header_list::{bounded, combined};
+use super::{CheckDef, CheckInput, Evaluation};
+use crate::evidence::{Exchange, latin1};
+use crate::measure::{GaugeDef, Measurement};
+use crate::probe::ProbeKind;
+use crate::verdict::{Finding, FindingDef, Judgement, Severity};
+
+const SERVER_VERSION: FindingDef = FindingDef::new("server_version", Severity::Low);
+const X_POWERED_BY: FindingDef = FindingDef::new("x_powered_by", Severity::Low);
+const ASPNET_VERSION: FindingDef = FindingDef::new("aspnet_version", Severity::Low);
+const OTHER_VERSION_HEADER: FindingDef = FindingDef::new("other_version_header", Severity::Low);
+const DEBUG_TOKEN: FindingDef = FindingDef::new("debug_token", Severity::Low);
+const SERVER_BANNER: FindingDef = FindingDef::new("server_banner", Severity::Info);
+const VIA_VERSION: FindingDef = FindingDef::new("via_version", Severity::Info);
+const META_GENERATOR: FindingDef = FindingDef::new("meta_generator", Severity::Info);
+
+static DISCLOSURE_HEADERS: GaugeDef = GaugeDef {
+    name: "server_disclosure_headers",
+    help: "Distinct response headers of the cycle that disclose software or versions",
+    labels: &[],
+};
+static SERVER_HAS_VERSION: GaugeDef = GaugeDef {
+    name: "server_header_has_version",
+    help: "1 if a Server header of the cycle carries a version",
+    labels: &[],
+};
+static BANNER_INFO: GaugeDef = GaugeDef {
+    name: "server_banner_info",
+    help: "Server header of the final response (truncated to 64 bytes)",
+    labels: &["server"],
+};
+
+/// The check.
+pub static CHECK: CheckDef = CheckDef {
+    id: "server_disclosure",
+    summary: "response headers do not advertise software versions",
+    inputs: &[ProbeKind::Fetch],
+    findings: &[
+        SERVER_VERSION,
+        X_POWERED_BY,
+        ASPNET_VERSION,
+        OTHER_VERSION_HEADER,
+        DEBUG_TOKEN,
+        SERVER_BANNER,
+        VIA_VERSION,
+        META_GENERATOR,
+    ],
+    gauges: &[&DISCLOSURE_HEADERS, &SERVER_HAS_VERSION, &BANNER_INFO],
+    opt_in: false,
+    evaluate,
+};
+
+/// Headers of the OWASP Secure Headers Project remove list (`ci/headers_remove.json`) not
+/// judged by their own rule, plus `X-Backend-Server`; a version-bearing value raises
+/// `other_version_header`.
+pub const VERSION_HEADERS: &[&str] = &[
+    "liferay-portal",
+    "oraclecommercecloud-version",
+    "powered-by",
+    "product",
+    "x-backend-server",
+    "x-beserver",
+    "x-cf-powered-by",
+    "x-cms",
+    "x-cocoon-version",
+    "x-content-encoded-by",
+    "x-framework",
+    "x-generated-by",
+    "x-generator",
+    "x-jitsi-release",
+    "x-joomla-version",
+    "x-mod-pagespeed",
+    "x-owa-version",
+    "x-page-speed",
+    "x-php-version",
+    "x-powered-by-plesk",
+    "x-powered-cms",
+    "x-redirect-by",
+    "x-server-powered-by",
+    "x-turbo-charged-by",
+    "x-umbraco-version",
+    "x-varnish-backend",
+    "x-varnish-server",
+];
+
+/// CDN banners without a version: they raise no `server_banner` (CHECKS.md §15 default
+/// allow-list, info only), compared ASCII case-insensitively.
+pub const BANNER_ALLOW_LIST: &[&str] = &[
+    "cloudflare",
+    "amazons3",
+    "cloudfront",
+    "akamaighost",
+    "akamainetstorage",
+    "google frontend",
+    "gws",
+    "esf",
+    "vercel",
+    "netlify",
+    "github.com",
+];
+
+static VERSION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[a-z][\w.+-]*/v?\d+(?:\.\d+)*|\b\d+\.\d+(?:\.\d+)*\b")
+        .expect("valid version regex")
+});
+
+/// Whether a header value names a version (CHECKS.md §15), reading at most 64 KiB of it.
+pub fn version_bearing(value: &str) -> bool {
+    let end = floor_boundary(value, super::header_list::MAX_HEADER_BYTES);
+    VERSION_RE.is_match(&value[..end])
+}
+
+fn floor_boundary(s: &str, max: usize) -> usize {
+    if s.len() <= max {
+        return s.len();
+    }
+    let mut i = max;
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Whether a `Via` value names a product version: each element's received-protocol (`1.1`,
+/// `HTTP/2`) is skipped, and the received-by and comment are read.
+pub fn via_names_version(value: &str) -> bool {
+    value.split(',').any(|element| {
+        let element = element.trim_start();
+        let rest = element.find([' ', '\t']).map_or("", |i| &element[i..]);
+        version_bearing(rest)
+    })
+}
+
+fn evaluate(input: &CheckInput<'_>) -> Evaluation {
+    let (_, final_response) = match input.judged_response() {
+        Ok(r) => r,
+        Err(j) => return Evaluation::bare(j),
+    };
+    let (findings, m) = judge(input.evidence.responses(), final_response);
+    Evaluation::new(Judgement::Evaluated(findings), m)
+}
+
+/// Judges every response of the cycle; `final_response` labels `server_banner_info`.
+pub fn judge<'a>(
+    responses: impl Iterator<Item = &'a Exchange>,
+    final_response: &Exchange,
+) -> (Vec<Finding>, Vec<Measurement>) {
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut seen: BTreeSet<(&'static str, String)> = BTreeSet::new();
+    let mut headers: BTreeSet<String> = BTreeSet::new();
+    let mut server_version = false;
+    let mut push =
+        |def: &FindingDef, header: &str, evidence: String, findings: &mut Vec<Finding>| {
+            headers.insert(header.to_owned());
+            if seen.insert((def.id, evidence.clone())) {
+                findings.push(Finding::new(def, evidence));
+            }
+        };
+    for r in responses {
+        let shown = |name: &str, v: &str| format!("{name}: {v} (GET {})", r.url);
+        if let Some(v) = combined(r, "server") {
+            if version_bearing(&v) {
+                server_version = true;
+                push(
+                    &SERVER_VERSION,
+                    "server",
+                    shown("Server", &v),
+                    &mut findings,
+                );
+            } else if !BANNER_ALLOW_LIST
+                .iter()
+                .any(|b| b.eq_ignore_ascii_case(v.trim()))
+            {
+                push(&SERVER_BANNER, "server", shown("Server", &v), &mut findings);
+            }
+        }
+        if let Some(v) = combined(r, "x-powered-by") {
+            push(
+                &X_POWERED_BY,
+                "x-powered-by",
+                shown("X-Powered-By", &v),
+                &mut findings,
+            );
+        }
+        for name in ["x-aspnet-version", "x-aspnetmvc-version"] {
+            if let Some(v) = combined(r, name) {
+                push(&ASPNET_VERSION, name, shown(name, &v), &mut findings);
+            }
+        }
+        for name in VERSION_HEADERS {
+            if let Some(v) = combined(r, name)
+                && version_bearing(&v)
+            {
+                push(&OTHER_VERSION_HEADER, name, shown(name, &v), &mut findings);
+            }
+        }
+        for name in ["x-debug-token", "x-debug-token-link"] {
+            if let Some(v) = combined(r, name) {
+                push(&DEBUG_TOKEN, name, shown(name, &v), &mut findings);
+            }
+        }
+        if let Some(v) = combined(r, "via")
+            && via_names_version(&v)
+        {
+            push(&VIA_VERSION, "via", shown("Via", &v), &mut findings);
+        }
+        if let Some(html) = &r.html {
+            for m in html.named("generator") {
+                if let Some(c) = m.content.as_deref().filter(|c| version_bearing(c)) {
+                    push(
+                        &META_GENERATOR,
+                        "meta generator",
+                        format!("<meta name=\"generator\" content=\"{c}\"> (GET {})", r.url),
+                        &mut findings,
+                    );
+                }
+            }
+        }
+    }
+    let mut m = vec![
+        Measurement::new(&DISCLOSURE_HEADERS, headers.len() as f64),
+        Measurement::flag(&SERVER_HAS_VERSION, server_version),
+    ];
+    if let Some(s) = final_response.headers.get("server") {
+        m.push(Measurement::labelled(
+            &BANNER_INFO,
+            [latin1(bounded(s.as_bytes())).trim().to_owned()],
+            1.0,
+        ));
+    }
+    (findings, m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_bearing_values() {
+        for v in [
+            "nginx/1.25.3",
+            "Apache/2.4.57 (Debian)",
+            "PHP/8.2",
+            "Microsoft-IIS/10.0",
+            "express 4.18.2",
+            "v/v2",
+        ] {
+            assert!(version_bearing(v), "{v}");
+        }
+        for v in ["nginx", "cloudflare", "Apache", "gunicorn", "AmazonS3"] {
+            assert!(!version_bearing(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn via_skips_the_received_protocol() {
+        assert!(!via_names_version("1.1 varnish"));
+        assert!(!via_names_version(
+            "1.1 abc.cloudfront.net (CloudFront), 2.0 vegur"
+        ));
+        assert!(via_names_version("1.1 proxy.example (squid/5.7)"));
+        assert!(via_names_version("HTTP/1.1 gateway (Apache/2.4.1)"));
+        assert!(!via_names_version(""));
+    }
+}
