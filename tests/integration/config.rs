@@ -119,6 +119,11 @@ fn every_rejection_names_the_problem_and_the_line() {
             "fetch interval 1s is below the floor of 30s",
         ),
         (
+            "invalid-tls-versions-interval-below-floor.yaml",
+            5,
+            "tls_versions interval 1m is below the floor of 10m",
+        ),
+        (
             "invalid-forbidden-header.yaml",
             5,
             "header \"Host\" cannot be configured",
