@@ -295,3 +295,67 @@ async fn promtool_finds_nothing_in_a_real_scrape() {
     );
     assert_eq!(d.terminate(), Some(0));
 }
+
+/// Series per target with `target="…"`, by metric name.
+fn series_of(text: &str, target: &str) -> std::collections::BTreeMap<String, usize> {
+    let needle = format!("target=\"{target}\"");
+    let mut by_name = std::collections::BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains(&needle))
+    {
+        let name = line.split(['{', ' ']).next().unwrap_or_default().to_owned();
+        *by_name.entry(name).or_insert(0) += 1;
+    }
+    by_name
+}
+
+/// ARCHITECTURE.md budgets "about 80" series for a healthy default target; CHECKS.md's evidence
+/// gauges cost more (ADR 0004). Both figures are measured here, so a change that adds series per
+/// target shows up as a failing budget rather than as a surprise in someone's Prometheus.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_healthy_target_stays_within_the_series_budget_with_and_without_evidence() {
+    let good = Resp::new(200)
+        .header(
+            "Strict-Transport-Security",
+            "max-age=63072000; includeSubDomains",
+        )
+        .header(
+            "Content-Security-Policy",
+            "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        )
+        .header("X-Content-Type-Options", "nosniff")
+        .header("Referrer-Policy", "strict-origin-when-cross-origin")
+        .html("<p>ok</p>");
+    let h = vec![("/", Resp::redirect(301, "https://{A}/"))];
+    let web = Web::start(vec![("/", good)], vec![], vec![], h).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = web.pki.write_ca(dir.path());
+    let all = "[https_redirect, hsts, csp, clickjacking, x_content_type_options, referrer_policy, cookies, cors, tls_cert, tls_version, health, exposed_paths, error_disclosure, server_disclosure, dns]";
+    let yaml = format!(
+        "scheduler:\n  initial_spread: 0s\ndefaults:\n  ca_file: {ca}\ntargets:\n  - name: full\n    url: https://{a}/\n    http_url: http://{h}/\n  - name: lean\n    url: https://{a}/\n    http_url: http://{h}/\n    disable_evidence_metrics: {all}\n",
+        ca = ca.display(),
+        a = web.a.addr,
+        h = web.h.addr
+    );
+    let path = write(dir.path(), "prodprobe.yaml", &yaml);
+    let mut d = Daemon::start(&path);
+    d.wait_ready().await;
+    let text = d.metrics().await;
+    let full = series_of(&text, "full");
+    let lean = series_of(&text, "lean");
+    let (n_full, n_lean): (usize, usize) = (full.values().sum(), lean.values().sum());
+    // Every default check is evaluated on both (15 checks; dns skips an IP-literal target but
+    // still reports its verdict series).
+    assert_eq!(full["probe_check_success"], 15, "{full:#?}");
+    assert_eq!(lean["probe_check_success"], 15, "{lean:#?}");
+    assert!(full.contains_key("probe_hsts_max_age_seconds"), "{full:#?}");
+    assert!(
+        !lean.contains_key("probe_hsts_max_age_seconds"),
+        "{lean:#?}"
+    );
+    assert!(n_full <= 205, "{n_full} series with evidence: {full:#?}");
+    assert!(n_lean <= 100, "{n_lean} series without evidence: {lean:#?}");
+    eprintln!("series per healthy target: {n_full} with evidence, {n_lean} without");
+    assert_eq!(d.terminate(), Some(0));
+}
