@@ -407,6 +407,8 @@ pub struct CookiesLayer {
     /// Cookie names never judged (case-insensitive), added to `heroku-session-affinity`.
     /// Default none.
     pub ignore_names: Option<Vec<CookieName>>,
+    /// Pages also fetched for their cookies (e.g. the login page); at most 5. Default none.
+    pub paths: Option<Spanned<Vec<PathValue>>>,
 }
 
 macro_rules! merge_layer {
@@ -699,7 +701,7 @@ impl TryFrom<String> for RateLimitMethodValue {
 impl Over for CookiesLayer {
     fn over(self, lo: Self) -> Self {
         let hi = self;
-        merge_layer!(hi, lo; plain: [extra_session_names, ignore_names]; nested: []; maps: [])
+        merge_layer!(hi, lo; plain: [extra_session_names, ignore_names, paths]; nested: []; maps: [])
     }
 }
 

@@ -15,6 +15,7 @@ use probes::evidence::Credential;
 use probes::preload::PreloadList;
 use probes::probe::ProbeKind;
 use probes::resolve::ResolverSettings;
+use probes::safety::COOKIES_MAX_PATHS;
 use probes::target::{Target, default_http_urls};
 use probes::tls::TlsClient;
 use rustls_pki_types::CertificateDer;
@@ -555,6 +556,18 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
         }
         if let Some(names) = &c.ignore_names {
             target.options.cookies.ignore_names = names.iter().map(|n| n.0.clone()).collect();
+        }
+        if let Some(p) = &c.paths {
+            if p.value.len() > COOKIES_MAX_PATHS {
+                b.err(
+                    &p.referenced,
+                    format!(
+                        "cookies.paths lists {} paths; at most {COOKIES_MAX_PATHS} are allowed (request budget)",
+                        p.value.len()
+                    ),
+                );
+            }
+            target.options.cookies.paths = p.value.iter().map(|p| p.0.clone()).collect();
         }
     }
     if let Some(p) = &layer.hsts_preload_list {

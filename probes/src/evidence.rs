@@ -266,6 +266,9 @@ pub struct FetchEvidence {
     /// `GET /robots.txt` on the target origin, not followed, body capped at 64 KiB (its
     /// `Set-Cookie` lines count for `cookies`, CHECKS.md §7).
     pub robots: Option<Chain>,
+    /// First responses of the target's `cookies.paths` (not followed, body capped at 64 KiB),
+    /// in configured order: pages such as a login form that set cookies the main URL does not.
+    pub extra: Vec<Chain>,
 }
 
 impl FetchEvidence {
@@ -276,6 +279,7 @@ impl FetchEvidence {
             .chain(self.root.iter().flat_map(|c| c.responses()))
             .chain(self.http.iter().flat_map(|c| c.responses()))
             .chain(self.robots.iter().flat_map(|c| c.responses()))
+            .chain(self.extra.iter().flat_map(|c| c.responses()))
     }
 
     /// TLS facts of the first HTTPS request of the main chain.

@@ -30,6 +30,10 @@ pub const CORS_REQUESTS_PER_ALLOWED_ORIGIN: usize = 3;
 pub const CORS_MAX_REQUESTS: usize = (1 + CORS_MAX_PATHS)
     * (CORS_REQUESTS_PER_PATH + CORS_REQUESTS_PER_ALLOWED_ORIGIN * CORS_MAX_ALLOWED_ORIGINS);
 
+/// `cookies.paths`: pages the fetch probe also requests for their `Set-Cookie` lines, at most
+/// (CHECKS.md §7, edge cases: cookies set only on a login page).
+pub const COOKIES_MAX_PATHS: usize = 5;
+
 /// `exposed_paths.extra_paths`, at most.
 pub const PATHS_MAX_EXTRA: usize = 20;
 /// The most requests a paths run can ever send: the default list, the extra paths and the

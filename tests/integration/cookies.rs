@@ -275,6 +275,56 @@ async fn configured_names_are_ignored_or_count_as_session_cookies() {
     assert!(v.findings.is_empty(), "{:#?}", v.findings);
 }
 
+/// A session cookie set only by the login page is invisible from `/` (CHECKS.md §7, edge
+/// cases); `cookies.paths` makes the fetch probe request that page too, once, unfollowed.
+#[tokio::test]
+async fn a_cookie_set_only_on_the_login_page_is_judged_when_cookies_paths_lists_it() {
+    let web = Web::start(
+        vec![
+            ("/hsts/app", cookie(true, &[])),
+            (
+                "/login",
+                cookie(false, &["sessionid=abc; Secure; SameSite=Lax"]).header("Location", "/x"),
+            ),
+        ],
+        vec![],
+        vec![],
+        vec![],
+    )
+    .await;
+    let mut t = target(&web.a("/hsts/app"), web.pki.client(), None);
+    t.checks.retain(|c| c.id == "hsts" || c.id == "cookies");
+    let v = crate::support::evaluate(&t).await.1.remove(1);
+    assert!(v.findings.is_empty(), "{:#?}", v.findings);
+    let before = web
+        .a
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/login")
+        .count();
+    assert_eq!(
+        before, 0,
+        "the login page is not requested unless configured"
+    );
+
+    t.options.cookies.paths = vec!["/login".into()];
+    let v = crate::support::evaluate(&t).await.1.remove(1);
+    assert_eq!(ids(&v), ["session_without_httponly"], "{:#?}", v.findings);
+    assert!(
+        v.findings[0].evidence.contains("sessionid"),
+        "{:#?}",
+        v.findings
+    );
+    let logins: Vec<_> = web
+        .a
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/login")
+        .collect();
+    assert_eq!(logins.len(), 1, "one unfollowed GET per configured page");
+    assert_eq!(logins[0].method, "GET");
+}
+
 /// `Domain` on a parent of the host needs a host name: a server for `www.shop.test`, pinned to
 /// loopback (Host and SNI keep the name).
 #[tokio::test]
@@ -322,12 +372,28 @@ fn cookie_options_come_from_the_config_and_bad_names_are_rejected() {
     let good = crate::support::write(
         dir.path(),
         "good.yaml",
-        "defaults:\n  cookies:\n    ignore_names: [ab_bucket]\ntargets:\n  - name: shop\n    url: https://shop.example/\n    cookies:\n      extra_session_names: [shop_auth, Token]\n",
+        "defaults:\n  cookies:\n    ignore_names: [ab_bucket]\ntargets:\n  - name: shop\n    url: https://shop.example/\n    cookies:\n      extra_session_names: [shop_auth, Token]\n      paths: [/login, /account/sign-in]\n",
     );
     let plan = plan::load(&good, &cx).unwrap_or_else(|e| panic!("{e:?}"));
     let opts = &plan.targets[0].target.options.cookies;
     assert_eq!(opts.extra_session_names, ["shop_auth", "Token"]);
     assert_eq!(opts.ignore_names, ["ab_bucket"]);
+    assert_eq!(opts.paths, ["/login", "/account/sign-in"]);
+
+    let too_many = crate::support::write(
+        dir.path(),
+        "too-many.yaml",
+        "targets:\n  - name: shop\n    url: https://shop.example/\n    cookies:\n      paths: [/a, /b, /c, /d, /e, /f]\n",
+    );
+    let errors = plan::load(&too_many, &cx).expect_err("rejected");
+    assert_eq!(errors[0].line, 5, "{}", errors[0]);
+    assert!(
+        errors[0]
+            .message
+            .contains("cookies.paths lists 6 paths; at most 5"),
+        "{}",
+        errors[0]
+    );
 
     let bad = crate::support::write(
         dir.path(),

@@ -50,6 +50,10 @@ pub struct CookieOptions {
     pub extra_session_names: Vec<String>,
     /// Cookie names not judged at all (ASCII case-insensitive), added to [`ALWAYS_IGNORED`].
     pub ignore_names: Vec<String>,
+    /// Paths on the target origin (each starting with `/`) that the fetch probe also requests,
+    /// not followed, for their `Set-Cookie` lines: pages such as a login form that set cookies
+    /// the main URL does not (CHECKS.md §7, edge cases).
+    pub paths: Vec<String>,
 }
 
 const SESSION_WITHOUT_SECURE: FindingDef =
@@ -759,7 +763,7 @@ mod tests {
         assert!(session_rule("theme", &o).is_none());
         let o = CookieOptions {
             extra_session_names: vec!["Token".into()],
-            ignore_names: vec![],
+            ..CookieOptions::default()
         };
         assert!(session_rule("token", &o).is_some());
     }

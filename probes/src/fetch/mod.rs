@@ -1,7 +1,7 @@
 //! The `fetch` probe (CHECKS.md §0.1): the HTTPS main fetch with every redirect hop recorded,
 //! the first response of `https://host/` when the target path differs, the plain-HTTP
-//! chains from the target's `http_url`s, and `/robots.txt` on the target origin (CHECKS.md §7
-//! reads its cookies, as the Observatory's retriever does).
+//! chains from the target's `http_url`s, `/robots.txt` on the target origin (CHECKS.md §7
+//! reads its cookies, as the Observatory's retriever does) and the target's `cookies.paths`.
 
 mod body;
 mod engine;
@@ -146,15 +146,26 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
     });
     let plain_target = target.url.scheme() == "http";
     let robots_url = target.url.join("/robots.txt").ok();
-    // robots.txt goes after the main chain on the same side, so at most two requests stay in
-    // flight and the main fetch is always the target's first request.
+    let extra_urls: Vec<Url> = target
+        .options
+        .cookies
+        .paths
+        .iter()
+        .filter_map(|p| target.url.join(p).ok())
+        .collect();
+    // robots.txt and the cookie pages go after the main chain on the same side, so at most two
+    // requests stay in flight and the main fetch is always the target's first request.
     let main_fut = async {
         let main = chain(target, cx, &target.url, true, MAIN_BODY_CAP).await;
         let robots = match &robots_url {
             Some(url) => Some(chain(target, cx, url, false, OTHER_BODY_CAP).await),
             None => None,
         };
-        (main, robots)
+        let mut extra = Vec::with_capacity(extra_urls.len());
+        for url in &extra_urls {
+            extra.push(chain(target, cx, url, false, OTHER_BODY_CAP).await);
+        }
+        (main, robots, extra)
     };
     let http_fut = async {
         let mut chains = Vec::new();
@@ -172,7 +183,7 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         (chains, None)
     };
     // Two requests in flight at most: the main chain and the plain-HTTP side.
-    let ((main, robots), (mut http, root)) = tokio::join!(main_fut, http_fut);
+    let ((main, robots, extra), (mut http, root)) = tokio::join!(main_fut, http_fut);
     if plain_target {
         http.push(main.clone());
     }
@@ -181,6 +192,7 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         root,
         http,
         robots,
+        extra,
     };
     let (success, reason) = success(&evidence);
     let measurements = measure(&evidence);
