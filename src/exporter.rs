@@ -637,10 +637,10 @@ pub fn openmetrics_to_text(om: &str) -> String {
     let mut out = String::with_capacity(om.len());
     let mut types: BTreeMap<&str, &str> = BTreeMap::new();
     for line in om.lines() {
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            if let Some((name, ty)) = rest.split_once(' ') {
-                types.insert(name, ty);
-            }
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some((name, ty)) = rest.split_once(' ')
+        {
+            types.insert(name, ty);
         }
     }
     let rename = |name: &str| -> String {

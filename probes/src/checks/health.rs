@@ -164,19 +164,18 @@ pub fn read_body(e: &Exchange) -> BodyStatus {
         Some("application/health+json" | "application/json")
     );
     let trimmed = text.trim_start();
-    if json_type || trimmed.starts_with('{') {
-        if let Ok(serde_json::Value::Object(map)) =
+    if (json_type || trimmed.starts_with('{'))
+        && let Ok(serde_json::Value::Object(map)) =
             serde_json::from_str::<serde_json::Value>(trimmed)
-        {
-            if let Some(s) = map.get("status").and_then(|s| s.as_str()) {
-                out.status = classify(s).map(|r| (r, s.to_owned()));
-            }
-            out.component_failures = ["checks", "components"]
-                .iter()
-                .filter_map(|k| map.get(*k))
-                .map(|c| children_failures(c, 1))
-                .sum();
+    {
+        if let Some(s) = map.get("status").and_then(|s| s.as_str()) {
+            out.status = classify(s).map(|r| (r, s.to_owned()));
         }
+        out.component_failures = ["checks", "components"]
+            .iter()
+            .filter_map(|k| map.get(*k))
+            .map(|c| children_failures(c, 1))
+            .sum();
     }
     out.verbose_failures = text
         .lines()
