@@ -5,6 +5,7 @@ pub mod cert;
 pub mod inspect;
 pub mod legacy;
 pub mod ocsp;
+mod p521;
 pub mod probe;
 mod verifier;
 pub mod versions;
@@ -132,7 +133,7 @@ impl TlsClient {
             .iter()
             .map(|ta| ta.subject.as_ref().to_vec())
             .collect();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = p521::provider();
         Self::with_roots(roots, public_subjects, provider)
     }
 
@@ -162,7 +163,7 @@ impl TlsClient {
                 .add(der.clone())
                 .map_err(|e| Error::InvalidCa(e.to_string()))?;
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = p521::provider();
         Self::with_roots(roots, public_subjects, provider)
     }
 
