@@ -142,12 +142,14 @@ impl TargetRuntime {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.evidence.insert(run);
         let mut out = Vec::new();
-        for def in self
+        let due: Vec<&'static checks::CheckDef> = self
             .target
             .checks
             .iter()
-            .filter(|c| c.inputs.contains(&kind))
-        {
+            .copied()
+            .filter(|c| c.reevaluated_by(kind, &st.evidence))
+            .collect();
+        for def in due {
             let c0 = std::time::Instant::now();
             let verdict = {
                 let input = CheckInput {

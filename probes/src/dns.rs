@@ -92,8 +92,9 @@ pub enum Caa {
 pub struct DnsEvidence {
     /// The host.
     pub host: String,
-    /// Why nothing was resolved: `ip_address` (the target is an IP literal) or
-    /// `address_pinned` (`resolve:` set and dns not enabled for it).
+    /// Why nothing was resolved: `ip_address` (the target is an IP literal),
+    /// `address_pinned` (`resolve:` set and dns not enabled for it) or `localhost` (`localhost`
+    /// and `*.localhost` never reach DNS, RFC 6761 §6.3: no record or CAA rule applies).
     pub skipped: Option<&'static str>,
     /// A.
     pub v4: Option<FamilyLookup>,
@@ -237,6 +238,9 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         duration: Duration::ZERO,
     };
     let skip = match target.url.host() {
+        Some(Host::Domain(_)) if host == "localhost" || host.ends_with(".localhost") => {
+            Some("localhost")
+        }
         Some(Host::Domain(_)) => (target.resolve.is_some() && !target.options.dns.when_pinned)
             .then_some("address_pinned"),
         _ => Some("ip_address"),

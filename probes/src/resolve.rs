@@ -1,6 +1,8 @@
 //! Name resolution through hickory-resolver, built once per process and shared by every probe.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_resolver::config::{
@@ -55,6 +57,8 @@ pub struct DnsFailure {
 /// The shared resolver.
 #[derive(Debug, Clone)]
 pub struct Resolver {
+    /// `/etc/hosts`, read once when the resolver is built (empty when `use_hosts_file` is off).
+    hosts: Arc<HashMap<String, Vec<IpAddr>>>,
     inner: TokioResolver,
     /// Same upstreams, no cache and no hosts file: the `dns` probe measures DNS itself
     /// (CHECKS.md §16 edge case "resolver caching"). Built once with the resolver.
@@ -71,7 +75,15 @@ impl Resolver {
     pub fn new(settings: &ResolverSettings) -> Result<Self, Error> {
         let inner = Self::build(settings, true)?;
         let uncached = Self::build(settings, false)?;
-        Ok(Resolver { inner, uncached })
+        Ok(Resolver {
+            hosts: Arc::new(if settings.use_hosts_file {
+                system_hosts()
+            } else {
+                HashMap::new()
+            }),
+            inner,
+            uncached,
+        })
     }
 
     fn build(settings: &ResolverSettings, cached: bool) -> Result<TokioResolver, Error> {
@@ -122,6 +134,7 @@ impl Resolver {
                 .unwrap_or_else(|_| unreachable!("an empty resolver config always builds"))
         };
         Resolver {
+            hosts: Arc::new(system_hosts()),
             inner: build(ResolveHosts::Always, true),
             uncached: build(ResolveHosts::Never, false),
         }
@@ -132,7 +145,15 @@ impl Resolver {
     /// # Errors
     ///
     /// A [`DnsFailure`] with a low-cardinality reason; never panics.
+    ///
+    /// A name listed in `/etc/hosts` resolves to its entries there and nothing else, as
+    /// glibc's `getaddrinfo` does with `hosts: files dns`: an IPv4-only `localhost` line is not
+    /// topped up with `::1` (hickory alone would add it, RFC 6761 §6.3).
     pub async fn lookup_ip(&self, host: &str) -> Result<Vec<IpAddr>, DnsFailure> {
+        let key = host.trim_end_matches('.').to_ascii_lowercase();
+        if let Some(addrs) = self.hosts.get(&key) {
+            return Ok(addrs.clone());
+        }
         match self.inner.lookup_ip(host).await {
             Ok(lookup) => {
                 let addrs: Vec<IpAddr> = lookup.iter().collect();
@@ -161,6 +182,40 @@ impl Resolver {
     }
 }
 
+/// The system hosts file, or nothing when it cannot be read.
+fn system_hosts() -> HashMap<String, Vec<IpAddr>> {
+    // Bounded: a hosts file is small; a pathological one is cut at 1 MiB.
+    use std::io::Read;
+    let mut text = String::new();
+    if let Ok(f) = std::fs::File::open("/etc/hosts") {
+        let _ = f.take(1 << 20).read_to_string(&mut text);
+    }
+    parse_hosts(&text)
+}
+
+/// Parses hosts(5): an address, then names, `#` starts a comment; names are matched ASCII
+/// case-insensitively. Unparseable lines are skipped; an address listed twice for a name is
+/// kept once, in file order.
+pub fn parse_hosts(text: &str) -> HashMap<String, Vec<IpAddr>> {
+    let mut map: HashMap<String, Vec<IpAddr>> = HashMap::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or_default();
+        let mut fields = line.split_ascii_whitespace();
+        let Some(Ok(addr)) = fields.next().map(str::parse::<IpAddr>) else {
+            continue;
+        };
+        for name in fields {
+            let entry = map
+                .entry(name.trim_end_matches('.').to_ascii_lowercase())
+                .or_default();
+            if !entry.contains(&addr) {
+                entry.push(addr);
+            }
+        }
+    }
+    map
+}
+
 /// Maps a hickory error to a low-cardinality reason.
 pub fn classify(host: &str, e: &NetError) -> DnsFailure {
     let reason = match e {
@@ -178,5 +233,39 @@ pub fn classify(host: &str, e: &NetError) -> DnsFailure {
     DnsFailure {
         reason,
         detail: format!("resolving {host}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_file_entries_are_the_whole_answer_for_their_names() {
+        let map = parse_hosts(
+            "127.0.0.1\tlocalhost\n# ::1 localhost\n10.0.0.5 Shop.Test. shop # pinned\n\
+             10.0.0.6 shop\nnot-an-ip name\n::1 ip6-localhost ip6-loopback\n10.0.0.5 shop\n",
+        );
+        assert_eq!(map["localhost"], ["127.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            map["shop"],
+            [
+                "10.0.0.5".parse::<IpAddr>().unwrap(),
+                "10.0.0.6".parse().unwrap()
+            ]
+        );
+        assert_eq!(map["shop.test"], ["10.0.0.5".parse::<IpAddr>().unwrap()]);
+        assert!(!map.contains_key("name"));
+        assert_eq!(map["ip6-loopback"], ["::1".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[tokio::test]
+    async fn an_ipv4_only_localhost_line_gets_no_ipv6_address() {
+        let mut r = Resolver::hosts_only();
+        r.hosts = Arc::new(parse_hosts("127.0.0.1 localhost\n"));
+        assert_eq!(
+            r.lookup_ip("LOCALHOST.").await.unwrap(),
+            ["127.0.0.1".parse::<IpAddr>().unwrap()]
+        );
     }
 }

@@ -194,6 +194,15 @@ async fn pinned_and_ip_targets_skip_unless_enabled() {
     assert_eq!(v.status, Status::Pass, "{:?}", v.findings);
     let v = dns_verdict(&server, "https://127.0.0.1/", |_| {}).await;
     assert_eq!((v.status, v.reason), (Status::Skipped, Some("ip_address")));
+    // RFC 6761 §6.3: localhost never reaches DNS, so no DNS or CAA rule applies.
+    for url in ["https://localhost:8443/", "https://app.localhost/"] {
+        let v = dns_verdict(&server, url, |_| {}).await;
+        assert_eq!(
+            (v.status, v.reason),
+            (Status::Skipped, Some("localhost")),
+            "{url}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

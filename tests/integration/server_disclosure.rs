@@ -132,3 +132,79 @@ async fn long_server_banners_are_bounded_in_labels_and_evidence() {
         .unwrap();
     assert_eq!(banner.labels[0].len(), 64);
 }
+
+/// CHECKS.md §0.1: server_disclosure and error_disclosure judge every response of the cycle, and
+/// a check is re-evaluated whenever a probe it reads runs. Through the scheduler's own path, in
+/// the order that used to lose evidence: health runs after fetch and after unknown_path, so its
+/// headers and body count only if that run re-evaluates them. Before any of their own inputs
+/// ran, a health run evaluates neither.
+#[tokio::test(flavor = "multi_thread")]
+async fn responses_of_a_probe_that_finishes_last_are_judged_too() {
+    use std::sync::Arc;
+
+    use probes::fetch::Engine;
+    use probes::probe::ProbeKind;
+    use probes::resolve::Resolver;
+    use prodprobe::plan::{self, PlanContext};
+    use prodprobe::scheduler::{EngineRunner, TargetRuntime, execute};
+
+    let healthz = Resp::new(200)
+        .header("Content-Type", "application/json")
+        .header("X-Powered-By", "PHP/8.1.2")
+        .body(
+            "{\"status\":\"ok\",\"debug\":\"Traceback (most recent call last):\\n  File \\\"/srv/app/x.py\\\", line 3, in f\\n    boom()\\nZeroDivisionError: division by zero\"}",
+        );
+    let web = Web::start(
+        vec![("/", page()), ("/healthz", healthz)],
+        vec![],
+        vec![],
+        vec![],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = web.pki.write_ca(dir.path());
+    let cfg = crate::support::write(
+        dir.path(),
+        "prodprobe.yaml",
+        &format!(
+            "defaults:\n  ca_file: {}\ntargets:\n  - name: t\n    url: https://{}/\n    checks: [server_disclosure, error_disclosure, health]\n    health: {{ url: /healthz }}\n",
+            ca.display(),
+            web.a.addr
+        ),
+    );
+    let cx = PlanContext {
+        public_tls: Arc::new(probes::tls::TlsClient::new(&[]).unwrap()),
+    };
+    let plan = plan::load(&cfg, &cx).unwrap_or_else(|e| panic!("{e:?}"));
+    let planned = &plan.targets[0];
+    let job = |k: ProbeKind| *planned.jobs.iter().find(|j| j.kind == k).unwrap();
+    let runner = EngineRunner {
+        engine: Arc::new(Engine::new(Resolver::hosts_only(), probes::USER_AGENT)),
+    };
+    let rt = TargetRuntime::new(planned, 1);
+
+    // Health first: neither disclosure check has its own evidence yet.
+    let (_, verdicts) = execute(&runner, &rt, job(ProbeKind::Health)).await;
+    let checks: Vec<&str> = verdicts.iter().map(|(v, _)| v.check).collect();
+    assert_eq!(checks, ["health"]);
+
+    // Then fetch and unknown_path, then health again, last.
+    execute(&runner, &rt, job(ProbeKind::Fetch)).await;
+    execute(&runner, &rt, job(ProbeKind::UnknownPath)).await;
+    let (_, verdicts) = execute(&runner, &rt, job(ProbeKind::Health)).await;
+    let mut checks: Vec<&str> = verdicts.iter().map(|(v, _)| v.check).collect();
+    checks.sort_unstable();
+    assert_eq!(checks, ["error_disclosure", "health", "server_disclosure"]);
+
+    let (_, verdicts) = rt.snapshot();
+    let by = |id: &str| verdicts.iter().find(|v| v.check == id).unwrap().clone();
+    let sd = by("server_disclosure");
+    assert_eq!(ids(&sd), ["x_powered_by"], "{:#?}", sd.findings);
+    assert!(
+        sd.findings[0].evidence.contains("/healthz"),
+        "{}",
+        sd.findings[0].evidence
+    );
+    let ed = by("error_disclosure");
+    assert!(ids(&ed).contains(&"python_traceback"), "{:#?}", ed.findings);
+}

@@ -57,6 +57,7 @@ pub static CHECK: CheckDef = CheckDef {
     ],
     gauges: &[&PROTECTED, &VIA_CSP, &VIA_XFO],
     opt_in: false,
+    scans_cycle: false,
     evaluate,
 };
 

@@ -123,6 +123,7 @@ pub static CHECK: CheckDef = CheckDef {
         &WITHOUT_SAMESITE,
     ],
     opt_in: false,
+    scans_cycle: false,
     evaluate,
 };
 

@@ -103,6 +103,7 @@ pub static CHECK: CheckDef = CheckDef {
         &VARY,
     ],
     opt_in: false,
+    scans_cycle: false,
     evaluate,
 };
 

@@ -129,6 +129,7 @@ pub static CHECK: CheckDef = CheckDef {
         &FRAME_ANCESTORS_RESTRICTIVE,
     ],
     opt_in: false,
+    scans_cycle: false,
     evaluate,
 };
 

@@ -108,6 +108,7 @@ pub static CHECK: CheckDef = CheckDef {
         &CAA_DEPTH,
     ],
     opt_in: false,
+    scans_cycle: false,
     evaluate,
 };
 

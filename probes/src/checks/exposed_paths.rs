@@ -119,6 +119,7 @@ pub static CHECK: CheckDef = CheckDef {
     findings: CATALOGUE,
     gauges: &[&CHECKED, &FOUND, &PATH_FOUND, &PROTECTED, &SOFT_404],
     opt_in: false,
+    scans_cycle: false,
     evaluate,
 };
 

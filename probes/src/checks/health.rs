@@ -90,6 +90,7 @@ pub static CHECK: CheckDef = CheckDef {
     ],
     gauges: &[&UP, &STATUS_CODE, &DURATION, &REPORTED, &COMPONENT_FAILURES],
     opt_in: false,
+    scans_cycle: false,
     evaluate,
 };
 

@@ -116,6 +116,7 @@ pub static CHECK: CheckDef = CheckDef {
         &HEADER_LINES,
     ],
     opt_in: false,
+    scans_cycle: false,
     evaluate,
 };
 

@@ -97,6 +97,7 @@ pub static CHECK: CheckDef = CheckDef {
         &REDIRECT_FINAL_HTTPS,
     ],
     opt_in: false,
+    scans_cycle: false,
     evaluate,
 };
 

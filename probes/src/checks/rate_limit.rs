@@ -145,6 +145,7 @@ pub static CHECK: CheckDef = CheckDef {
         &HEADERS_PRESENT,
     ],
     opt_in: true,
+    scans_cycle: false,
     evaluate,
 };
 

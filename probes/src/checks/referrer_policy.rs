@@ -29,6 +29,7 @@ pub static CHECK: CheckDef = CheckDef {
     findings: &[UNSAFE, INVALID, MISSING],
     gauges: &[&INFO],
     opt_in: false,
+    scans_cycle: false,
     evaluate,
 };
 

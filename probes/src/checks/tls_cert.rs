@@ -166,6 +166,7 @@ pub static CHECK: CheckDef = CheckDef {
         &INFO,
     ],
     opt_in: false,
+    scans_cycle: false,
     evaluate,
 };
 

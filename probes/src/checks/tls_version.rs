@@ -62,6 +62,7 @@ pub static CHECK: CheckDef = CheckDef {
     ],
     gauges: &[&ACCEPTED, &ALERT_CODE, &NEGOTIATED],
     opt_in: false,
+    scans_cycle: false,
     evaluate,
 };
 

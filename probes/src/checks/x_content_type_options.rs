@@ -29,6 +29,7 @@ pub static CHECK: CheckDef = CheckDef {
     findings: &[MISSING, INVALID],
     gauges: &[&NOSNIFF, &MISSING_RESPONSES],
     opt_in: false,
+    scans_cycle: true,
     evaluate,
 };
 
