@@ -26,6 +26,9 @@ pub enum Refusal {
     OffTarget,
     /// An earlier response of this run was a 429 or a 503 with `Retry-After`.
     Backoff,
+    /// The last [`FAILURES_BEFORE_GIVING_UP`] requests of this run got no response (refused,
+    /// handshake failure, timeout): the rest of the run would only wait out more timeouts.
+    Unreachable,
 }
 
 impl Refusal {
@@ -36,6 +39,7 @@ impl Refusal {
             Refusal::Method => "method_not_allowed",
             Refusal::OffTarget => "off_target",
             Refusal::Backoff => "backoff",
+            Refusal::Unreachable => "unreachable",
         }
     }
 }
@@ -49,7 +53,12 @@ pub(crate) struct Session<'a, 'c> {
     budget: usize,
     sent: usize,
     halted: bool,
+    /// Requests in a row that got no response.
+    failed_in_a_row: usize,
 }
+
+/// A run stops after this many requests in a row got no response.
+pub const FAILURES_BEFORE_GIVING_UP: usize = 3;
 
 /// `scheme://host:port` of a URL.
 fn origin_key(url: &Url) -> String {
@@ -86,6 +95,7 @@ impl<'a, 'c> Session<'a, 'c> {
             budget,
             sent: 0,
             halted: false,
+            failed_in_a_row: 0,
         }
     }
 
@@ -104,6 +114,19 @@ impl<'a, 'c> Session<'a, 'c> {
         if self.halted {
             return Err(Refusal::Backoff);
         }
+        if self.failed_in_a_row >= FAILURES_BEFORE_GIVING_UP {
+            return Err(Refusal::Unreachable);
+        }
+        let hop = self.send_checked(spec).await;
+        match &hop {
+            Ok(Ok(_)) => self.failed_in_a_row = 0,
+            Ok(Err(_)) => self.failed_in_a_row += 1,
+            Err(_) => {}
+        }
+        hop
+    }
+
+    async fn send_checked(&mut self, spec: &RequestSpec<'_>) -> Result<Hop, Refusal> {
         if !method_allowed(self.kind, &spec.method, spec.body.len()) {
             return Err(Refusal::Method);
         }
@@ -184,7 +207,7 @@ pub(crate) fn token(n: usize) -> String {
 pub(crate) fn any_unverified<'e>(responses: impl IntoIterator<Item = &'e Exchange>) -> bool {
     responses
         .into_iter()
-        .any(|e| e.tls.as_ref().is_some_and(|t| !t.verified()))
+        .any(|e| e.tls.as_ref().is_some_and(|t| t.cert_failed()))
 }
 
 /// The invalid-certificate rule of CHECKS.md §0.3 for checks that judge an active probe's

@@ -279,3 +279,54 @@ async fn signatures_scan_every_response_of_the_cycle_and_can_be_suppressed() {
     assert!(v.findings.is_empty(), "{:#?}", v.findings);
     assert_eq!(v.status, Status::Pass);
 }
+
+/// CHECKS.md §0.3: `error` = could not evaluate. A target that refuses every connection, or
+/// accepts and drops it before any TLS handshake (no certificate is ever judged), is an error
+/// for the response checks, never a pass and never `invalid_cert`. An active probe gives up
+/// after three requests in a row got no answer, instead of waiting out its whole list.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_answer_is_an_error_not_a_pass_and_not_invalid_cert() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let pki = Pki::new();
+    let closed = crate::support::closed_port("127.0.0.1").await;
+    let dropper = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dropper_addr = dropper.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    let accept_loop = tokio::spawn(async move {
+        while let Ok((sock, _)) = dropper.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(sock);
+        }
+    });
+    for url in [
+        format!("https://127.0.0.1:{closed}/"),
+        format!("https://{dropper_addr}/"),
+    ] {
+        let t = target(&url, pki.client(), None);
+        for (check, reason) in [
+            ("error_disclosure", "no_response"),
+            ("csp", "no_response"),
+            ("server_disclosure", "no_response"),
+            ("exposed_paths", "unreachable"),
+            ("cors", "unreachable"),
+        ] {
+            let before = accepted.load(Ordering::SeqCst);
+            let v = verdict(&t, check).await;
+            assert_eq!(
+                (v.status, v.reason),
+                (Status::Error, Some(reason)),
+                "{check} on {url}: {:#?}",
+                v.findings
+            );
+            if check == "exposed_paths" && url.contains(&dropper_addr.to_string()) {
+                // Three from the paths probe (not its whole list of 38), two from fetch (the
+                // main URL and /robots.txt), which exposed_paths also reads.
+                assert_eq!(accepted.load(Ordering::SeqCst) - before, 3 + 2);
+            }
+        }
+    }
+    accept_loop.abort();
+}

@@ -384,3 +384,58 @@ async fn sslv3_sslv2_broken_negotiation_and_silence_on_committed_bytes() {
     assert_eq!(accepted(&v, "tls1.0"), -1.0);
     assert_eq!(accepted(&v, "tls1.3"), -1.0);
 }
+
+/// CHECKS.md §0.3: an address that takes no connection says nothing about TLS versions. One
+/// name on two addresses, the second refusing: only the first is judged (the refused one is an
+/// info note, not `no_modern_tls`); a target refusing everywhere is an error.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_address_is_not_judged_and_refused_everywhere_is_an_error() {
+    use crate::support::dns::{Answer, DnsServer, a};
+    use crate::support::engine_with_dns;
+    use hickory_resolver::proto::rr::RecordType;
+
+    let pki = Pki::new();
+    let srv = TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["shop.test"])),
+        |_req: &crate::support::Req| Resp::new(200),
+    )
+    .await;
+    let port = srv.addr.port();
+    let dns = DnsServer::start(|name, ty| match (name, ty) {
+        ("shop.test", RecordType::A) => Answer::Records(vec![
+            a("shop.test", "127.0.0.1"),
+            a("shop.test", "127.0.0.2"),
+        ]),
+        _ => Answer::NoData,
+    })
+    .await;
+    let engine = engine_with_dns(dns.addr, Duration::from_secs(2));
+    let t = versions_target(&format!("https://shop.test:{port}/"), &pki);
+    let cx = ProbeContext {
+        engine: &engine,
+        deadline: tokio::time::Instant::now() + Duration::from_secs(30),
+    };
+    let run = probe::run(ProbeKind::TlsVersions, &t, &cx).await;
+    let v = judge(&t, vec![run], "tls_version");
+    assert_eq!(v.status, Status::Pass, "{:#?}", v.findings);
+    assert_eq!(sorted(&v), ["probe_inconclusive"], "{:#?}", v.findings);
+    assert!(
+        v.findings[0].evidence.starts_with("127.0.0.2:")
+            && v.findings[0].evidence.contains("connect_refused"),
+        "{}",
+        v.findings[0].evidence
+    );
+    assert_eq!(accepted(&v, "tls1.3"), 1.0);
+    assert_eq!(accepted(&v, "tls1.2"), 1.0);
+
+    let closed = crate::support::closed_port("127.0.0.1").await;
+    let t = versions_target(&format!("https://127.0.0.1:{closed}/"), &pki);
+    let (_, v) = run_versions(&t, Duration::from_secs(30)).await;
+    assert_eq!(
+        (v.status, v.reason),
+        (Status::Error, Some("unreachable")),
+        "{:#?}",
+        v.findings
+    );
+}

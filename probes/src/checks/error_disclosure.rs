@@ -337,6 +337,10 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     if let Err(j) = stopped_judgement(ev.stopped) {
         return Evaluation::bare(j);
     }
+    // Not one unknown-path request was answered: nothing to judge (CHECKS.md §0.3 `error`).
+    if ev.responses().next().is_none() {
+        return Evaluation::bare(Judgement::Error("no_response"));
+    }
     let suppressed = |id: &str| {
         input
             .target

@@ -220,12 +220,14 @@ impl<'a> CheckInput<'a> {
                 Ok(e) => e.tls.as_ref(),
                 Err(f) => f.tls.as_ref(),
             };
-            tls.is_some_and(|t| !t.verified())
+            tls.is_some_and(|t| t.cert_failed())
         }) {
             return Err(Judgement::Skipped("invalid_cert"));
         }
         match fetch.main.final_response() {
             Some(e) => Ok((fetch, e)),
+            // A connection, TLS handshake (no certificate was judged) or HTTP failure: the
+            // probe's own reason says which.
             None => Err(Judgement::Error("no_response")),
         }
     }

@@ -161,9 +161,33 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     if evidence.addresses.is_empty() {
         return Evaluation::bare(Judgement::Error("no_address"));
     }
+    // An address that took no TCP connection says nothing about its versions: it is not judged
+    // (the outage is health's and tls_cert's, CHECKS.md §0.3), and when no address took one
+    // the check is an error. (Silence after connecting is §10's `probe_inconclusive`.)
+    let judged: Vec<&AddressVersions> = evidence
+        .addresses
+        .iter()
+        .filter(|a| !a.unreachable())
+        .collect();
+    if judged.is_empty() {
+        return Evaluation::bare(Judgement::Error("unreachable"));
+    }
     let mut findings = Vec::new();
     for a in &evidence.addresses {
-        judge_address(a, evidence.port, &mut findings);
+        if judged.iter().any(|j| std::ptr::eq(*j, a)) {
+            judge_address(a, evidence.port, &mut findings);
+        } else {
+            findings.push(Finding::new(
+                &PROBE_INCONCLUSIVE,
+                format!(
+                    "{}:{}: no connection for the TLS 1.3 ({}) or TLS 1.2 ({}) handshake; not judged",
+                    a.address,
+                    evidence.port,
+                    a.tls13.reason.unwrap_or("no answer"),
+                    a.tls12.reason.unwrap_or("no answer")
+                ),
+            ));
+        }
     }
     super::dedup_findings(&mut findings);
     Evaluation::new(Judgement::Evaluated(findings), measure(evidence))

@@ -86,6 +86,12 @@ impl TlsFacts {
     pub fn verified(&self) -> bool {
         self.verification.is_verified()
     }
+
+    /// Whether a certificate was presented and failed verification (CHECKS.md §0.3's
+    /// `invalid_cert`); false when the handshake ended before any certificate arrived.
+    pub fn cert_failed(&self) -> bool {
+        self.verification.failure_reason().is_some()
+    }
 }
 
 /// A TLS client configuration with the recording verifier, built once per trust

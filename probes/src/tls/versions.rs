@@ -40,6 +40,11 @@ impl Modern {
     pub fn inconclusive(&self) -> bool {
         !self.accepted && matches!(self.reason, Some("tls_timeout" | "connect_timeout"))
     }
+
+    /// No TCP connection: the handshake never started, so it says nothing about versions.
+    pub fn not_connected(&self) -> bool {
+        !self.accepted && self.reason.is_some_and(|r| r.starts_with("connect_"))
+    }
 }
 
 /// What one address accepted.
@@ -81,6 +86,11 @@ impl AddressVersions {
                 _ => false,
             }),
         }
+    }
+
+    /// Neither modern handshake got a TCP connection: nothing about this address is known.
+    pub fn unreachable(&self) -> bool {
+        self.tls13.not_connected() && self.tls12.not_connected()
     }
 
     /// Whether the probe of `v` got no answer in time.
