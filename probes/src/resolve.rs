@@ -230,10 +230,17 @@ pub fn classify(host: &str, e: &NetError) -> DnsFailure {
         NetError::Timeout => "timeout",
         _ => "dns_error",
     };
-    DnsFailure {
-        reason,
-        detail: format!("resolving {host}: {e}"),
-    }
+    // Hickory's Display of a missing record prints its internal query structure; reports get
+    // the DNS meaning instead.
+    let detail = match reason {
+        "nxdomain" => format!("{host}: no such domain (NXDOMAIN)"),
+        "no_address" => format!("{host}: no record of the queried type"),
+        "servfail" => format!("{host}: the resolver answered SERVFAIL"),
+        "refused" => format!("{host}: the resolver refused the query (REFUSED)"),
+        "timeout" => format!("resolving {host} timed out"),
+        _ => format!("resolving {host}: {e}"),
+    };
+    DnsFailure { reason, detail }
 }
 
 #[cfg(test)]

@@ -122,6 +122,12 @@ async fn every_resolution_and_caa_finding_from_a_local_dns_server() {
         assert_eq!(sorted(&v), want, "{host}: {:?}", v.findings);
         assert_eq!(v.status, *status, "{host}: {:?}", v.findings);
     }
+    let v = dns_verdict(&server, "https://nx.example.test/", |_| {}).await;
+    assert!(
+        v.findings[0].evidence.contains("NXDOMAIN") && !v.findings[0].evidence.contains("Query {"),
+        "evidence in DNS terms, not the resolver's internals: {}",
+        v.findings[0].evidence
+    );
 
     let v = dns_verdict(&server, "https://www.example.test/", |_| {}).await;
     assert_eq!(gauge(&v, "dns_cname_chain_length"), 1.0);

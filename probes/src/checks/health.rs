@@ -221,7 +221,9 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             }
         }
     }
-    if health.latency > opts.latency_budget {
+    // Latency is request start → body read (CHECKS.md §11); a request that got no response
+    // has none, and its timeout is already `unreachable`.
+    if health.outcome.is_ok() && health.latency > opts.latency_budget {
         findings.push(Finding::new(
             &SLOW,
             format!(
