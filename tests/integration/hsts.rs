@@ -114,6 +114,10 @@ async fn preconditions_https_unavailable_and_invalid_cert() {
     assert_eq!(ids(&v), ["https_unavailable"]);
     assert_eq!(v.findings[0].severity, Severity::High);
 
+    // A plain-HTTP target that sends the header anyway: browsers ignore it there.
+    let v = verdict(&target(&web.h("/sts"), web.pki.client(), None), "hsts").await;
+    assert_eq!(ids(&v), ["https_unavailable", "sent_over_http"]);
+
     let untrusted = web.c.url("https", "/");
     let v = verdict(&target(&untrusted, web.pki.client(), None), "hsts").await;
     assert_eq!(ids(&v), ["invalid_cert"]);

@@ -416,6 +416,26 @@ fn metrics(j: Option<&ResponseJudgement>, ready: bool, preloaded: bool) -> Vec<M
     ]
 }
 
+/// `sent_over_http`: Strict-Transport-Security on an `http://` response of either chain
+/// (browsers ignore it there, RFC 6797 §8.1).
+fn sent_over_http(fetch: &FetchEvidence) -> Option<Finding> {
+    fetch
+        .http
+        .iter()
+        .flat_map(|c| c.responses())
+        .chain(fetch.main.responses())
+        .find(|e| e.url.scheme() == "http" && e.headers.contains_key("strict-transport-security"))
+        .map(|e| {
+            Finding::new(
+                &SENT_OVER_HTTP,
+                format!(
+                    "GET {} carries Strict-Transport-Security (ignored over http)",
+                    e.url
+                ),
+            )
+        })
+}
+
 fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
     let target = input.target;
     let opts = &target.options.hsts;
@@ -426,11 +446,13 @@ fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
         .is_some_and(|l| l.contains(&target.host));
 
     if target.url.scheme() != "https" {
+        let mut findings = vec![Finding::new(
+            &HTTPS_UNAVAILABLE,
+            format!("target URL {} is plain HTTP", target.url),
+        )];
+        findings.extend(sent_over_http(fetch));
         return Evaluation::new(
-            Judgement::Evaluated(vec![Finding::new(
-                &HTTPS_UNAVAILABLE,
-                format!("target URL {} is plain HTTP", target.url),
-            )]),
+            Judgement::Evaluated(findings),
             metrics(None, false, preloaded),
         );
     }
@@ -506,21 +528,7 @@ fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
         findings.push(Finding::new(&PRELOAD_NOT_ELIGIBLE, unmet.join("; ")));
     }
 
-    let over_http = fetch
-        .http
-        .iter()
-        .flat_map(|c| c.responses())
-        .chain(fetch.main.responses())
-        .find(|e| e.url.scheme() == "http" && e.headers.contains_key("strict-transport-security"));
-    if let Some(e) = over_http {
-        findings.push(Finding::new(
-            &SENT_OVER_HTTP,
-            format!(
-                "GET {} carries Strict-Transport-Security (ignored over http)",
-                e.url
-            ),
-        ));
-    }
+    findings.extend(sent_over_http(fetch));
     let meta = fetch
         .main
         .responses()
