@@ -241,7 +241,34 @@ pub fn normalise(body: &[u8]) -> String {
         .replace("&amp;", "&")
 }
 
-/// The ids of the signatures `text` matches (for a response with `status`).
+/// The evidence around a match: from its line's start (at most 80 bytes before it) to the end
+/// of the next line (a stack trace's message and first frame), lines joined with ` | `; the
+/// caller truncates it.
+fn context(text: &str, start: usize, end: usize) -> String {
+    let mut from = text[..start]
+        .rfind('\n')
+        .map_or(0, |i| i + 1)
+        .max(start.saturating_sub(80));
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let line_end = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let first = line_end(end);
+    let to = if first < text.len() {
+        line_end(first + 1)
+    } else {
+        first
+    };
+    text[from..to]
+        .split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// The ids of the signatures `text` matches (for a response with `status`), each with the
+/// evidence around its first match.
 pub fn matches(text: &str, status: u16) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     for (sig, alternatives) in SIGNATURES.iter().zip(COMPILED.iter()) {
@@ -253,7 +280,7 @@ pub fn matches(text: &str, status: u16) -> Vec<(&'static str, String)> {
             let all = parts.iter().all(|(re, n)| {
                 let found: Vec<_> = re.find_iter(text).take(*n).collect();
                 if snippet.is_none() {
-                    snippet = found.first().map(|m| m.as_str().trim().to_owned());
+                    snippet = found.first().map(|m| context(text, m.start(), m.end()));
                 }
                 found.len() >= *n
             });
@@ -414,6 +441,24 @@ mod tests {
     fn normalisation_undoes_html_and_json_escaping() {
         let n = normalise(b"a<br/>b<BR>c &lt;code&gt; &#x27;x&#39; &amp;lt; \\n\\t \\\"q\\\"");
         assert_eq!(n, "a\nb\nc <code> 'x' &lt; \n\t \"q\"");
+    }
+
+    #[test]
+    fn evidence_shows_the_message_and_the_first_frame() {
+        let text = "<pre>Error: kaboom\n    at /srv/app.js:16:37\n    at Layer.handle (/srv/node_modules/express/lib/router/layer.js:95:5)\n    at next (/srv/node_modules/express/lib/router/route.js:149:13)</pre>";
+        let m = matches(text, 500);
+        let node = m.iter().find(|(id, _)| *id == "node_stacktrace").unwrap();
+        assert!(
+            node.1.contains("kaboom") && node.1.contains("at "),
+            "{}",
+            node.1
+        );
+        // A match deep inside one long line starts shortly before it.
+        let long = format!(
+            "{}Traceback (most recent call last):\n  File \"/a.py\", line 1, in f",
+            "x".repeat(5000)
+        );
+        assert!(context(&long, 5000, 5010).len() < 200);
     }
 
     #[test]

@@ -161,7 +161,13 @@ pub fn judge<'a>(
     let mut push =
         |def: &FindingDef, header: &str, evidence: String, findings: &mut Vec<Finding>| {
             headers.insert(header.to_owned());
-            if seen.insert((def.id, evidence.clone())) {
+            // One finding per disclosed value, shown with the first response that carried it:
+            // the same `Server: nginx/1.25.3` on every URL of the cycle is one fact.
+            let value = evidence
+                .rsplit_once(" (GET ")
+                .map_or(evidence.as_str(), |(v, _)| v)
+                .to_owned();
+            if seen.insert((def.id, value)) {
                 findings.push(Finding::new(def, evidence));
             }
         };
@@ -259,6 +265,31 @@ mod tests {
         for v in ["nginx", "cloudflare", "Apache", "gunicorn", "AmazonS3"] {
             assert!(!version_bearing(v), "{v}");
         }
+    }
+
+    #[test]
+    fn one_finding_per_disclosed_value_whatever_the_number_of_responses() {
+        use crate::checks::test_support::exchange_at;
+        let a = exchange_at("https://example.test/", &[("server", "nginx/1.25.3")], "");
+        let b = exchange_at(
+            "https://example.test/robots.txt",
+            &[("server", "nginx/1.25.3")],
+            "",
+        );
+        let c = exchange_at(
+            "https://example.test/api",
+            &[("server", "nginx/1.27.0")],
+            "",
+        );
+        let (findings, _) = judge([&a, &b, &c].into_iter(), &a);
+        let evidence: Vec<&str> = findings.iter().map(|f| f.evidence.as_str()).collect();
+        assert_eq!(
+            evidence,
+            [
+                "Server: nginx/1.25.3 (GET https://example.test/)",
+                "Server: nginx/1.27.0 (GET https://example.test/api)"
+            ]
+        );
     }
 
     #[test]
