@@ -232,3 +232,56 @@ fn exit_2_on_usage_and_config_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `tls_cert.platform_roots`: the operating system's store (rustls-native-certs, which honours
+/// `SSL_CERT_FILE`) replaces the bundled roots. The test CA is in that store only through the
+/// variable, so the same target verifies with it and is untrusted without it.
+#[tokio::test(flavor = "multi_thread")]
+async fn platform_roots_trust_the_operating_system_store() {
+    let web = web().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = web.pki.write_ca(dir.path());
+    let cfg = write(
+        dir.path(),
+        "platform.yaml",
+        &format!(
+            "defaults:\n  tls_cert: {{ platform_roots: true }}\ntargets:\n  - name: shop\n    url: https://{}/\n",
+            web.a.addr
+        ),
+    );
+    let run = |store: &Path| {
+        Command::new(crate::support::bin())
+            .args(["check", "--checks", "tls_cert", "--format", "json", "-c"])
+            .arg(&cfg)
+            .env("SSL_CERT_FILE", store)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap()
+    };
+    let status = |o: &Output| {
+        let report: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)));
+        let c = &report["targets"][0]["checks"][0];
+        let ids: Vec<String> = c["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect();
+        (c["status"].as_str().unwrap().to_owned(), ids)
+    };
+    let trusted = run(&ca);
+    assert_eq!(trusted.status.code(), Some(0), "{}", text(&trusted));
+    assert_eq!(status(&trusted).0, "pass");
+
+    // A store with some other CA: the bundled webpki roots are not consulted either.
+    std::fs::create_dir(dir.path().join("other")).unwrap();
+    let other = crate::support::Pki::new().write_ca(&dir.path().join("other"));
+    let untrusted = run(&other);
+    assert_eq!(untrusted.status.code(), Some(1), "{}", text(&untrusted));
+    assert!(
+        status(&untrusted).1.contains(&"untrusted_chain".to_owned()),
+        "{}",
+        text(&untrusted)
+    );
+}
