@@ -207,6 +207,8 @@ pub struct SchedulerSection {
     pub per_host_concurrency: Option<Spanned<Count>>,
     /// First runs start at a deterministic offset within min(interval, this). Default 60s.
     pub initial_spread: Option<DurationValue>,
+    /// Where `serve` remembers rate-limit bursts and backoffs across restarts. Default none.
+    pub state_file: Option<Spanned<PathBuf>>,
 }
 
 /// `resolver:`.

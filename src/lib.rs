@@ -13,3 +13,4 @@ pub mod reload;
 pub mod report;
 pub mod scheduler;
 pub mod server;
+pub mod state;

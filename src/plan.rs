@@ -36,6 +36,8 @@ pub struct SchedulerSettings {
     pub per_host_concurrency: usize,
     /// First runs are spread over min(interval, this).
     pub initial_spread: Duration,
+    /// Rate-limit bursts and backoffs survive restarts here (`serve` only).
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for SchedulerSettings {
@@ -44,6 +46,7 @@ impl Default for SchedulerSettings {
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             per_host_concurrency: DEFAULT_PER_HOST_CONCURRENCY,
             initial_spread: DEFAULT_INITIAL_SPREAD,
+            state_file: None,
         }
     }
 }
@@ -271,7 +274,28 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
             .scheduler
             .initial_spread
             .map_or(DEFAULT_INITIAL_SPREAD, |d| d.0),
+        state_file: None,
     };
+    let mut scheduler = scheduler;
+    if let Some(p) = &file.scheduler.state_file {
+        let path = b.resolve_path(&p.value);
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if dir.is_dir() {
+            scheduler.state_file = Some(path);
+        } else {
+            b.err(
+                &p.referenced,
+                format!(
+                    "scheduler.state_file {}: directory {} does not exist",
+                    p.value.display(),
+                    dir.display()
+                ),
+            );
+        }
+    }
     let defaults = ResolverSettings::default();
     let resolver = ResolverSettings {
         nameservers: file.resolver.nameservers.clone().unwrap_or_default(),

@@ -34,6 +34,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::exporter::Exporter;
 use crate::plan::{JobSpec, Plan, PlannedTarget, SchedulerSettings};
+use crate::state::StateFile;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -117,6 +118,14 @@ impl TargetRuntime {
         *self.backoff.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Puts the target in backoff until `until`, unless it already is for longer.
+    pub fn extend_backoff(&self, until: Instant) {
+        let mut b = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
+        if b.is_none_or(|t| t < until) {
+            *b = Some(until);
+        }
+    }
+
     /// Whether the target is in backoff now.
     pub fn in_backoff(&self) -> bool {
         self.backoff_until().is_some_and(|t| Instant::now() < t)
@@ -126,11 +135,7 @@ impl TargetRuntime {
     /// `Retry-After` in its responses puts the target in backoff (CHECKS.md §0.5).
     pub fn record(&self, run: Arc<ProbeRun>) -> Vec<(Verdict, Duration)> {
         if let Some(d) = backoff::backoff_for(run.evidence.responses(), SystemTime::now()) {
-            let until = Instant::now() + d;
-            let mut b = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
-            if b.is_none_or(|t| t < until) {
-                *b = Some(until);
-            }
+            self.extend_backoff(Instant::now() + d);
             tracing::warn!(
                 target_name = %self.target.name,
                 probe = run.kind.name(),
@@ -371,6 +376,8 @@ struct Shared {
     limits: RwLock<Arc<Limits>>,
     /// One rate-limit burst at a time, all targets together (CHECKS.md §12 step 1).
     rate_limit_gate: Arc<Semaphore>,
+    /// Bursts and backoffs remembered across restarts (`scheduler.state_file`).
+    state: Option<Arc<StateFile>>,
 }
 
 impl Shared {
@@ -424,6 +431,10 @@ impl Scheduler {
                 exporter,
                 limits: RwLock::new(limits),
                 rate_limit_gate: Arc::new(Semaphore::new(1)),
+                state: settings
+                    .state_file
+                    .as_deref()
+                    .map(|p| Arc::new(StateFile::open(p))),
             }),
             settings,
             scheduled: BTreeMap::new(),
@@ -452,6 +463,9 @@ impl Scheduler {
     pub fn apply(&mut self, plan: &Plan) {
         let exporter = &self.shared.exporter;
         exporter.set_check_timing(plan.check_timing_metrics);
+        if plan.scheduler.state_file != self.settings.state_file {
+            tracing::warn!("scheduler.state_file changed: the new file is used after a restart");
+        }
         if plan.scheduler != self.settings {
             // Running jobs pick the new limits up at their next run.
             *self
@@ -494,6 +508,16 @@ impl Scheduler {
             let generation = self.next_generation;
             self.next_generation += 1;
             let runtime = Arc::new(TargetRuntime::new(planned, generation));
+            // A backoff the previous process was serving continues (CHECKS.md §0.5).
+            if let Some(until) = self
+                .shared
+                .state
+                .as_ref()
+                .and_then(|s| s.backoff_until(&planned.target.name))
+                && let Ok(left) = until.duration_since(SystemTime::now())
+            {
+                runtime.extend_backoff(Instant::now() + left);
+            }
             exporter.add_target(&runtime.target, generation);
             // Not a child of `shutdown`: shutdown lets in-flight runs finish, removal cuts them.
             let cancel = CancellationToken::new();
@@ -527,6 +551,14 @@ impl Scheduler {
             .map(|t| t.target.host.as_str())
             .collect();
         self.shared.limits().retain_hosts(&hosts);
+        if let Some(state) = &self.shared.state {
+            let names: Vec<&str> = plan
+                .targets
+                .iter()
+                .map(|t| t.target.name.as_str())
+                .collect();
+            state.retain(&names, SystemTime::now());
+        }
         let order: Vec<Arc<TargetRuntime>> = plan
             .targets
             .iter()
@@ -582,6 +614,22 @@ async fn job_loop(
     let mut first = FirstRun(first);
     let name = rt.target.name.as_str();
     let mut next = Instant::now() + first_offset(name, job.kind, job.interval, spread);
+    // A burst the previous process ran is not repeated before its interval is over.
+    if job.kind == ProbeKind::RateLimit
+        && let Some(last) = shared
+            .state
+            .as_ref()
+            .and_then(|s| s.rate_limit_last_run(name))
+        && let Ok(wait) = (last + job.interval).duration_since(SystemTime::now())
+    {
+        tracing::info!(
+            target_name = %name,
+            next_in_seconds = wait.as_secs(),
+            "rate_limit burst ran before the restart; the next one waits for its interval"
+        );
+        next = Instant::now() + wait;
+        first.done();
+    }
     loop {
         tokio::select! {
             biased;
@@ -632,6 +680,17 @@ async fn job_loop(
         let Some((run, verdicts)) = outcome else {
             return;
         };
+        if let Some(state) = &shared.state {
+            if job.kind == ProbeKind::RateLimit {
+                state.record_rate_limit_run(name, run.started_at);
+            }
+            if let Some(left) = rt
+                .backoff_until()
+                .and_then(|u| u.checked_duration_since(Instant::now()))
+            {
+                state.record_backoff(name, SystemTime::now() + left);
+            }
+        }
         shared.exporter.probe_finished(name, &run);
         shared
             .exporter

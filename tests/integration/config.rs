@@ -119,6 +119,11 @@ fn every_rejection_names_the_problem_and_the_line() {
             "fetch interval 1s is below the floor of 30s",
         ),
         (
+            "invalid-state-file-directory-missing.yaml",
+            3,
+            "directory /nonexistent-prodprobe-dir does not exist",
+        ),
+        (
             "invalid-tls-versions-interval-below-floor.yaml",
             5,
             "tls_versions interval 1m is below the floor of 10m",

@@ -520,3 +520,61 @@ async fn backoff_silences_the_active_probes_for_at_most_an_hour() {
         ) <= 1
     );
 }
+
+/// `scheduler.state_file`: a restarted daemon neither fires the burst again before its interval
+/// is over nor forgets the backoff a server asked for (CHECKS.md §0.5, §12).
+#[tokio::test(start_paused = true)]
+async fn a_restart_neither_repeats_the_burst_nor_forgets_a_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let with_state = |yaml: &str| {
+        yaml.replacen(
+            "  initial_spread: 0s\n",
+            &format!("  initial_spread: 0s\n  state_file: {}\n", state.display()),
+            1,
+        )
+    };
+
+    let plan = plan_from(dir.path(), &with_state(&rate_limited_targets(1)));
+    let first = Scripted::new((200, None));
+    let (s, _) = scheduler(&plan, Arc::clone(&first));
+    sleep(Duration::from_secs(5)).await;
+    assert_eq!(first.starts("t0", ProbeKind::RateLimit).len(), 1);
+    s.shutdown().await;
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(text.contains("\"t0\""), "{text}");
+
+    let second = Scripted::new((200, None));
+    let (s, _) = scheduler(&plan, Arc::clone(&second));
+    sleep(Duration::from_secs(50 * 60)).await;
+    assert!(
+        second.starts("t0", ProbeKind::RateLimit).is_empty(),
+        "no burst within the hour after the last one"
+    );
+    assert!(!second.starts("t0", ProbeKind::Health).is_empty());
+    sleep(Duration::from_secs(11 * 60)).await;
+    assert_eq!(second.starts("t0", ProbeKind::RateLimit).len(), 1);
+    s.shutdown().await;
+
+    let plan = plan_from(dir.path(), &with_state(BACKOFF_TARGET));
+    let limited = Scripted::new((429, Some("3000")));
+    let (s, _) = scheduler(&plan, Arc::clone(&limited));
+    sleep(Duration::from_secs(1)).await;
+    assert_eq!(limited.starts("shop", ProbeKind::Cors).len(), 1);
+    s.shutdown().await;
+
+    let after = Scripted::new((200, None));
+    let (_s, exporter) = scheduler(&plan, Arc::clone(&after));
+    sleep(Duration::from_secs(100)).await;
+    assert_eq!(
+        sample(
+            &exporter.encode_text(),
+            "probe_backoff_active",
+            &[("target", "shop")]
+        ),
+        Some(1.0)
+    );
+    assert!(after.starts("shop", ProbeKind::Fetch).is_empty());
+    assert!(after.starts("shop", ProbeKind::Cors).is_empty());
+    assert!(!after.starts("shop", ProbeKind::Health).is_empty());
+}

@@ -1,0 +1,197 @@
+//! What `serve` remembers across restarts (`scheduler.state_file`): when each target's
+//! rate-limit burst last ran, and until when each target is in backoff.
+//!
+//! Without it a daemon that restarts (a deploy, a crash loop) would fire every opted-in burst
+//! again as soon as health passes, and would forget a server's `Retry-After`: the tool would
+//! become the load generator ARCHITECTURE.md's Safety section forbids. The file is small JSON,
+//! rewritten atomically (temporary file + rename) only when something changed; an unreadable
+//! or corrupt file is reported and replaced, never a reason to refuse to start.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// The file is read up to this size; anything longer is not ours.
+const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+struct Persisted {
+    /// Format version.
+    version: u32,
+    /// Target name → Unix seconds of its last rate-limit burst.
+    #[serde(default)]
+    rate_limit_last_run: BTreeMap<String, u64>,
+    /// Target name → Unix seconds at which its backoff ends.
+    #[serde(default)]
+    backoff_until: BTreeMap<String, u64>,
+}
+
+/// The state file of one `serve` process.
+#[derive(Debug)]
+pub struct StateFile {
+    path: PathBuf,
+    data: Mutex<Persisted>,
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn from_unix(s: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(s)
+}
+
+impl StateFile {
+    /// Opens `path`: a missing file is an empty state; an unreadable or corrupt one is logged
+    /// and replaced at the next write.
+    pub fn open(path: &Path) -> Self {
+        let data = match read(path) {
+            Ok(Some(d)) => d,
+            Ok(None) => Persisted::default(),
+            Err(e) => {
+                tracing::warn!(
+                    path = %path.display(),
+                    error = %e,
+                    "ignoring the unreadable state file; it is rewritten at the next burst or backoff"
+                );
+                Persisted::default()
+            }
+        };
+        StateFile {
+            path: path.to_owned(),
+            data: Mutex::new(data),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Persisted> {
+        self.data.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When `target`'s last rate-limit burst started.
+    pub fn rate_limit_last_run(&self, target: &str) -> Option<SystemTime> {
+        self.lock()
+            .rate_limit_last_run
+            .get(target)
+            .map(|s| from_unix(*s))
+    }
+
+    /// When `target`'s backoff ends, if it was in backoff.
+    pub fn backoff_until(&self, target: &str) -> Option<SystemTime> {
+        self.lock().backoff_until.get(target).map(|s| from_unix(*s))
+    }
+
+    /// Records a rate-limit burst of `target` that started at `at`.
+    pub fn record_rate_limit_run(&self, target: &str, at: SystemTime) {
+        let mut d = self.lock();
+        if d.rate_limit_last_run.insert(target.to_owned(), unix(at)) != Some(unix(at)) {
+            self.write(&d);
+        }
+    }
+
+    /// Records that `target` is in backoff until `until` (kept only if later than what is
+    /// stored).
+    pub fn record_backoff(&self, target: &str, until: SystemTime) {
+        let mut d = self.lock();
+        let s = unix(until);
+        if d.backoff_until.get(target).is_none_or(|old| *old < s) {
+            d.backoff_until.insert(target.to_owned(), s);
+            self.write(&d);
+        }
+    }
+
+    /// Forgets targets no longer configured and backoffs that ended, so the file stays small.
+    pub fn retain(&self, targets: &[&str], now: SystemTime) {
+        let mut d = self.lock();
+        let before = (d.rate_limit_last_run.len(), d.backoff_until.len());
+        d.rate_limit_last_run
+            .retain(|t, _| targets.contains(&t.as_str()));
+        let now = unix(now);
+        d.backoff_until
+            .retain(|t, until| targets.contains(&t.as_str()) && *until > now);
+        if (d.rate_limit_last_run.len(), d.backoff_until.len()) != before {
+            self.write(&d);
+        }
+    }
+
+    fn write(&self, d: &Persisted) {
+        let out = Persisted {
+            version: 1,
+            rate_limit_last_run: d.rate_limit_last_run.clone(),
+            backoff_until: d.backoff_until.clone(),
+        };
+        let result = serde_json::to_vec_pretty(&out)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| {
+                let tmp = self.path.with_extension("tmp");
+                std::fs::write(&tmp, bytes)?;
+                std::fs::rename(&tmp, &self.path)
+            });
+        if let Err(e) = result {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot write the state file");
+        }
+    }
+}
+
+fn read(path: &Path) -> std::io::Result<Option<Persisted>> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    f.take(MAX_STATE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_STATE_BYTES {
+        return Err(std::io::Error::other("larger than 16 MiB"));
+    }
+    let d: Persisted = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+    if d.version != 1 {
+        return Err(std::io::Error::other(format!(
+            "unknown version {}",
+            d.version
+        )));
+    }
+    Ok(Some(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survives_a_reopen_and_keeps_the_later_backoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        {
+            let s = StateFile::open(&path);
+            assert_eq!(s.rate_limit_last_run("shop"), None);
+            s.record_rate_limit_run("shop", t0);
+            s.record_backoff("shop", t0 + Duration::from_secs(600));
+            s.record_backoff("shop", t0 + Duration::from_secs(60));
+        }
+        let s = StateFile::open(&path);
+        assert_eq!(s.rate_limit_last_run("shop"), Some(t0));
+        assert_eq!(s.backoff_until("shop"), Some(t0 + Duration::from_secs(600)));
+        s.retain(&["shop"], t0 + Duration::from_secs(601));
+        assert_eq!(s.backoff_until("shop"), None, "an ended backoff is dropped");
+        s.retain(&[], t0);
+        assert_eq!(StateFile::open(&path).rate_limit_last_run("shop"), None);
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_empty_state_and_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, b"{not json").unwrap();
+        let s = StateFile::open(&path);
+        assert_eq!(s.rate_limit_last_run("shop"), None);
+        s.record_rate_limit_run("shop", UNIX_EPOCH + Duration::from_secs(5));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"shop\": 5"), "{text}");
+    }
+}
