@@ -209,6 +209,11 @@ fn scheduler(plan: &Plan, runner: Arc<Scripted>) -> (Scheduler, Arc<Exporter>) {
     (s, exporter)
 }
 
+/// `probe_backoff_active{target="shop"}` in a scrape.
+fn backoff_active(text: &str) -> Option<f64> {
+    sample(text, "probe_backoff_active", &[("target", "shop")])
+}
+
 fn in_window(starts: &[f64], from: f64, to: f64) -> usize {
     starts.iter().filter(|s| **s > from && **s < to).count()
 }
@@ -231,11 +236,7 @@ async fn a_429_puts_the_target_in_backoff_and_only_health_runs() {
     sleep(Duration::from_secs(1)).await;
     assert_eq!(runner.starts("shop", ProbeKind::Cors).len(), 1);
     let before = exporter.encode_text();
-    assert_eq!(
-        sample(&before, "probe_backoff_active", &[("target", "shop")]),
-        Some(1.0),
-        "{before}"
-    );
+    assert_eq!(backoff_active(&before), Some(1.0), "{before}");
 
     sleep(Duration::from_secs(99)).await;
     let text = exporter.encode_text();
@@ -253,10 +254,7 @@ async fn a_429_puts_the_target_in_backoff_and_only_health_runs() {
     assert!(skipped >= 3.0, "{text}");
     // Health kept its 10 s rhythm.
     assert!(in_window(&runner.starts("shop", ProbeKind::Health), 1.0, 100.0) >= 9);
-    assert_eq!(
-        sample(&text, "probe_backoff_active", &[("target", "shop")]),
-        Some(1.0)
-    );
+    assert_eq!(backoff_active(&text), Some(1.0));
     // The skipped check kept its last verdict and metrics unchanged.
     assert_eq!(
         check_lines(&before, "https_redirect"),
@@ -266,10 +264,7 @@ async fn a_429_puts_the_target_in_backoff_and_only_health_runs() {
     // min(Retry-After, 1 h) = 120 s later the target leaves backoff and fetch runs again.
     sleep(Duration::from_secs(100)).await;
     let text = exporter.encode_text();
-    assert_eq!(
-        sample(&text, "probe_backoff_active", &[("target", "shop")]),
-        Some(0.0)
-    );
+    assert_eq!(backoff_active(&text), Some(0.0));
     let fetch = runner.starts("shop", ProbeKind::Fetch);
     assert!(in_window(&fetch, 120.0, 200.0) >= 1, "{fetch:?}");
 }
@@ -281,14 +276,7 @@ async fn a_503_without_retry_after_is_no_backoff_and_one_with_it_is() {
     let runner = Scripted::new((503, None));
     let (_s, exporter) = scheduler(&plan, Arc::clone(&runner));
     sleep(Duration::from_secs(65)).await;
-    assert_eq!(
-        sample(
-            &exporter.encode_text(),
-            "probe_backoff_active",
-            &[("target", "shop")]
-        ),
-        Some(0.0)
-    );
+    assert_eq!(backoff_active(&exporter.encode_text()), Some(0.0));
     assert!(in_window(&runner.starts("shop", ProbeKind::Fetch), 1.0, 65.0) >= 2);
 
     let dir = tempfile::tempdir().unwrap();
@@ -297,27 +285,13 @@ async fn a_503_without_retry_after_is_no_backoff_and_one_with_it_is() {
     let runner = Scripted::new((503, Some("later")));
     let (_s, exporter) = scheduler(&plan, Arc::clone(&runner));
     sleep(Duration::from_secs(55)).await;
-    assert_eq!(
-        sample(
-            &exporter.encode_text(),
-            "probe_backoff_active",
-            &[("target", "shop")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(backoff_active(&exporter.encode_text()), Some(1.0));
     assert_eq!(
         in_window(&runner.starts("shop", ProbeKind::Fetch), 1.0, 55.0),
         0
     );
     sleep(Duration::from_secs(40)).await;
-    assert_eq!(
-        sample(
-            &exporter.encode_text(),
-            "probe_backoff_active",
-            &[("target", "shop")]
-        ),
-        Some(0.0)
-    );
+    assert_eq!(backoff_active(&exporter.encode_text()), Some(0.0));
     assert!(in_window(&runner.starts("shop", ProbeKind::Fetch), 60.0, 95.0) >= 1);
 }
 
@@ -496,17 +470,10 @@ async fn backoff_silences_the_active_probes_for_at_most_an_hour() {
         .unwrap_or(0.0);
         assert!(skipped >= 11.0, "{probe}: {text}");
     }
-    assert_eq!(
-        sample(&text, "probe_backoff_active", &[("target", "shop")]),
-        Some(1.0)
-    );
+    assert_eq!(backoff_active(&text), Some(1.0));
     sleep(Duration::from_secs(500)).await;
     assert_eq!(
-        sample(
-            &exporter.encode_text(),
-            "probe_backoff_active",
-            &[("target", "shop")]
-        ),
+        backoff_active(&exporter.encode_text()),
         // The 3900 s cors run met the scripted 429 again: a new backoff.
         Some(1.0)
     );
@@ -566,14 +533,7 @@ async fn a_restart_neither_repeats_the_burst_nor_forgets_a_backoff() {
     let after = Scripted::new((200, None));
     let (_s, exporter) = scheduler(&plan, Arc::clone(&after));
     sleep(Duration::from_secs(100)).await;
-    assert_eq!(
-        sample(
-            &exporter.encode_text(),
-            "probe_backoff_active",
-            &[("target", "shop")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(backoff_active(&exporter.encode_text()), Some(1.0));
     assert!(after.starts("shop", ProbeKind::Fetch).is_empty());
     assert!(after.starts("shop", ProbeKind::Cors).is_empty());
     assert!(!after.starts("shop", ProbeKind::Health).is_empty());
