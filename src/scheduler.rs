@@ -93,8 +93,9 @@ pub struct TargetRuntime {
     /// Distinguishes this incarnation from an earlier one with the same name.
     pub generation: u64,
     state: Mutex<TargetState>,
-    /// End of the target's backoff (CHECKS.md §0.5), if one was ever set.
-    backoff: Mutex<Option<Instant>>,
+    /// End of the target's backoff (CHECKS.md §0.5), if one was ever set; every change is
+    /// announced, so that runs in flight that must not continue during a backoff are cut.
+    backoff: tokio::sync::watch::Sender<Option<Instant>>,
     /// Turns true once the first health run is recorded (rate_limit waits for it).
     health_seen: tokio::sync::watch::Sender<bool>,
 }
@@ -108,21 +109,35 @@ impl TargetRuntime {
             fingerprint: planned.fingerprint,
             generation,
             state: Mutex::new(TargetState::default()),
-            backoff: Mutex::new(None),
+            backoff: tokio::sync::watch::Sender::new(None),
             health_seen: tokio::sync::watch::Sender::new(false),
         }
     }
 
     /// When the target's backoff ends (it may lie in the past).
     pub fn backoff_until(&self) -> Option<Instant> {
-        *self.backoff.lock().unwrap_or_else(|e| e.into_inner())
+        *self.backoff.borrow()
     }
 
     /// Puts the target in backoff until `until`, unless it already is for longer.
     pub fn extend_backoff(&self, until: Instant) {
-        let mut b = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
-        if b.is_none_or(|t| t < until) {
-            *b = Some(until);
+        self.backoff.send_if_modified(|b| {
+            let later = b.is_none_or(|t| t < until);
+            if later {
+                *b = Some(until);
+            }
+            later
+        });
+    }
+
+    /// Resolves when a backoff starts or is extended after this call.
+    pub fn backoff_started(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.backoff.subscribe();
+        async move {
+            // The sender lives as long as the runtime, which outlives every run.
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 
@@ -665,11 +680,29 @@ async fn job_loop(
             .exporter
             .observe_lag(Instant::now().saturating_duration_since(next));
         shared.exporter.in_flight(1);
-        // Shutdown lets the run finish; removal of the target cuts it.
+        // Shutdown lets the run finish; removal of the target cuts it, and so does a backoff
+        // that starts meanwhile (another probe's 429), for probes that must not run during one
+        // (CHECKS.md §0.5): their checks keep their last verdict.
+        let backoff_started = rt.backoff_started();
+        let cut_by_backoff = async {
+            if job.kind.runs_during_backoff() {
+                std::future::pending::<()>().await;
+            }
+            backoff_started.await;
+        };
         let outcome = tokio::select! {
             biased;
             () = cancel.cancelled() => None,
             r = execute(shared.runner.as_ref(), &rt, job) => Some(r),
+            () = cut_by_backoff => {
+                shared.exporter.in_flight(-1);
+                drop(permits);
+                drop(rate_limit_permit);
+                tracing::info!(target_name = %name, probe = job.kind.name(), "run cut: the target went into backoff");
+                first.done();
+                next = skip_for_backoff(&shared, &rt, job, next);
+                continue;
+            }
         };
         shared.exporter.in_flight(-1);
         drop(permits);
