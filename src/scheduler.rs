@@ -754,6 +754,10 @@ async fn job_loop(
 /// The safety rules of `serve` hold: a run that falls due while its target is in backoff is
 /// skipped without sending anything (its checks report `skipped (backoff)`), and rate_limit
 /// runs last, one burst at a time, only after health has passed.
+///
+/// Each target's probes run in fixed phases ([`CHECK_PHASES`]), and backoff is read only
+/// between phases, so one server gives the same report on every run: which probes were skipped
+/// never depends on which response happened to arrive first.
 pub async fn run_once(plan: &Plan, runner: Arc<dyn Runner>) -> Vec<Arc<TargetRuntime>> {
     let limits = Arc::new(Limits::new(&plan.scheduler));
     let runtimes: Vec<Arc<TargetRuntime>> = plan
@@ -762,42 +766,104 @@ pub async fn run_once(plan: &Plan, runner: Arc<dyn Runner>) -> Vec<Arc<TargetRun
         .enumerate()
         .map(|(i, t)| Arc::new(TargetRuntime::new(t, i as u64 + 1)))
         .collect();
-    // The burst goes last so that its 429 cannot silence the target's other probes.
-    let gate = Arc::new(Semaphore::new(1));
-    for rate_limit_phase in [false, true] {
-        let mut set = tokio::task::JoinSet::new();
-        for rt in &runtimes {
-            for job in rt.jobs.clone() {
-                if (job.kind == ProbeKind::RateLimit) != rate_limit_phase {
-                    continue;
-                }
-                let rt = Arc::clone(rt);
-                let limits = Arc::clone(&limits);
-                let runner = Arc::clone(&runner);
-                let gate = Arc::clone(&gate);
-                set.spawn(async move {
-                    let _gate = if job.kind == ProbeKind::RateLimit {
-                        if !rt.health_passes() {
-                            let run = probes::rate_limit::skipped_run(&rt.target, "health_failing");
-                            rt.record(Arc::new(run));
+    let mut set = tokio::task::JoinSet::new();
+    for rt in &runtimes {
+        let (rt, limits, runner) = (Arc::clone(rt), Arc::clone(&limits), Arc::clone(&runner));
+        set.spawn(async move {
+            for phase in CHECK_PHASES {
+                let jobs: Vec<JobSpec> = rt
+                    .jobs
+                    .iter()
+                    .filter(|j| phase.contains(&j.kind))
+                    .copied()
+                    .collect();
+                let backoff = rt.in_backoff();
+                let runs = jobs.into_iter().map(|job| {
+                    let (rt, limits, runner) = (&rt, &limits, &runner);
+                    async move {
+                        if backoff && !job.kind.runs_during_backoff() && sends_traffic(job.kind, rt)
+                        {
+                            rt.mark_skipped(&[job.kind], "backoff");
                             return;
                         }
-                        gate.acquire_owned().await.ok()
-                    } else {
-                        None
-                    };
-                    let _permits = limits.acquire(&rt.target.host).await;
-                    if !job.kind.runs_during_backoff() && rt.in_backoff() {
-                        rt.mark_skipped(&[job.kind], "backoff");
-                        return;
+                        let _permits = limits.acquire(&rt.target.host).await;
+                        execute(runner.as_ref(), rt, job).await;
                     }
-                    execute(runner.as_ref(), &rt, job).await;
                 });
+                futures_join_all(runs).await;
             }
-        }
-        while set.join_next().await.is_some() {}
+        });
     }
+    while set.join_next().await.is_some() {}
+
+    // The burst goes last, one at a time across targets, so that its 429 cannot silence the
+    // target's other probes.
+    let mut set = tokio::task::JoinSet::new();
+    let gate = Arc::new(Semaphore::new(1));
+    for rt in &runtimes {
+        for job in rt
+            .jobs
+            .iter()
+            .filter(|j| j.kind == ProbeKind::RateLimit)
+            .copied()
+        {
+            let (rt, limits, runner, gate) = (
+                Arc::clone(rt),
+                Arc::clone(&limits),
+                Arc::clone(&runner),
+                Arc::clone(&gate),
+            );
+            set.spawn(async move {
+                if !rt.health_passes() {
+                    let run = probes::rate_limit::skipped_run(&rt.target, "health_failing");
+                    rt.record(Arc::new(run));
+                    return;
+                }
+                let _gate = gate.acquire_owned().await.ok();
+                if rt.in_backoff() {
+                    rt.mark_skipped(&[job.kind], "backoff");
+                    return;
+                }
+                let _permits = limits.acquire(&rt.target.host).await;
+                execute(runner.as_ref(), &rt, job).await;
+            });
+        }
+    }
+    while set.join_next().await.is_some() {}
     runtimes
+}
+
+/// The order in which `check` runs a target's probes (rate_limit comes after all of them):
+/// health and dns first (they run even in backoff), then the main fetch beside the TLS
+/// handshakes, the version handshakes, and the active probes one at a time, each a request
+/// sequence of its own.
+pub const CHECK_PHASES: &[&[ProbeKind]] = &[
+    &[ProbeKind::Health, ProbeKind::Dns],
+    &[ProbeKind::Fetch, ProbeKind::Tls],
+    &[ProbeKind::TlsVersions],
+    &[ProbeKind::UnknownPath],
+    &[ProbeKind::Cors],
+    &[ProbeKind::Paths],
+];
+
+/// Whether `kind` would send anything to `rt`'s target: the TLS probes send nothing to a
+/// plain-HTTP target (their checks say `not_https`, whatever the backoff).
+fn sends_traffic(kind: ProbeKind, rt: &TargetRuntime) -> bool {
+    !(matches!(kind, ProbeKind::Tls | ProbeKind::TlsVersions) && rt.target.url.scheme() != "https")
+}
+
+/// Runs futures concurrently and waits for all of them.
+async fn futures_join_all<F: Future<Output = ()>>(futures: impl IntoIterator<Item = F>) {
+    let mut pending: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    std::future::poll_fn(move |cx| {
+        pending.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if pending.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }
 
 /// What a due run may do.
@@ -884,6 +950,22 @@ fn skip_for_backoff(shared: &Shared, rt: &TargetRuntime, job: JobSpec, due: Inst
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_phases_hold_every_probe_but_rate_limit_once() {
+        let mut listed: Vec<ProbeKind> = CHECK_PHASES
+            .iter()
+            .flat_map(|p| p.iter().copied())
+            .collect();
+        let mut all: Vec<ProbeKind> = ProbeKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| *k != ProbeKind::RateLimit)
+            .collect();
+        listed.sort_by_key(|k| k.name());
+        all.sort_by_key(|k| k.name());
+        assert_eq!(listed, all);
+    }
 
     #[test]
     fn offsets_are_deterministic_and_within_the_window() {

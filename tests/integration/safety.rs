@@ -420,28 +420,45 @@ async fn one_burst_at_a_time_across_all_targets() {
     }
 }
 
+/// `check` runs a target's probes in fixed phases (`CHECK_PHASES`) and reads backoff only between
+/// them: the cors run's 429 skips the path sweep after it (nothing sent, its check `skipped
+/// (backoff)`), never the unknown-path run before it, on every run alike.
 #[tokio::test(start_paused = true)]
 async fn check_skips_what_falls_due_during_backoff() {
     let dir = tempfile::tempdir().unwrap();
-    // One run in flight per host: fetch, health, cors, unknown_path start in that order.
     let plan = plan_from(
         dir.path(),
-        "scheduler:\n  per_host_concurrency: 1\ntargets:\n  - name: shop\n    url: https://shop.test/\n    checks: [health, cors, error_disclosure]\n",
+        "targets:\n  - name: shop\n    url: https://shop.test/\n    checks: [health, cors, exposed_paths, error_disclosure]\n",
     );
-    let r = Scripted::new((429, Some("30")));
-    let runtimes = prodprobe::scheduler::run_once(&plan, r.clone()).await;
-    assert_eq!(r.starts("shop", ProbeKind::Cors).len(), 1);
-    assert!(
-        r.starts("shop", ProbeKind::UnknownPath).is_empty(),
-        "skipped: nothing sent"
-    );
-    let (_, verdicts) = runtimes[0].snapshot();
-    let v = verdicts
-        .iter()
-        .find(|v| v.check == "error_disclosure")
-        .unwrap();
-    assert_eq!(v.status, Status::Skipped);
-    assert_eq!(v.reason, Some("backoff"));
+    let mut reports = Vec::new();
+    for _ in 0..3 {
+        let r = Scripted::new((429, Some("30")));
+        let runtimes = prodprobe::scheduler::run_once(&plan, r.clone()).await;
+        assert_eq!(r.starts("shop", ProbeKind::UnknownPath).len(), 1);
+        assert_eq!(r.starts("shop", ProbeKind::Cors).len(), 1);
+        assert!(
+            r.starts("shop", ProbeKind::Paths).is_empty(),
+            "skipped: nothing sent"
+        );
+        let (_, verdicts) = runtimes[0].snapshot();
+        let v = verdicts
+            .iter()
+            .find(|v| v.check == "exposed_paths")
+            .unwrap();
+        assert_eq!((v.status, v.reason), (Status::Skipped, Some("backoff")));
+        let v = verdicts
+            .iter()
+            .find(|v| v.check == "error_disclosure")
+            .unwrap();
+        assert_ne!(v.status, Status::Skipped, "its probe ran before the 429");
+        reports.push(
+            verdicts
+                .iter()
+                .map(|v| (v.check, v.status, v.reason))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert!(reports.windows(2).all(|w| w[0] == w[1]), "{reports:#?}");
 }
 
 #[tokio::test(start_paused = true)]

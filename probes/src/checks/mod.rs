@@ -54,7 +54,7 @@ pub struct CheckDef {
     pub opt_in: bool,
     /// Judges every response of the cycle (CHECKS.md §0.1: server_disclosure and
     /// error_disclosure), so it is also re-evaluated when any other probe of the target runs,
-    /// once one of its `inputs` has run. It does not make those probes run.
+    /// once all of its `inputs` have run. It does not make those probes run.
     pub scans_cycle: bool,
     /// The rule.
     pub evaluate: fn(&CheckInput<'_>) -> Evaluation,
@@ -65,7 +65,7 @@ impl CheckDef {
     /// (CHECKS.md §0.1: a check is re-evaluated whenever a probe it reads runs).
     pub fn reevaluated_by(&self, kind: ProbeKind, evidence: &EvidenceSet) -> bool {
         self.inputs.contains(&kind)
-            || (self.scans_cycle && self.inputs.iter().any(|k| evidence.run(*k).is_some()))
+            || (self.scans_cycle && self.inputs.iter().all(|k| evidence.run(*k).is_some()))
     }
 
     /// The catalogue entry for `id`.
