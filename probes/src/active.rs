@@ -27,7 +27,8 @@ pub enum Refusal {
     /// An earlier response of this run was a 429 or a 503 with `Retry-After`.
     Backoff,
     /// The last [`FAILURES_BEFORE_GIVING_UP`] requests of this run got no response (refused,
-    /// handshake failure, timeout): the rest of the run would only wait out more timeouts.
+    /// handshake failure), or one timed out: the rest of the run would only fail the same way
+    /// or wait out more timeouts.
     Unreachable,
 }
 
@@ -120,6 +121,10 @@ impl<'a, 'c> Session<'a, 'c> {
         let hop = self.send_checked(spec).await;
         match &hop {
             Ok(Ok(_)) => self.failed_in_a_row = 0,
+            // A timeout already waited a full phase: the next request would wait as long.
+            Ok(Err(f)) if f.reason.ends_with("timeout") => {
+                self.failed_in_a_row = FAILURES_BEFORE_GIVING_UP;
+            }
             Ok(Err(_)) => self.failed_in_a_row += 1,
             Err(_) => {}
         }

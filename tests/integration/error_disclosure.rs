@@ -322,11 +322,41 @@ async fn no_answer_is_an_error_not_a_pass_and_not_invalid_cert() {
                 v.findings
             );
             if check == "exposed_paths" && url.contains(&dropper_addr.to_string()) {
-                // Three from the paths probe (not its whole list of 38), two from fetch (the
-                // main URL and /robots.txt), which exposed_paths also reads.
-                assert_eq!(accepted.load(Ordering::SeqCst) - before, 3 + 2);
+                // Three from the paths probe (not its whole list of 38), one from fetch, which
+                // exposed_paths also reads (no /robots.txt after an unanswered main request).
+                assert_eq!(accepted.load(Ordering::SeqCst) - before, 3 + 1);
             }
         }
     }
+    accept_loop.abort();
+}
+
+/// A server that accepts connections and never answers: one timed-out request is enough, the
+/// active run stops there (not after its whole list) and fetch does not ask for /robots.txt.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_server_costs_one_timeout_per_probe() {
+    use std::sync::{Arc, Mutex};
+
+    let pki = Pki::new();
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = Arc::clone(&held);
+    let accept_loop = tokio::spawn(async move {
+        while let Ok((sock, _)) = silent.accept().await {
+            keep.lock().unwrap().push(sock);
+        }
+    });
+    let t = target(&format!("https://{addr}/"), pki.client(), None);
+    let v = verdict(&t, "exposed_paths").await;
+    assert_eq!(
+        (v.status, v.reason),
+        (Status::Error, Some("unreachable")),
+        "{:#?}",
+        v.findings
+    );
+    // fetch's main request and the sweep's first: two connections, each cut by the TLS
+    // timeout.
+    assert_eq!(held.lock().unwrap().len(), 2);
     accept_loop.abort();
 }

@@ -373,16 +373,27 @@ async fn sslv3_sslv2_broken_negotiation_and_silence_on_committed_bytes() {
     );
     assert_eq!(accepted(&v, "tls1.0"), 0.0);
 
-    // Silence: a 2 s budget cuts every hello; nothing is judged accepted or refused.
+    // Silence: a 2 s budget cuts every hello. Not one modern handshake was answered, so
+    // nothing can be judged (CHECKS.md §0.3 `error`; tls_cert reports the dead service), and
+    // the probe's evidence says every version went unanswered (-1).
     let addr = scripted(silent).await;
-    let (_, v) = run_versions(
-        &versions_target(&format!("https://{addr}/"), &pki),
-        Duration::from_secs(2),
-    )
-    .await;
-    assert_eq!(sorted(&v), ["probe_inconclusive"], "{:?}", v.findings);
-    assert_eq!(accepted(&v, "tls1.0"), -1.0);
-    assert_eq!(accepted(&v, "tls1.3"), -1.0);
+    let t = versions_target(&format!("https://{addr}/"), &pki);
+    let (run, v) = run_versions(&t, Duration::from_secs(2)).await;
+    assert_eq!(
+        (v.status, v.reason),
+        (Status::Error, Some("no_answer")),
+        "{:?}",
+        v.findings
+    );
+    let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
+        panic!("{:?}", run.evidence)
+    };
+    assert!(
+        e.addresses
+            .iter()
+            .all(|a| a.inconclusive(probes::tls::legacy::Version::Tls13)
+                && a.inconclusive(probes::tls::legacy::Version::Tls10))
+    );
 }
 
 /// CHECKS.md §0.3: an address that takes no connection says nothing about TLS versions. One

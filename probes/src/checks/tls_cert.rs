@@ -224,7 +224,7 @@ fn judge_address(
     now: i64,
     out: &mut Vec<Finding>,
 ) {
-    let at = format!("{}:{}", a.address, evidence.port);
+    let at = std::net::SocketAddr::new(a.address, evidence.port).to_string();
     let Some(facts) = &a.facts else { return };
     // Trust, apart from time and name.
     let weak_sig: Vec<String> = a

@@ -67,7 +67,7 @@ pub static CHECK: CheckDef = CheckDef {
 };
 
 fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
-    let at = format!("{}:{port}", a.address);
+    let at = std::net::SocketAddr::new(a.address, port).to_string();
     for (v, def) in [
         (Version::Ssl2, &SSLV2_ACCEPTED),
         (Version::Ssl3, &SSLV3_ACCEPTED),
@@ -146,6 +146,24 @@ fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
     }
 }
 
+/// One finding per id, the evidence of the others appended (`; `): each address or version
+/// that went unanswered stays named.
+fn merge_same_findings(findings: &mut Vec<Finding>) {
+    let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());
+    for f in findings.drain(..) {
+        match merged.iter_mut().find(|m| m.id == f.id) {
+            Some(m) => {
+                m.evidence = crate::verdict::truncate(
+                    format!("{}; {}", m.evidence, f.evidence),
+                    crate::verdict::EVIDENCE_MAX_BYTES,
+                );
+            }
+            None => merged.push(f),
+        }
+    }
+    *findings = merged;
+}
+
 fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     let evidence: &VersionsEvidence = match input.tls_versions() {
         Ok(e) => e,
@@ -172,6 +190,14 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     if judged.is_empty() {
         return Evaluation::bare(Judgement::Error("unreachable"));
     }
+    // Connected but never answered either modern handshake, anywhere: nothing to judge either
+    // (tls_cert reports the dead TLS service).
+    if judged
+        .iter()
+        .all(|a| a.tls13.inconclusive() && a.tls12.inconclusive())
+    {
+        return Evaluation::bare(Judgement::Error("no_answer"));
+    }
     let mut findings = Vec::new();
     for a in &evidence.addresses {
         if judged.iter().any(|j| std::ptr::eq(*j, a)) {
@@ -180,16 +206,15 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             findings.push(Finding::new(
                 &PROBE_INCONCLUSIVE,
                 format!(
-                    "{}:{}: no connection for the TLS 1.3 ({}) or TLS 1.2 ({}) handshake; not judged",
-                    a.address,
-                    evidence.port,
+                    "{}: no connection for the TLS 1.3 ({}) or TLS 1.2 ({}) handshake; not judged",
+                    std::net::SocketAddr::new(a.address, evidence.port),
                     a.tls13.reason.unwrap_or("no answer"),
                     a.tls12.reason.unwrap_or("no answer")
                 ),
             ));
         }
     }
-    super::dedup_findings(&mut findings);
+    merge_same_findings(&mut findings);
     Evaluation::new(Judgement::Evaluated(findings), measure(evidence))
 }
 
@@ -246,4 +271,31 @@ fn measure(e: &VersionsEvidence) -> Vec<Measurement> {
         }
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_findings_merge_and_every_unanswered_hello_stays_named() {
+        let mut f = vec![
+            Finding::new(
+                &PROBE_INCONCLUSIVE,
+                "127.0.0.1:443: no answer to the tls1.0 hello",
+            ),
+            Finding::new(&TLS13_UNSUPPORTED, "127.0.0.1:443 does not offer TLS 1.3"),
+            Finding::new(
+                &PROBE_INCONCLUSIVE,
+                "127.0.0.1:443: no answer to the tls1.1 hello",
+            ),
+        ];
+        merge_same_findings(&mut f);
+        assert_eq!(f.len(), 2);
+        assert_eq!(
+            f[0].evidence,
+            "127.0.0.1:443: no answer to the tls1.0 hello; 127.0.0.1:443: no answer to the tls1.1 hello"
+        );
+        assert_eq!(f[1].id, "tls13_unsupported");
+    }
 }

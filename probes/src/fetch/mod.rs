@@ -157,6 +157,11 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
     // requests stay in flight and the main fetch is always the target's first request.
     let main_fut = async {
         let main = chain(target, cx, &target.url, true, MAIN_BODY_CAP).await;
+        // The same origin did not answer the main request: the others would fail alike (after
+        // another full timeout, for a silent server).
+        if main.first().is_err() {
+            return (main, None, Vec::new());
+        }
         let robots = match &robots_url {
             Some(url) => Some(chain(target, cx, url, false, OTHER_BODY_CAP).await),
             None => None,
