@@ -360,3 +360,27 @@ async fn a_silent_server_costs_one_timeout_per_probe() {
     assert_eq!(held.lock().unwrap().len(), 2);
     accept_loop.abort();
 }
+
+/// Tomcat 10's error report with `showServerInfo="false"` (no version heading): "Exception
+/// Report" / "Root Cause" in title case, and stack frames printed without `at `.
+#[tokio::test]
+async fn tomcat_10_error_report_without_server_info() {
+    let pki = Pki::new();
+    let body = "<!doctype html><html lang=\"en\"><head><title>HTTP Status 500 – Internal Server Error</title></head><body><h1>HTTP Status 500 – Internal Server Error</h1><hr class=\"line\" /><p><b>Type</b> Exception Report</p><p><b>Message</b> Cannot invoke &quot;String.length()&quot; because &quot;s&quot; is null</p><p><b>Exception</b></p><pre>org.apache.jasper.JasperException: An exception occurred processing [/crash.jsp] at line [2]\n\torg.apache.jasper.servlet.JspServletWrapper.handleJspException(JspServletWrapper.java:610)\n\torg.apache.jasper.servlet.JspServletWrapper.service(JspServletWrapper.java:493)\n</pre><p><b>Root Cause</b></p><pre>java.lang.NullPointerException\n\torg.apache.jsp.crash_jsp._jspService(crash_jsp.java:130)\n\torg.apache.jasper.runtime.HttpJspBase.service(HttpJspBase.java:67)\n</pre></body></html>";
+    let srv = server(&pki, move |r: &Req| {
+        if r.path == "/crash.jsp" {
+            Resp::new(500).html(body)
+        } else {
+            Resp::new(404).body("not found")
+        }
+    })
+    .await;
+    let t = target(&srv.url("https", "/crash.jsp"), pki.client(), None);
+    let v = verdict(&t, "error_disclosure").await;
+    let got = ids(&v);
+    assert!(
+        got.contains(&"tomcat_error") && got.contains(&"java_stacktrace"),
+        "{:#?}",
+        v.findings
+    );
+}

@@ -333,3 +333,26 @@ async fn the_sweep_can_also_run_under_the_base_path() {
         .count();
     assert_eq!(sweep, 76, "38 at the root and 38 under /app");
 }
+
+/// PHP 8's phpinfo() page: titled "PHP 8.2.x - phpinfo()", its "PHP License" section well past
+/// the 64 KiB that prodprobe reads.
+#[tokio::test]
+async fn php_8_phpinfo_is_found() {
+    let pki = Pki::new();
+    let mut page = String::from(
+        "<!DOCTYPE html><html><head><title>PHP 8.2.36 - phpinfo()</title></head><body><div class=\"center\"><table><tr class=\"h\"><td><h1 class=\"p\">PHP Version 8.2.36</h1></td></tr></table>",
+    );
+    while page.len() < 70_000 {
+        page.push_str("<tr><td class=\"e\">directive</td><td class=\"v\">value</td></tr>\n");
+    }
+    page.push_str("<h2>PHP License</h2></div></body></html>");
+    let srv = server(&pki, move |r: &Req| match r.path.as_str() {
+        "/phpinfo.php" => Resp::new(200).html(&page),
+        _ => Resp::new(404).body("not found"),
+    })
+    .await;
+    let t = target(&srv.url("https", "/"), pki.client(), None);
+    let v = verdict(&t, "exposed_paths").await;
+    assert_eq!(found(&v, "phpinfo"), 1.0, "{:#?}", v.findings);
+    assert!(ids(&v).contains(&"phpinfo"), "{:#?}", v.findings);
+}

@@ -95,7 +95,8 @@ static SIGNATURES: &[Signature] = &[
     sig(
         JAVA_STACKTRACE,
         &[&[(
-            r"(?m)^\s*at [\w$]+(?:\.[\w$<>]+)+\((?:[\w$-]+\.(?:java|kt|scala|groovy):\d+|Native Method|Unknown Source)\)",
+            // `at ` optional (deviation): Tomcat's error report prints its frames without it.
+            r"(?m)^\s*(?:at )?[\w$]+(?:\.[\w$<>]+)+\((?:[\w$-]+\.(?:java|kt|scala|groovy):\d+|Native Method|Unknown Source)\)",
             2,
         )]],
     ),
@@ -110,7 +111,8 @@ static SIGNATURES: &[Signature] = &[
         TOMCAT_ERROR,
         &[
             &[(r"<h3>Apache Tomcat/\d+(?:\.\d+)+[^<]*</h3>", 1)],
-            &[(r"Exception report", 1), (r"root cause", 1)],
+            // Case-insensitive (deviation): Tomcat 10 writes "Exception Report", "Root Cause".
+            &[(r"(?i)Exception report", 1), (r"(?i)root cause", 1)],
         ],
     ),
     sig(

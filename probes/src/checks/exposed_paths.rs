@@ -61,6 +61,12 @@ const METRICS: FindingDef = FindingDef::new("prometheus_metrics", Severity::Low)
 /// A configured extra path was found (deviation: CHECKS.md has no user-extensible list).
 const CUSTOM: FindingDef = FindingDef::new("custom_path", Severity::Medium);
 
+/// phpinfo()'s title (PHP 5–7: `phpinfo()`, PHP 8: `PHP 8.2.36 - phpinfo()`) or its version
+/// heading `<h1 class="p">PHP Version 8.2.36</h1>`.
+static PHPINFO_PAGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"<title>(?:PHP [\d.]+ - )?phpinfo\(\)</title>|<h1 class="p">PHP Version \d"#)
+        .expect("valid phpinfo regex")
+});
 static CATALOGUE: &[FindingDef] = &[
     GIT,
     DOTENV,
@@ -165,7 +171,9 @@ pub fn signature_matches(id: &str, path: &str, body: &[u8]) -> bool {
         "actuator_index" => has("\"_links\"") && has("/actuator"),
         "go_pprof" => has("Types of profiles available"),
         "go_expvar" => has("\"memstats\"") && has("\"cmdline\""),
-        "phpinfo" => has("<title>phpinfo()</title>") || (has("PHP Version") && has("PHP License")),
+        // Deviation: PHP 8 titles the page "PHP 8.2.36 - phpinfo()", and its "PHP License"
+        // section lies beyond the 64 KiB read; the version heading comes first.
+        "phpinfo" => PHPINFO_PAGE.is_match(&t) || (has("PHP Version") && has("PHP License")),
         "werkzeug_console" => has("Werkzeug Debugger"),
         "aspnet_trace" => has("Application Trace") || has("Error Log for"),
         "openapi_docs" => OPENAPI_RE.is_match(&t),
