@@ -151,6 +151,9 @@ pub enum Judgement {
     Evaluated(Vec<Finding>),
     /// The rule could not run; a low-cardinality reason.
     Error(&'static str),
+    /// The rule could not finish, and says why with findings (rate_limit's
+    /// `aborted_server_error`, CHECKS.md §12: an info finding on an `error` verdict).
+    ErrorWith(&'static str, Vec<Finding>),
     /// The rule does not apply now; a low-cardinality reason.
     Skipped(&'static str),
 }
@@ -189,6 +192,7 @@ impl Verdict {
                 (status, None, findings)
             }
             Judgement::Error(reason) => (Status::Error, Some(reason), Vec::new()),
+            Judgement::ErrorWith(reason, findings) => (Status::Error, Some(reason), findings),
             Judgement::Skipped(reason) => (Status::Skipped, Some(reason), Vec::new()),
         };
         Verdict {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use probes::checks::rate_limit::RateLimitMethod;
 use probes::probe::ProbeKind;
 use probes::target::Target;
-use probes::verdict::{Status, Verdict};
+use probes::verdict::{Severity, Status, Verdict};
 
 use crate::support::{Leaf, Pki, Req, Resp, TestServer, ids, target, verdict};
 
@@ -220,6 +220,26 @@ async fn a_server_error_aborts_the_burst_with_status_error() {
     assert_eq!(v.status, Status::Error);
     assert_eq!(v.reason, Some("aborted_server_error"));
     assert_eq!(login_requests(&srv), 3);
+    // The info finding of CHECKS.md §12 says where and why it stopped.
+    assert_eq!(ids(&v), ["aborted_server_error"]);
+    assert_eq!(v.findings[0].severity, Severity::Info);
+    assert!(
+        v.findings[0].evidence.starts_with("request 3 → 500"),
+        "{}",
+        v.findings[0].evidence
+    );
+
+    // nginx's default limit_req status: 503 without Retry-After is no rate limit (§12).
+    let (srv, _) = limiter(&pki, 2, Resp::new(503).body("busy"), &[]).await;
+    let v = verdict(&rl_target(&srv, &pki), "rate_limit").await;
+    assert_eq!(v.reason, Some("aborted_server_error"));
+    assert!(
+        v.findings[0]
+            .evidence
+            .starts_with("request 3 → 503 without Retry-After"),
+        "{}",
+        v.findings[0].evidence
+    );
 }
 
 #[tokio::test]

@@ -208,7 +208,33 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         ev.stop,
         Stop::ServerError | Stop::ConnectionError | Stop::Slow | Stop::Refused
     ) {
-        return Evaluation::new(Judgement::Error(ABORTED_SERVER_ERROR.id), measurements);
+        let n = ev.sent();
+        let why = match (ev.stop, &ev.last, &ev.failure) {
+            (Stop::ConnectionError, _, Some(f)) => {
+                format!("request {n}: no response ({}: {})", f.reason, f.detail)
+            }
+            (Stop::ServerError, Some(e), _) => format!(
+                "request {n} → {}{}: a server error, not a rate limit (a limiter answers 429, or 503 with Retry-After)",
+                e.status,
+                if e.status == 503 {
+                    " without Retry-After"
+                } else {
+                    ""
+                }
+            ),
+            (Stop::Slow, _, _) => format!(
+                "request {n} took {:.3} s, over 3× the first request's (at least 1 s): stopped before the service degrades",
+                ev.attempts.last().map_or(0.0, |a| a.latency.as_secs_f64())
+            ),
+            _ => format!("stopped after {n} requests ({})", ev.stop.as_str()),
+        };
+        return Evaluation::new(
+            Judgement::ErrorWith(
+                ABORTED_SERVER_ERROR.id,
+                vec![Finding::new(&ABORTED_SERVER_ERROR, why)],
+            ),
+            measurements,
+        );
     }
     let mut findings = Vec::new();
     for m in &fields.malformed {
