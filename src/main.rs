@@ -401,6 +401,8 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<Exit
             cx: cx.clone(),
             runner,
             permits: Arc::new(tokio::sync::Semaphore::new(server::PROBE_CONCURRENCY)),
+            limits: scheduler.limits(),
+            recent: Arc::default(),
         },
     };
     let reloader = Reloader {

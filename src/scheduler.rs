@@ -271,6 +271,10 @@ pub async fn execute(
     (run, out)
 }
 
+/// The scheduler's current limits, replaced on reload; `/probe` runs take their permits from
+/// the same ones, so an on-demand probe never adds a third run to a host.
+pub type SharedLimits = Arc<RwLock<Arc<Limits>>>;
+
 /// Concurrency limits: global and per host.
 #[derive(Debug)]
 pub struct Limits {
@@ -388,7 +392,7 @@ pub fn first_offset(
 struct Shared {
     runner: Arc<dyn Runner>,
     exporter: Arc<Exporter>,
-    limits: RwLock<Arc<Limits>>,
+    limits: SharedLimits,
     /// One rate-limit burst at a time, all targets together (CHECKS.md §12 step 1).
     rate_limit_gate: Arc<Semaphore>,
     /// Bursts and backoffs remembered across restarts (`scheduler.state_file`).
@@ -444,7 +448,7 @@ impl Scheduler {
             shared: Arc::new(Shared {
                 runner,
                 exporter,
-                limits: RwLock::new(limits),
+                limits: Arc::new(RwLock::new(limits)),
                 rate_limit_gate: Arc::new(Semaphore::new(1)),
                 state: settings
                     .state_file
@@ -461,6 +465,11 @@ impl Scheduler {
             next_generation: 1,
             max_timeout: Duration::ZERO,
         }
+    }
+
+    /// The limits every run takes its permits from (for `/probe`).
+    pub fn limits(&self) -> SharedLimits {
+        Arc::clone(&self.shared.limits)
     }
 
     /// Readiness shared with the server.
@@ -759,7 +768,15 @@ async fn job_loop(
 /// between phases, so one server gives the same report on every run: which probes were skipped
 /// never depends on which response happened to arrive first.
 pub async fn run_once(plan: &Plan, runner: Arc<dyn Runner>) -> Vec<Arc<TargetRuntime>> {
-    let limits = Arc::new(Limits::new(&plan.scheduler));
+    run_once_within(plan, runner, Arc::new(Limits::new(&plan.scheduler))).await
+}
+
+/// [`run_once`] within given limits (`/probe` shares the scheduler's).
+pub async fn run_once_within(
+    plan: &Plan,
+    runner: Arc<dyn Runner>,
+    limits: Arc<Limits>,
+) -> Vec<Arc<TargetRuntime>> {
     let runtimes: Vec<Arc<TargetRuntime>> = plan
         .targets
         .iter()

@@ -1,6 +1,7 @@
 //! The HTTP server of `serve`: `/metrics`, `/-/healthy`, `/-/ready`, `POST /-/reload`, the
 //! blackbox-compatible `/probe`, a status page at `/` and its JSON at `/api/v1/status`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::exporter::{self, Exporter};
 use crate::plan::{AdHocError, PlanContext};
 use crate::reload::SharedPlan;
 use crate::report::Report;
-use crate::scheduler::{self, LiveTargets, Readiness, Runner};
+use crate::scheduler::{self, LiveTargets, Readiness, Runner, SharedLimits};
 
 /// A reload request and where to send its outcome.
 pub type ReloadRequest = oneshot::Sender<Result<String, String>>;
@@ -47,10 +48,30 @@ pub struct ProbeState {
     pub runner: Arc<dyn Runner>,
     /// At most this many `/probe` requests run at once.
     pub permits: Arc<Semaphore>,
+    /// The scheduler's limits: an on-demand run never adds a third run to a host.
+    pub limits: SharedLimits,
+    /// The last answer per (target, module), reused within [`PROBE_MIN_SPACING`].
+    pub recent: RecentProbes,
+}
+
+/// `/probe` answers by (target, module): each behind its own lock, so that concurrent requests
+/// for one target wait for one run instead of starting their own.
+pub type RecentProbes = Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Recent>>>>>;
+
+/// One (target, module)'s last `/probe` answer.
+#[derive(Debug, Default)]
+pub struct Recent {
+    at: Option<tokio::time::Instant>,
+    body: String,
 }
 
 /// `/probe` requests in flight at once; more get 503.
 pub const PROBE_CONCURRENCY: usize = 16;
+
+/// A (target, module) is probed on demand at most once per this long; requests in between get
+/// the last answer. Prometheus scrapes every 15 s or more, so scrapes always see a fresh run,
+/// while a flood of requests cannot turn prodprobe into a load generator.
+pub const PROBE_MIN_SPACING: Duration = Duration::from_secs(10);
 
 /// Content type of the Prometheus text format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -166,6 +187,25 @@ async fn probe(
             "too many /probe requests in flight\n".into(),
         );
     };
+    let slot = {
+        let key = format!("{target}\u{0}{}", q.module.as_deref().unwrap_or_default());
+        let mut recent = state.probe.recent.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: only allowed targets get here; forget answers nobody asked for lately.
+        if recent.len() > 1024 {
+            recent.retain(|_, r| {
+                r.try_lock().map_or(true, |r| {
+                    r.at.is_some_and(|t| t.elapsed() < PROBE_MIN_SPACING)
+                })
+            });
+        }
+        Arc::clone(recent.entry(key).or_default())
+    };
+    let mut last = slot.lock().await;
+    if let Some(at) = last.at
+        && at.elapsed() < PROBE_MIN_SPACING
+    {
+        return ([(header::CONTENT_TYPE, TEXT_FORMAT)], last.body.clone()).into_response();
+    }
     // Prometheus announces its scrape timeout; finish half a second before it.
     let scrape_timeout = headers
         .get("x-prometheus-scrape-timeout-seconds")
@@ -180,7 +220,9 @@ async fn probe(
     }
     let intervals: Vec<_> = planned.jobs.iter().map(|j| (j.kind, j.interval)).collect();
     let single = plan.with_targets(vec![planned]);
-    let runtimes = scheduler::run_once(&single, Arc::clone(&state.probe.runner)).await;
+    let limits = Arc::clone(&state.probe.limits.read().unwrap_or_else(|e| e.into_inner()));
+    let runtimes =
+        scheduler::run_once_within(&single, Arc::clone(&state.probe.runner), limits).await;
     let Some(rt) = runtimes.first() else {
         return text(StatusCode::INTERNAL_SERVER_ERROR, "no target\n".into());
     };
@@ -196,6 +238,10 @@ async fn probe(
         })
         .collect();
     let body = exporter::render_target(&rt.target, &runs, &verdicts);
+    *last = Recent {
+        at: Some(tokio::time::Instant::now()),
+        body: body.clone(),
+    };
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
 }
 

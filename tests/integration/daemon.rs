@@ -587,3 +587,47 @@ targets:
     );
     assert_eq!(d.terminate(), Some(0));
 }
+
+/// A flood of `/probe` requests for one target is not a load generator (ARCHITECTURE.md,
+/// Safety): requests within `PROBE_MIN_SPACING` share one run, and runs take the scheduler's
+/// per-host permits, so the target sees one run's requests, never more than two at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_probe_requests_costs_the_target_one_run() {
+    let web = Web::start(
+        vec![("/", Resp::new(200).html("<p>ok</p>"))],
+        vec![],
+        vec![],
+        vec![],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = web.pki.write_ca(dir.path());
+    // The scheduled jobs start only after the flood (a 1 h spread window).
+    let yaml = format!(
+        "scheduler:\n  initial_spread: 1h\ndefaults:\n  ca_file: {}\ntargets:\n  - name: shop\n    url: https://{}/\n    checks: [hsts, health]\n    probes:\n      fetch: {{ interval: 1h, timeout: 30s }}\n      health: {{ interval: 1h, timeout: 5s }}\n",
+        ca.display(),
+        web.a.addr
+    );
+    let path = write(dir.path(), "prodprobe.yaml", &yaml);
+    let d = Daemon::start(&path);
+
+    let (status, _, _) = http_get(d.addr, "/probe?target=shop", None).await;
+    assert_eq!(status, 200);
+    let one_run = web.a.count();
+    assert!(one_run > 0);
+
+    let flood: Vec<_> = (0..12)
+        .map(|_| {
+            let addr = d.addr;
+            tokio::spawn(async move { http_get(addr, "/probe?target=shop", None).await.0 })
+        })
+        .collect();
+    for f in flood {
+        assert_eq!(f.await.unwrap(), 200);
+    }
+    assert_eq!(
+        web.a.count(),
+        one_run,
+        "answers within the spacing come from the last run"
+    );
+}
