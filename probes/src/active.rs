@@ -139,7 +139,10 @@ impl<'a, 'c> Session<'a, 'c> {
             return Err(Refusal::OffTarget);
         }
         let key = origin_key(spec.url);
-        let mut reused = self.conn.as_ref().is_some_and(|(k, _)| *k == key);
+        let mut reused = self
+            .conn
+            .as_ref()
+            .is_some_and(|(k, c)| *k == key && !c.is_closed());
         loop {
             if self.sent >= self.budget {
                 return Err(Refusal::Budget);
@@ -176,7 +179,10 @@ impl<'a, 'c> Session<'a, 'c> {
                     return Ok(Ok(e));
                 }
                 // A kept-alive connection the server closed meanwhile: open a new one, once.
+                // Nothing was answered on the dead one, so that attempt does not count
+                // against the budget (it is bounded: once per request).
                 Err(f) if reused && f.reason == "connection_closed" => {
+                    self.sent -= 1;
                     reused = false;
                 }
                 Err(f) => {

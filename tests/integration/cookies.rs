@@ -408,3 +408,26 @@ fn cookie_options_come_from_the_config_and_bad_names_are_rejected() {
         errors[0]
     );
 }
+
+/// A response with 300 field lines is a response (browsers accept it), not an outage.
+#[tokio::test]
+async fn three_hundred_set_cookie_lines_are_judged() {
+    let mut r = cookie(true, &[]);
+    for i in 0..300 {
+        r = r.header(
+            "Set-Cookie",
+            format!("c{i}=1; Secure; HttpOnly; SameSite=Lax"),
+        );
+    }
+    let web = Web::start(vec![("/", r)], vec![], vec![], vec![]).await;
+    let mut t = target(&web.a("/"), web.pki.client(), None);
+    t.checks.retain(|c| c.id == "hsts" || c.id == "cookies");
+    let v = crate::support::evaluate(&t).await.1.remove(1);
+    assert_eq!(v.status, Status::Pass, "{:?} {:#?}", v.reason, v.findings);
+    let observed = v
+        .measurements
+        .iter()
+        .find(|m| m.gauge.name == "cookies_observed")
+        .unwrap();
+    assert_eq!(observed.value, 300.0);
+}

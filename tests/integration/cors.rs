@@ -465,3 +465,38 @@ async fn credentials_only_when_cors_opts_in_and_never_on_a_bad_certificate() {
             .all(|r| r.header("authorization").is_none())
     );
 }
+
+/// A server that closes the connection after every response without saying `Connection:
+/// close` (HTTP/1.1 keep-alive implied): every request still gets its own live connection, no
+/// dead-connection attempt eats the budget, and the reflection is found.
+#[tokio::test]
+async fn a_server_that_silently_closes_after_each_response_is_still_judged() {
+    let pki = Pki::new();
+    let srv = TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+        |r: &Req| {
+            let mut head = String::from("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n");
+            if let Some(o) = r.header("origin") {
+                head.push_str(&format!(
+                    "Access-Control-Allow-Origin: {o}\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n"
+                ));
+            }
+            let body = "<p>ok</p>";
+            let mut r = Resp::new(200);
+            r.raw = Some(format!("{head}Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes());
+            r
+        },
+    )
+    .await;
+    let t = target(&srv.url("https", "/"), pki.client(), None);
+    let v = verdict(&t, "cors").await;
+    assert_eq!(v.status, Status::Fail, "{:?} {:#?}", v.reason, v.findings);
+    assert!(
+        ids(&v).contains(&"reflect_any_with_credentials"),
+        "{:#?}",
+        v.findings
+    );
+    let v = verdict(&t, "error_disclosure").await;
+    assert_ne!(v.status, Status::Error, "{:?}", v.reason);
+}

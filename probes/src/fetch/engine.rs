@@ -39,7 +39,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// At most this many resolved addresses are tried in turn.
 pub const MAX_ADDRESSES: usize = 4;
 /// Response head limits: a hostile server cannot make us buffer without bound.
-const MAX_HEADERS: usize = 256;
+/// (Browsers accept far more than hyper's default of 100 field lines; a site that sets a few
+/// hundred cookies is still a site, not an outage.)
+const MAX_HEADERS: usize = 1024;
 const MAX_HEADER_BYTES: usize = 256 * 1024;
 
 /// The long-lived part of the engine: resolver and User-Agent, built once per process.
@@ -102,6 +104,13 @@ impl Sender {
                 s.ready().await?;
                 s.send_request(req).await
             }
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        match self {
+            Sender::H1(s) => s.is_closed(),
+            Sender::H2(s) => s.is_closed(),
         }
     }
 }
@@ -424,6 +433,12 @@ impl Connection {
     /// The address connected to.
     pub fn remote(&self) -> SocketAddr {
         self.remote
+    }
+
+    /// Whether the peer has closed the connection (a server that closes after every response
+    /// without saying `Connection: close`): it cannot carry another request.
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
     }
 
     /// Sends one request and reads the response, the body up to `spec.body_cap`.
