@@ -100,20 +100,54 @@ impl ConfigError {
     }
 }
 
+/// Reads a regular file of at most `max` bytes: a device (`/dev/zero`), a FIFO or an oversized
+/// file is an error before anything large is read or anything blocks.
+///
+/// # Errors
+///
+/// The I/O error, or one saying why the file was refused.
+pub fn read_bounded(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let limit = u64::try_from(max).unwrap_or(u64::MAX);
+    if meta.len() > limit {
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > max {
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// [`read_bounded`] for text.
+///
+/// # Errors
+///
+/// As [`read_bounded`], or when the file is not UTF-8.
+pub fn read_bounded_text(path: &Path, max: usize) -> std::io::Result<String> {
+    String::from_utf8(read_bounded(path, max)?).map_err(|_| std::io::Error::other("not UTF-8 text"))
+}
+
+/// Files a config names (CA bundles, the preload list) are read up to this size.
+pub const MAX_REFERENCED_FILE_BYTES: usize = 64 * 1024 * 1024;
+/// A `${file:…}` secret is at most this long.
+pub const MAX_SECRET_FILE_BYTES: usize = 64 * 1024;
+
 /// Reads and parses a config file.
 ///
 /// # Errors
 ///
 /// [`ConfigError`] when the file cannot be read or does not parse.
 pub fn load(path: &Path) -> Result<(ConfigFile, String), ConfigError> {
-    let bytes = std::fs::read(path)
+    let bytes = read_bounded(path, MAX_CONFIG_BYTES)
         .map_err(|e| ConfigError::file(path, format!("cannot read config file: {e}")))?;
-    if bytes.len() > MAX_CONFIG_BYTES {
-        return Err(ConfigError::file(
-            path,
-            format!("config file is larger than {MAX_CONFIG_BYTES} bytes"),
-        ));
-    }
     let text = String::from_utf8(bytes)
         .map_err(|e| ConfigError::file(path, format!("config file is not UTF-8: {e}")))?;
     let file = parse(path, &text)?;

@@ -718,7 +718,7 @@ fn load_ca(b: &mut Builder<'_>, ca: &Spanned<PathBuf>) -> Option<(Arc<TlsClient>
     if let Some(hit) = b.tls_cache.get(&path) {
         return Some(hit.clone());
     }
-    let bytes = match std::fs::read(&path) {
+    let bytes = match config::read_bounded(&path, config::MAX_REFERENCED_FILE_BYTES) {
         Ok(bytes) => bytes,
         Err(e) => {
             b.err(
@@ -769,7 +769,7 @@ fn load_platform(b: &mut Builder<'_>, ca: Option<&Spanned<PathBuf>>) -> Option<A
         return Some(Arc::clone(hit));
     }
     let extra: Vec<CertificateDer<'static>> = match &path {
-        Some(p) => std::fs::read(p)
+        Some(p) => config::read_bounded(p, config::MAX_REFERENCED_FILE_BYTES)
             .ok()
             .map(|bytes| {
                 CertificateDer::pem_slice_iter(&bytes)
@@ -798,7 +798,7 @@ fn load_preload(b: &mut Builder<'_>, p: &Spanned<PathBuf>) -> Option<Arc<Preload
     if let Some(hit) = b.preload_cache.get(&path) {
         return Some(Arc::clone(hit));
     }
-    let text = match std::fs::read_to_string(&path) {
+    let text = match config::read_bounded_text(&path, config::MAX_REFERENCED_FILE_BYTES) {
         Ok(t) => t,
         Err(e) => {
             b.err(
@@ -851,7 +851,7 @@ fn resolve_secret(b: &mut Builder<'_>, t: &Spanned<config::SecretTemplate>) -> O
             },
             SecretPart::File(p) => {
                 let path = b.resolve_path(p);
-                match std::fs::read_to_string(&path) {
+                match config::read_bounded_text(&path, config::MAX_SECRET_FILE_BYTES) {
                     Ok(v) => out.push_str(v.trim_end_matches(['\r', '\n'])),
                     Err(e) => {
                         b.err(

@@ -283,3 +283,63 @@ fn validate_exits_2_with_the_location_and_0_when_valid() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A device, a FIFO or an oversized file is refused before anything large is read or anything
+/// blocks: the config itself, a `${file:}` secret, a `ca_file`.
+#[test]
+fn devices_fifos_and_oversized_files_are_refused_without_reading_them() {
+    let validate = |path: &std::path::Path| {
+        let out = Command::new(crate::support::bin())
+            .args(["validate", "--config"])
+            .arg(path)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = validate(std::path::Path::new("/dev/zero"));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not a regular file"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, err) = validate(&fifo);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not a regular file"), "{err}");
+
+    let big = dir.path().join("big.yaml");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(17 * 1024 * 1024).unwrap();
+    let (code, err) = validate(&big);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("larger than 16777216 bytes"), "{err}");
+
+    let cfg = crate::support::write(
+        dir.path(),
+        "secret.yaml",
+        &format!(
+            "targets:\n  - name: shop\n    url: https://shop.example/\n    headers:\n      Authorization: \"Bearer ${{file:/dev/zero}}\"\n    ca_file: {}\n",
+            fifo.display()
+        ),
+    );
+    let (code, err) = validate(&cfg);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("cannot read secret file /dev/zero: not a regular file"),
+        "{err}"
+    );
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(
+        err.contains(&format!("cannot read ca_file {}", fifo.display())),
+        "{err}"
+    );
+}
