@@ -29,6 +29,7 @@ pub fn response(name: &str, data: &[u8], body: &[u8]) -> Exchange {
         html: Some(Arc::new(HtmlFacts::parse(&body))),
         body,
         body_truncated: false,
+        body_timed_out: false,
         timings: Timings::default(),
         tls: None,
         credentials_sent: false,

@@ -120,6 +120,9 @@ impl<'a, 'c> Session<'a, 'c> {
         }
         let hop = self.send_checked(spec).await;
         match &hop {
+            // A body still trickling when the time ran out: the next request would wait as
+            // long (a slow-drip server held the path sweep for 38 × 15 s).
+            Ok(Ok(e)) if e.body_timed_out => self.failed_in_a_row = FAILURES_BEFORE_GIVING_UP,
             Ok(Ok(_)) => self.failed_in_a_row = 0,
             // A timeout already waited a full phase: the next request would wait as long.
             Ok(Err(f)) if f.reason.ends_with("timeout") => {

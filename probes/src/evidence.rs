@@ -76,6 +76,9 @@ pub struct Exchange {
     pub body: Bytes,
     /// The body was longer than the cap (or its decompression was) and was cut.
     pub body_truncated: bool,
+    /// The body was still arriving when the request's time ran out (a stalled or trickling
+    /// body): the response came, the transfer did not finish.
+    pub body_timed_out: bool,
     /// Timings of this request (connection phases are zero on a reused connection).
     pub timings: Timings,
     /// TLS facts of the connection, for `https` URLs.

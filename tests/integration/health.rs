@@ -175,3 +175,41 @@ async fn health_request_asks_for_fresh_answers_and_never_follows_redirects() {
     assert_eq!(reqs.len(), 1, "{reqs:?}");
     assert_eq!(reqs[0].header("cache-control"), Some("no-cache"));
 }
+
+/// A health endpoint whose head arrives but whose body never finishes: the request's time runs
+/// out during the body, which CHECKS.md §11 calls `unreachable` (a timeout), not merely `slow`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_never_finishes_is_unreachable_not_slow() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"status\":")
+                .await;
+            held.push(s);
+        }
+    });
+    let pki = crate::support::Pki::new();
+    let t = target(&format!("http://{addr}/healthz"), pki.client(), None);
+    let engine = crate::support::engine();
+    let cx = probes::context::ProbeContext {
+        engine: &engine,
+        deadline: tokio::time::Instant::now() + Duration::from_secs(2),
+    };
+    let run = probes::probe::run(probes::probe::ProbeKind::Health, &t, &cx).await;
+    let v = crate::support::judge(&t, vec![run], "health");
+    assert_eq!(ids(&v), ["unreachable"], "{:#?}", v.findings);
+    assert!(
+        v.findings[0].evidence.contains("timeout"),
+        "{}",
+        v.findings[0].evidence
+    );
+    assert_eq!(gauge(&v, "health_up"), 0.0);
+    server.abort();
+}

@@ -42,6 +42,7 @@ fn exchange(status: u16, headers: &[(&'static str, &str)]) -> Exchange {
         headers: map,
         body: Bytes::new(),
         body_truncated: false,
+        body_timed_out: false,
         timings: Default::default(),
         tls: None,
         credentials_sent: false,

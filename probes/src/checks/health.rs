@@ -205,7 +205,18 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         )),
         Ok(e) => {
             status_code = f64::from(e.status);
-            if let Some(reason) = e.tls.as_ref().and_then(|t| t.verification.failure_reason()) {
+            if e.body_timed_out {
+                // §11: a timeout is `unreachable`, also when it strikes during the body.
+                findings.push(Finding::new(
+                    &UNREACHABLE,
+                    format!(
+                        "GET {}: timeout ({} answered, but its body did not finish in time)",
+                        e.url, e.status
+                    ),
+                ));
+            } else if let Some(reason) =
+                e.tls.as_ref().and_then(|t| t.verification.failure_reason())
+            {
                 findings.push(Finding::new(
                     &UNREACHABLE,
                     format!("GET {}: tls (certificate {reason})", e.url),
@@ -223,7 +234,9 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     }
     // Latency is request start → body read (CHECKS.md §11); a request that got no response
     // has none, and its timeout is already `unreachable`.
-    if health.outcome.is_ok() && health.latency > opts.latency_budget {
+    if health.outcome.as_ref().is_ok_and(|e| !e.body_timed_out)
+        && health.latency > opts.latency_budget
+    {
         findings.push(Finding::new(
             &SLOW,
             format!(

@@ -88,6 +88,7 @@ fn response(headers: &[(&str, Vec<u8>)], body: &[u8], html: bool) -> Exchange {
         headers: map,
         body,
         body_truncated: false,
+        body_timed_out: false,
         timings: Timings::default(),
         tls: None,
         credentials_sent: false,

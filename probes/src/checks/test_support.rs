@@ -27,6 +27,7 @@ pub(crate) fn exchange_at(url: &str, headers: &[(&str, &str)], body: &str) -> Ex
         headers: map,
         body: Bytes::copy_from_slice(body.as_bytes()),
         body_truncated: false,
+        body_timed_out: false,
         timings: Timings::default(),
         tls: None,
         credentials_sent: false,

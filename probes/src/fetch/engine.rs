@@ -500,6 +500,7 @@ impl Connection {
         let t1 = Instant::now();
         let mut raw = BytesMut::new();
         let mut truncated = false;
+        let mut timed_out = false;
         if spec.method != Method::HEAD {
             loop {
                 match timeout_at(request_deadline, incoming.frame()).await {
@@ -515,8 +516,13 @@ impl Connection {
                         }
                     }
                     Ok(None) => break,
-                    Ok(Some(Err(_))) | Err(_) => {
+                    Ok(Some(Err(_))) => {
                         truncated = true;
+                        break;
+                    }
+                    Err(_) => {
+                        truncated = true;
+                        timed_out = true;
                         break;
                     }
                 }
@@ -537,6 +543,7 @@ impl Connection {
             headers: parts.headers,
             body,
             body_truncated: truncated || cut,
+            body_timed_out: timed_out,
             timings,
             tls: self.tls.clone(),
             credentials_sent: send_credentials,
