@@ -31,6 +31,7 @@ pub mod preload;
 pub mod probe;
 pub mod rate_limit;
 pub mod ratelimit_fields;
+pub mod redact;
 pub mod resolve;
 pub mod safety;
 pub mod target;

@@ -285,3 +285,67 @@ async fn platform_roots_trust_the_operating_system_store() {
         text(&untrusted)
     );
 }
+
+/// A target that echoes the configured credential back (into `Server`, `X-Powered-By` and an
+/// error body) must not carry it into any report format or into `/metrics`: configured secrets
+/// are redacted from findings and labels.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_echoed_secret_never_reaches_reports_or_metrics() {
+    const SECRET: &str = "s3cr3t-T0KEN-value";
+    let pki = crate::support::Pki::new();
+    let srv = crate::support::TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&crate::support::Leaf::valid(&["127.0.0.1"])),
+        |r: &crate::support::Req| {
+            let echo = r.header("authorization").unwrap_or("none").to_owned();
+            Resp::new(200)
+                .header("Server", format!("nginx/1.25.3 {echo}"))
+                .header("X-Powered-By", echo.clone())
+                .html(&format!("<p>hello {echo}</p>"))
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki.write_ca(dir.path());
+    let cfg = write(
+        dir.path(),
+        "echo.yaml",
+        &format!(
+            "scheduler:\n  initial_spread: 0s\ndefaults:\n  ca_file: {}\ntargets:\n  - name: shop\n    url: https://{}/\n    checks: [server_disclosure, health, x_content_type_options]\n    headers:\n      Authorization: \"Bearer ${{env:PP_TEST_SECRET}}\"\n    credentials_for: [fetch, health]\n",
+            ca.display(),
+            srv.addr
+        ),
+    );
+    assert!(
+        srv.requests().is_empty(),
+        "nothing sent before the runs below"
+    );
+    for format in ["text", "json", "junit", "sarif", "markdown"] {
+        let out = Command::new(crate::support::bin())
+            .args(["check", "--format", format, "--log-level", "debug", "-c"])
+            .arg(&cfg)
+            .env("PP_TEST_SECRET", SECRET)
+            .output()
+            .unwrap();
+        let all = text(&out);
+        assert!(all.contains("x_powered_by"), "{format}: {all}");
+        assert!(!all.contains(SECRET), "{format} leaks the secret: {all}");
+    }
+    assert!(
+        srv.requests()
+            .iter()
+            .any(|r| r.header("authorization") == Some(&format!("Bearer {SECRET}"))),
+        "the credential was sent (and echoed)"
+    );
+
+    let mut d = crate::daemon::Daemon::start_with_env(&cfg, &[("PP_TEST_SECRET", SECRET)]);
+    d.wait_ready().await;
+    let metrics = d.metrics().await;
+    assert!(
+        metrics.contains("probe_server_banner_info") || metrics.contains("probe_check_finding")
+    );
+    assert!(!metrics.contains(SECRET), "{metrics}");
+    let (_, _, status) = crate::support::http_get(d.addr, "/api/v1/status", None).await;
+    assert!(!status.contains(SECRET), "{status}");
+    assert_eq!(d.terminate(), Some(0));
+}

@@ -25,8 +25,13 @@ impl Drop for Daemon {
 
 impl Daemon {
     /// Starts `serve` and waits (bounded) for its "listening" log line.
-    #[allow(clippy::zombie_processes)] // `Drop` kills and waits for the child.
     pub fn start(config: &Path) -> Self {
+        Self::start_with_env(config, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables.
+    #[allow(clippy::zombie_processes)] // `Drop` kills and waits for the child.
+    pub fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(crate::support::bin())
             .args([
                 "serve",
@@ -37,6 +42,7 @@ impl Daemon {
                 "--config",
             ])
             .arg(config)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -292,6 +292,21 @@ pub fn evaluate(def: &'static CheckDef, input: &CheckInput<'_>) -> Verdict {
         measurements,
     );
     verdict.memo = memo;
+    let secrets = crate::redact::needles(&input.target.credentials);
+    if !secrets.is_empty() {
+        for f in &mut verdict.findings {
+            if let Some(r) = crate::redact::redact(&f.evidence, &secrets) {
+                f.evidence = r;
+            }
+        }
+        for m in &mut verdict.measurements {
+            for l in &mut m.labels {
+                if let Some(r) = crate::redact::redact(l, &secrets) {
+                    *l = r;
+                }
+            }
+        }
+    }
     verdict
 }
 
