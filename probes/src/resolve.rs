@@ -115,6 +115,8 @@ impl Resolver {
         };
         if !cached {
             opts.cache_size = 0;
+            // The dns probe reports TTLs as served; hickory would clamp them to one day.
+            opts.positive_max_ttl = Some(Duration::from_secs(u64::from(u32::MAX)));
         }
         builder.build().map_err(|e| Error::Resolver(e.to_string()))
     }

@@ -38,6 +38,13 @@ fn zone(name: &str, ty: RecordType) -> Answer {
         ("fail.example.test", A | AAAA) => Answer::ServFail,
         ("v4only.example.test", A) => recs(vec![a("v4only.example.test", "127.0.0.1")]),
         ("v6only.example.test", AAAA) => recs(vec![a("v6only.example.test", "::1")]),
+        // Two days of TTL, and a server that answers NXDOMAIN for AAAA only.
+        ("v4nx6.example.test", A) => {
+            let mut r = a("v4nx6.example.test", "127.0.0.1");
+            r.ttl = 172_800;
+            recs(vec![r])
+        }
+        ("v4nx6.example.test", AAAA) => Answer::NxDomain,
         ("slow.example.test", A) => Answer::Late(
             Duration::from_millis(1300),
             Box::new(recs(vec![a("slow.example.test", "127.0.0.1")])),
@@ -106,6 +113,7 @@ async fn every_resolution_and_caa_finding_from_a_local_dns_server() {
         ("empty.example.test", &["no_address"], Status::Fail),
         ("v4only.example.test", &["no_ipv6"], Status::Pass),
         ("v6only.example.test", &["no_ipv4"], Status::Pass),
+        ("v4nx6.example.test", &["no_ipv6"], Status::Pass),
         ("slow.example.test", &["slow_resolution"], Status::Pass),
         (
             "critical.example.test",
@@ -122,6 +130,9 @@ async fn every_resolution_and_caa_finding_from_a_local_dns_server() {
         assert_eq!(sorted(&v), want, "{host}: {:?}", v.findings);
         assert_eq!(v.status, *status, "{host}: {:?}", v.findings);
     }
+    // TTLs as served, not clamped to the resolver cache's one day.
+    let v = dns_verdict(&server, "https://v4nx6.example.test/", |_| {}).await;
+    assert_eq!(gauge(&v, "dns_min_ttl_seconds"), 172_800.0);
     let v = dns_verdict(&server, "https://nx.example.test/", |_| {}).await;
     assert!(
         v.findings[0].evidence.contains("NXDOMAIN") && !v.findings[0].evidence.contains("Query {"),

@@ -215,9 +215,10 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
                 &NO_ADDRESS,
                 format!("{host}: NOERROR without A or AAAA records"),
             ));
-        } else if n4 > 0 && n6 == 0 && v6.error.is_none() {
+        } else if n4 > 0 && n6 == 0 && v6.error.is_none_or(|e| e == "nxdomain") {
+            // (An NXDOMAIN for one type only is a broken server, but the family is missing.)
             findings.push(Finding::new(&NO_IPV6, format!("{host} has no AAAA record")));
-        } else if n6 > 0 && n4 == 0 && v4.error.is_none() {
+        } else if n6 > 0 && n4 == 0 && v4.error.is_none_or(|e| e == "nxdomain") {
             findings.push(Finding::new(&NO_IPV4, format!("{host} has no A record")));
         }
     }
