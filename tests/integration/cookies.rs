@@ -419,7 +419,7 @@ async fn three_hundred_set_cookie_lines_are_judged() {
             format!("c{i}=1; Secure; HttpOnly; SameSite=Lax"),
         );
     }
-    let web = Web::start(vec![("/", r)], vec![], vec![], vec![]).await;
+    let web = Web::serving(vec![("/", r)]).await;
     let mut t = target(&web.a("/"), web.pki.client(), None);
     t.checks.retain(|c| c.id == "hsts" || c.id == "cookies");
     let v = crate::support::evaluate(&t).await.1.remove(1);

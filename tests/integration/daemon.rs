@@ -599,13 +599,7 @@ targets:
 /// per-host permits, so the target sees one run's requests, never more than two at once.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flood_of_probe_requests_costs_the_target_one_run() {
-    let web = Web::start(
-        vec![("/", Resp::new(200).html("<p>ok</p>"))],
-        vec![],
-        vec![],
-        vec![],
-    )
-    .await;
+    let web = Web::serving(vec![("/", Resp::new(200).html("<p>ok</p>"))]).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = web.pki.write_ca(dir.path());
     // The scheduled jobs start only after the flood (a 1 h spread window).

@@ -193,7 +193,7 @@ async fn a_real_prometheus_scrapes_check_verdicts_and_findings() {
         )
         .html("<p>ok</p>");
     let bad = Resp::new(200).html("<p>no hsts</p>");
-    let web = Web::start(vec![("/", good), ("/bad", bad)], vec![], vec![], vec![]).await;
+    let web = Web::serving(vec![("/", good), ("/bad", bad)]).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = web.pki.write_ca(dir.path());
     let yaml = format!(

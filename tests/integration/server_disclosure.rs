@@ -154,13 +154,7 @@ async fn responses_of_a_probe_that_finishes_last_are_judged_too() {
         .body(
             "{\"status\":\"ok\",\"debug\":\"Traceback (most recent call last):\\n  File \\\"/srv/app/x.py\\\", line 3, in f\\n    boom()\\nZeroDivisionError: division by zero\"}",
         );
-    let web = Web::start(
-        vec![("/", page()), ("/healthz", healthz)],
-        vec![],
-        vec![],
-        vec![],
-    )
-    .await;
+    let web = Web::serving(vec![("/", page()), ("/healthz", healthz)]).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = web.pki.write_ca(dir.path());
     let cfg = crate::support::write(

@@ -107,6 +107,11 @@ impl Web {
         }
     }
 
+    /// Only server A has routes (the usual case).
+    pub async fn serving(a: Routes) -> Self {
+        Self::start(a, Vec::new(), Vec::new(), Vec::new()).await
+    }
+
     /// `https://{A}{path}`.
     pub fn a(&self, path: &str) -> String {
         self.a.url("https", path)
