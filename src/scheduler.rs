@@ -699,19 +699,16 @@ async fn job_loop(
             }
             backoff_started.await;
         };
-        let outcome = tokio::select! {
+        enum Ended {
+            Removed,
+            CutByBackoff,
+            Done(Arc<ProbeRun>, Vec<(Verdict, Duration)>),
+        }
+        let ended = tokio::select! {
             biased;
-            () = cancel.cancelled() => None,
-            r = execute(shared.runner.as_ref(), &rt, job) => Some(r),
-            () = cut_by_backoff => {
-                shared.exporter.in_flight(-1);
-                drop(permits);
-                drop(rate_limit_permit);
-                tracing::info!(target_name = %name, probe = job.kind.name(), "run cut: the target went into backoff");
-                first.done();
-                next = skip_for_backoff(&shared, &rt, job, next);
-                continue;
-            }
+            () = cancel.cancelled() => Ended::Removed,
+            (run, verdicts) = execute(shared.runner.as_ref(), &rt, job) => Ended::Done(run, verdicts),
+            () = cut_by_backoff => Ended::CutByBackoff,
         };
         shared.exporter.in_flight(-1);
         drop(permits);
@@ -719,8 +716,15 @@ async fn job_loop(
         shared
             .exporter
             .set_backoff(name, rt.generation, rt.backoff_until());
-        let Some((run, verdicts)) = outcome else {
-            return;
+        let (run, verdicts) = match ended {
+            Ended::Removed => return,
+            Ended::CutByBackoff => {
+                tracing::info!(target_name = %name, probe = job.kind.name(), "run cut: the target went into backoff");
+                first.done();
+                next = skip_for_backoff(&shared, &rt, job, next);
+                continue;
+            }
+            Ended::Done(run, verdicts) => (run, verdicts),
         };
         if let Some(state) = &shared.state {
             if job.kind == ProbeKind::RateLimit {
