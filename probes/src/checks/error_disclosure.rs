@@ -247,12 +247,16 @@ pub fn normalise(body: &[u8]) -> String {
 /// of the next line (a stack trace's message and first frame), lines joined with ` | `; the
 /// caller truncates it.
 fn context(text: &str, start: usize, end: usize) -> String {
-    let mut from = text[..start]
-        .rfind('\n')
-        .map_or(0, |i| i + 1)
-        .max(start.saturating_sub(80));
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let mut from = line_start.max(start.saturating_sub(80));
     while !text.is_char_boundary(from) {
         from += 1;
+    }
+    // Cut inside a long line: start at the next word or tag boundary, not mid-word.
+    if from > line_start
+        && let Some(i) = text[from..start].find([' ', '>'])
+    {
+        from += i + 1;
     }
     let line_end = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i);
     let first = line_end(end);
@@ -455,7 +459,13 @@ mod tests {
             "{}",
             node.1
         );
-        // A match deep inside one long line starts shortly before it.
+        // A match deep inside one long line starts shortly before it, at a word boundary.
+        let page = format!(
+            "<p>{}</p><h3>Apache Tomcat/10.1.60 (Debian)</h3>",
+            "word ".repeat(40)
+        );
+        let c = context(&page, page.find("<h3>").unwrap(), page.len());
+        assert!(c.starts_with("word ") && c.ends_with("</h3>"), "{c}");
         let long = format!(
             "{}Traceback (most recent call last):\n  File \"/a.py\", line 1, in f",
             "x".repeat(5000)
