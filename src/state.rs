@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// The file is read up to this size; anything longer is not ours.
 const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
 
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 struct Persisted {
     /// Format version.
@@ -36,6 +36,16 @@ struct Persisted {
 pub struct StateFile {
     path: PathBuf,
     data: Mutex<Persisted>,
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Persisted {
+            version: 1,
+            rate_limit_last_run: BTreeMap::new(),
+            backoff_until: BTreeMap::new(),
+        }
+    }
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -119,12 +129,7 @@ impl StateFile {
     }
 
     fn write(&self, d: &Persisted) {
-        let out = Persisted {
-            version: 1,
-            rate_limit_last_run: d.rate_limit_last_run.clone(),
-            backoff_until: d.backoff_until.clone(),
-        };
-        let result = serde_json::to_vec_pretty(&out)
+        let result = serde_json::to_vec_pretty(d)
             .map_err(std::io::Error::other)
             .and_then(|bytes| {
                 let tmp = self.path.with_extension("tmp");

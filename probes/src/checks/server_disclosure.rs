@@ -158,35 +158,26 @@ pub fn judge<'a>(
     let mut seen: BTreeSet<(&'static str, String)> = BTreeSet::new();
     let mut headers: BTreeSet<String> = BTreeSet::new();
     let mut server_version = false;
-    let mut push =
-        |def: &FindingDef, header: &str, evidence: String, findings: &mut Vec<Finding>| {
-            headers.insert(header.to_owned());
-            // One finding per disclosed value, shown with the first response that carried it:
-            // the same `Server: nginx/1.25.3` on every URL of the cycle is one fact.
-            let value = evidence
-                .rsplit_once(" (GET ")
-                .map_or(evidence.as_str(), |(v, _)| v)
-                .to_owned();
-            if seen.insert((def.id, value)) {
-                findings.push(Finding::new(def, evidence));
-            }
-        };
+    // One finding per disclosed value, shown with the first response that carried it: the
+    // same `Server: nginx/1.25.3` on every URL of the cycle is one fact.
+    let mut push = |def: &FindingDef, header: &str, disclosed: String, url: &url::Url| {
+        headers.insert(header.to_owned());
+        let evidence = format!("{disclosed} (GET {url})");
+        if seen.insert((def.id, disclosed)) {
+            findings.push(Finding::new(def, evidence));
+        }
+    };
     for r in responses {
-        let shown = |name: &str, v: &str| format!("{name}: {v} (GET {})", r.url);
+        let shown = |name: &str, v: &str| format!("{name}: {v}");
         if let Some(v) = combined(r, "server") {
             if version_bearing(&v) {
                 server_version = true;
-                push(
-                    &SERVER_VERSION,
-                    "server",
-                    shown("Server", &v),
-                    &mut findings,
-                );
+                push(&SERVER_VERSION, "server", shown("Server", &v), &r.url);
             } else if !BANNER_ALLOW_LIST
                 .iter()
                 .any(|b| b.eq_ignore_ascii_case(v.trim()))
             {
-                push(&SERVER_BANNER, "server", shown("Server", &v), &mut findings);
+                push(&SERVER_BANNER, "server", shown("Server", &v), &r.url);
             }
         }
         if let Some(v) = combined(r, "x-powered-by") {
@@ -194,30 +185,30 @@ pub fn judge<'a>(
                 &X_POWERED_BY,
                 "x-powered-by",
                 shown("X-Powered-By", &v),
-                &mut findings,
+                &r.url,
             );
         }
         for name in ["x-aspnet-version", "x-aspnetmvc-version"] {
             if let Some(v) = combined(r, name) {
-                push(&ASPNET_VERSION, name, shown(name, &v), &mut findings);
+                push(&ASPNET_VERSION, name, shown(name, &v), &r.url);
             }
         }
         for name in VERSION_HEADERS {
             if let Some(v) = combined(r, name)
                 && version_bearing(&v)
             {
-                push(&OTHER_VERSION_HEADER, name, shown(name, &v), &mut findings);
+                push(&OTHER_VERSION_HEADER, name, shown(name, &v), &r.url);
             }
         }
         for name in ["x-debug-token", "x-debug-token-link"] {
             if let Some(v) = combined(r, name) {
-                push(&DEBUG_TOKEN, name, shown(name, &v), &mut findings);
+                push(&DEBUG_TOKEN, name, shown(name, &v), &r.url);
             }
         }
         if let Some(v) = combined(r, "via")
             && via_names_version(&v)
         {
-            push(&VIA_VERSION, "via", shown("Via", &v), &mut findings);
+            push(&VIA_VERSION, "via", shown("Via", &v), &r.url);
         }
         if let Some(html) = &r.html {
             for m in html.named("generator") {
@@ -225,8 +216,8 @@ pub fn judge<'a>(
                     push(
                         &META_GENERATOR,
                         "meta generator",
-                        format!("<meta name=\"generator\" content=\"{c}\"> (GET {})", r.url),
-                        &mut findings,
+                        format!("<meta name=\"generator\" content=\"{c}\">"),
+                        &r.url,
                     );
                 }
             }
