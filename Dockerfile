@@ -8,8 +8,11 @@ WORKDIR /src
 # Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
 COPY probes/Cargo.toml probes/Cargo.toml
-RUN mkdir -p src probes/src tests/integration \
+# The benchmarks are a workspace member the image does not need: a stub keeps the workspace whole.
+COPY bench/Cargo.toml bench/Cargo.toml
+RUN mkdir -p src probes/src bench/src tests/integration \
  && echo 'fn main() {}' > src/main.rs \
+ && echo 'fn main() {}' > bench/src/main.rs \
  && touch src/lib.rs probes/src/lib.rs tests/integration/main.rs \
  && cargo build --release --locked --bin prodprobe \
  && rm -rf src probes/src
