@@ -246,6 +246,23 @@ async fn openssl_tls12_with_cbc_rsa_suites_only_is_legacy_suites_only() {
         .find(|f| f.id == "tls12_legacy_suites_only")
         .unwrap();
     assert!(f.evidence.contains("0x002f"), "{}", f.evidence);
+
+    // rustls cannot talk to this server at all: health is unreachable, and says why and where
+    // to look instead of a bare "handshake failure".
+    let health = crate::support::verdict(
+        &target(&format!("https://{}/", srv.addr), pki.client(), None),
+        "health",
+    )
+    .await;
+    assert_eq!(ids(&health), ["unreachable"], "{:?}", health.findings);
+    assert!(
+        health.findings[0]
+            .evidence
+            .contains("no TLS version or cipher suite in common")
+            && health.findings[0].evidence.contains("tls_version shows"),
+        "{}",
+        health.findings[0].evidence
+    );
 }
 
 /// A TCP server answering each hello from a script of committed bytes: SSLv2/SSLv3 replies

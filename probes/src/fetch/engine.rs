@@ -328,7 +328,7 @@ impl Engine {
                     url,
                     Phase::Tls,
                     "tls_handshake",
-                    format!("TLS handshake with {remote}: {e}"),
+                    crate::tls::handshake_failure_detail(remote, &e),
                     timings,
                 );
                 f.tls = Some(Arc::new(facts));

@@ -94,6 +94,30 @@ impl TlsFacts {
     }
 }
 
+/// The TLS alert a failed handshake received, if that is how it failed.
+pub fn alert_of(e: &io::Error) -> Option<u8> {
+    match e.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::AlertReceived(d) => Some(u8::from(*d)),
+        _ => None,
+    }
+}
+
+/// A report line for a failed handshake with `remote`. The alerts a server sends when it
+/// shares no version or suite with us get a hint: rustls offers TLS 1.2/1.3 with AEAD suites
+/// only, so a server limited to CBC or RSA key-exchange suites (which browsers may still
+/// accept) fails here, and `tls_version` says what it does offer.
+pub fn handshake_failure_detail(remote: impl std::fmt::Display, e: &io::Error) -> String {
+    let hint = match alert_of(e) {
+        // handshake_failure, protocol_version, insufficient_security (RFC 8446 §6).
+        Some(40 | 70 | 71) => {
+            " (no TLS version or cipher suite in common with TLS 1.2/1.3 AEAD suites; \
+             tls_version shows what the server offers)"
+        }
+        _ => "",
+    };
+    format!("TLS handshake with {remote}: {e}{hint}")
+}
+
 /// A TLS client configuration with the recording verifier, built once per trust
 /// configuration and shared by every connection.
 #[derive(Clone)]

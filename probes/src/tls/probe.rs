@@ -292,7 +292,7 @@ async fn probe_address(
             out.facts = Some(Arc::new(facts));
         }
         Ok((Err(e), facts)) => {
-            out.failure = Some(("tls_handshake", format!("TLS handshake with {addr}: {e}")));
+            out.failure = Some(("tls_handshake", super::handshake_failure_detail(addr, &e)));
             if !facts.chain.is_empty() {
                 out.facts = Some(Arc::new(facts));
             }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::time::{Instant, timeout_at};
 
+use super::alert_of;
 use super::legacy::{self, Outcome as LegacyOutcome, Probed, Version};
 use super::probe::{addresses, connect, server_name};
 use crate::context::ProbeContext;
@@ -121,14 +122,6 @@ pub struct VersionsEvidence {
 }
 
 /// The fatal alert a failed rustls handshake received, if any.
-fn alert_of(e: &std::io::Error) -> Option<u8> {
-    let inner = e.get_ref()?.downcast_ref::<rustls::Error>()?;
-    match inner {
-        rustls::Error::AlertReceived(d) => Some(u8::from(*d)),
-        _ => None,
-    }
-}
-
 async fn modern(
     target: &Target,
     name: &rustls::pki_types::ServerName<'static>,
