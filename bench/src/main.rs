@@ -489,12 +489,21 @@ fn start_daemon(prodprobe: &Path, config: &Path, log: &Path) -> Result<Daemon> {
         .spawn()
         .with_context(|| format!("starting {}", prodprobe.display()))?;
     let d = Daemon { child, port };
+    wait_up(port, "/-/healthy")?;
+    Ok(d)
+}
+
+/// Waits (at most 30 s) until the exporter on `port` answers `path`.
+fn wait_up(port: u16, path: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while http_get(port, "/-/healthy").is_err() {
-        ensure!(Instant::now() < deadline, "daemon did not come up");
+    while http_get(port, path).is_err() {
+        ensure!(
+            Instant::now() < deadline,
+            "nothing answers {path} on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    Ok(d)
+    Ok(())
 }
 
 /// The bare loop's CPU per run, measured in this process on a fresh current-thread runtime.
@@ -689,14 +698,7 @@ fn blackbox(prodprobe: &Path, exporter: &Path, requests: u32) -> Result<()> {
             )
         })?;
     let bb = Daemon { child, port };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http_get(port, "/metrics").is_err() {
-        ensure!(
-            Instant::now() < deadline,
-            "blackbox_exporter did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_up(port, "/metrics")?;
     let theirs = probe_cpu(bb.child.id(), requests, |i| {
         http_get(
             port,
