@@ -212,19 +212,23 @@ async fn answer(acceptor: TlsAcceptor, tcp: TcpStream) -> std::io::Result<()> {
     tls.shutdown().await
 }
 
-/// The server child, killed (by its PID, through the handle) when dropped.
+/// A child process this program started, killed (by its PID, through the handle) and reaped
+/// when dropped.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The HTTPS server child.
 struct ServerChild {
-    child: Child,
+    _child: Reaped,
     port: u16,
     ca_pem: String,
     ca_path: PathBuf,
-}
-
-impl Drop for ServerChild {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_server(dir: &Path, hosts: u8) -> Result<ServerChild> {
@@ -243,7 +247,7 @@ fn start_server(dir: &Path, hosts: u8) -> Result<ServerChild> {
     let port = line.trim().parse().context("server port")?;
     let ca_pem = std::fs::read_to_string(&ca_path)?;
     Ok(ServerChild {
-        child,
+        _child: Reaped(child),
         port,
         ca_pem,
         ca_path,
@@ -460,16 +464,10 @@ fn metric_sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// An exporter (prodprobe or blackbox_exporter) on a loopback port.
 struct Daemon {
-    child: Child,
+    child: Reaped,
     port: u16,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_daemon(prodprobe: &Path, config: &Path, log: &Path) -> Result<Daemon> {
@@ -488,7 +486,10 @@ fn start_daemon(prodprobe: &Path, config: &Path, log: &Path) -> Result<Daemon> {
         .stderr(std::fs::File::create(log)?)
         .spawn()
         .with_context(|| format!("starting {}", prodprobe.display()))?;
-    let d = Daemon { child, port };
+    let d = Daemon {
+        child: Reaped(child),
+        port,
+    };
     wait_up(port, "/-/healthy")?;
     Ok(d)
 }
@@ -548,7 +549,7 @@ fn scale(prodprobe: &Path, targets: u32, interval: u64, seconds: u64) -> Result<
     std::fs::write(&config, yaml)?;
     let t0 = Instant::now();
     let daemon = start_daemon(prodprobe, &config, &dir.join("scale.log"))?;
-    let pid = daemon.child.id();
+    let pid = daemon.child.0.id();
     let startup = t0.elapsed();
     let deadline = Instant::now() + Duration::from_secs(interval * 3 + 60);
     while http_get(daemon.port, "/-/ready")?.0 != 200 {
@@ -665,7 +666,7 @@ fn blackbox(prodprobe: &Path, exporter: &Path, requests: u32) -> Result<()> {
         ),
     )?;
     let daemon = start_daemon(prodprobe, &config, &dir.join("probe.log"))?;
-    let ours = probe_cpu(daemon.child.id(), requests, |i| {
+    let ours = probe_cpu(daemon.child.0.id(), requests, |i| {
         let target = format!("{base}/%3Fn%3D{i}");
         http_get(
             daemon.port,
@@ -697,9 +698,12 @@ fn blackbox(prodprobe: &Path, exporter: &Path, requests: u32) -> Result<()> {
                 exporter.display()
             )
         })?;
-    let bb = Daemon { child, port };
+    let bb = Daemon {
+        child: Reaped(child),
+        port,
+    };
     wait_up(port, "/metrics")?;
-    let theirs = probe_cpu(bb.child.id(), requests, |i| {
+    let theirs = probe_cpu(bb.child.0.id(), requests, |i| {
         http_get(
             port,
             &format!("/probe?module=https_2xx&target={base}/%3Fn%3D{i}"),

@@ -121,7 +121,6 @@ pub struct VersionsEvidence {
     pub sslv2_probed: bool,
 }
 
-/// The fatal alert a failed rustls handshake received, if any.
 async fn modern(
     target: &Target,
     name: &rustls::pki_types::ServerName<'static>,
