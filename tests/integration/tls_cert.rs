@@ -375,6 +375,101 @@ async fn rsa_1024_key_from_openssl_s_server_is_weak_key() {
     );
 }
 
+/// rustls offers TLS 1.2 only with ECDHE + AEAD suites and nothing older; a server limited to
+/// CBC or RSA key-exchange suites, or to TLS 1.0, refuses it before any certificate. Before
+/// TLS 1.3 the Certificate message travels in clear (RFC 5246 §7.4.2), so the tls probe reads
+/// the chain from the server's answer to the hand-built TLS 1.2 hello and tls_cert judges it
+/// like any other: a valid certificate passes, a wrong one is reported, and every certificate
+/// metric is exported.
+#[tokio::test(flavor = "multi_thread")]
+async fn certificates_of_servers_rustls_cannot_talk_to_are_still_judged() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
+    /// (case, SAN, s_server options, findings, negotiated version).
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static str,
+    );
+    let cases: [Case; 2] = [
+        (
+            "tls1.2 cbc only",
+            "IP:127.0.0.1",
+            &["-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"],
+            &["ocsp_not_stapled"],
+            "TLS 1.2",
+        ),
+        (
+            "tls1.0 only, certificate for another host",
+            "DNS:elsewhere.example",
+            &["-tls1", "-cipher", "ALL:@SECLEVEL=0"],
+            &["hostname_mismatch", "ocsp_not_stapled"],
+            "TLS 1.0",
+        ),
+    ];
+    for (case, san, args, want, version) in cases {
+        let (cert, key) = openssl::leaf(
+            dir.path(),
+            &case.replace([' ', ','], "-"),
+            "rsa:2048",
+            san,
+            "sha256",
+            (&ca_cert, &ca_key),
+        );
+        let srv = SServer::start(&cert, &key, args);
+        let mut t = target(&format!("https://{}/", srv.addr), pki.client(), None);
+        t.checks.retain(|c| c.id == "tls_cert");
+        let (runs, verdicts) = crate::support::evaluate(&t).await;
+        let v = &verdicts[0];
+        assert_eq!(ids_sorted(v), want, "{case}: {:?}", v.findings);
+        let run = run_of(&runs, ProbeKind::Tls);
+        let probes::evidence::Evidence::Tls(e) = &run.evidence else {
+            panic!("{case}")
+        };
+        let a = &e.addresses[0];
+        assert!(a.failure.is_none(), "{case}: {:?}", a.failure);
+        assert!(
+            a.rustls_failure
+                .as_deref()
+                .is_some_and(|d| d.contains("no TLS version or cipher suite in common")),
+            "{case}: {:?}",
+            a.rustls_failure
+        );
+        let m = |name: &str| {
+            run.measurements
+                .iter()
+                .chain(v.measurements.iter())
+                .find(|m| m.gauge.name == name)
+                .unwrap_or_else(|| panic!("{case}: {name} missing"))
+                .clone()
+        };
+        assert_eq!(
+            m("tls_version_info").labels,
+            ["127.0.0.1", version],
+            "{case}"
+        );
+        assert!(m("ssl_earliest_cert_expiry").value > now() as f64, "{case}");
+        assert!(m("tls_cert_expires_in_seconds").value > 0.0, "{case}");
+        assert_eq!(m("tls_cert_key_length").value, 2048.0, "{case}");
+        assert_eq!(m("tls_cert_chain_length").value, 1.0, "{case}");
+        let hostname_ok = want.len() == 1;
+        assert_eq!(
+            m("tls_cert_chain_valid").value,
+            f64::from(u8::from(hostname_ok)),
+            "{case}"
+        );
+        assert_eq!(
+            m("tls_cert_hostname_match").value,
+            f64::from(u8::from(hostname_ok)),
+            "{case}"
+        );
+        assert_eq!(run.success, hostname_ok, "{case}: {:?}", run.reason);
+    }
+}
+
 /// P-521 is allowed (CHECKS.md §9: `uncommon_curve`, info): a chain through a P-521 intermediate
 /// verifies, whichever hash signed the leaf (the intermediate is OpenSSL's, so its signatures
 /// are real ones, not our own signer's).
@@ -529,6 +624,7 @@ fn public_root_evidence(chain: Vec<CertificateDer<'static>>) -> ProbeRun {
             leaf_parsed: true,
             certs,
             duration: Duration::ZERO,
+            rustls_failure: None,
         }],
         aia: None,
     };

@@ -209,6 +209,9 @@ pub fn client_hello(
         // ec_point_formats: uncompressed (RFC 8422 §5.1.2).
         ext.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
         if version == Version::Tls12 {
+            // status_request (RFC 6066 §8): OCSP, no responder ids, no extensions, so that a
+            // server that staples sends CertificateStatus after its Certificate.
+            ext.extend_from_slice(&[0x00, 0x05, 0x00, 0x05, 0x01, 0x00, 0x00, 0x00, 0x00]);
             push_u16(&mut ext, 0x000d);
             push_u16(&mut ext, len_u16(2 + SIGNATURE_ALGORITHMS.len() * 2));
             push_u16(&mut ext, len_u16(SIGNATURE_ALGORITHMS.len() * 2));
@@ -435,6 +438,125 @@ pub fn classify_sslv2(buf: &[u8]) -> Parse {
     })
 }
 
+/// Largest server flight [`parse_flight`] reads: a chain of a few certificates, its staple and
+/// key exchange fit easily; anything larger is not a certificate chain worth judging.
+pub const MAX_FLIGHT: usize = 128 * 1024;
+
+/// The server's first flight to a TLS ≤ 1.2 hello, read past the ServerHello: before TLS 1.3
+/// the Certificate message travels in clear (RFC 5246 §7.4.2), so the chain of a server that
+/// shares no suite with rustls can still be judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flight {
+    /// `server_version` of the ServerHello.
+    pub version: u16,
+    /// The chosen suite.
+    pub cipher: Option<u16>,
+    /// The certificate_list, leaf first, as served (empty for anonymous suites).
+    pub chain: Vec<Vec<u8>>,
+    /// The OCSPResponse of a CertificateStatus message (RFC 6066 §8), if the server stapled.
+    pub ocsp: Option<Vec<u8>>,
+}
+
+/// A 24-bit length at `at`.
+fn u24_at(b: &[u8], at: usize) -> Option<usize> {
+    let x = b.get(at..at + 3)?;
+    Some((usize::from(x[0]) << 16) | (usize::from(x[1]) << 8) | usize::from(x[2]))
+}
+
+/// The `certificate_list` of a Certificate message body (RFC 5246 §7.4.2): a 24-bit total
+/// length, then each certificate with its own 24-bit length. `None` when malformed.
+fn certificate_list(body: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let total = u24_at(body, 0)?;
+    let list = body.get(3..3 + total)?;
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < list.len() {
+        let n = u24_at(list, at)?;
+        out.push(list.get(at + 3..at + 3 + n)?.to_vec());
+        at += 3 + n;
+    }
+    Some(out)
+}
+
+/// Reads the server's flight to a TLS ≤ 1.2 hello (RFC 5246 §7.3: ServerHello, Certificate,
+/// CertificateStatus, ServerKeyExchange, CertificateRequest, ServerHelloDone): done at the
+/// first message after the certificate and its staple, or at ServerHelloDone. Records are
+/// walked as [`classify`] walks them (warning alerts skipped, handshake bytes reassembled);
+/// anything but a ServerHello first, a fatal alert, a non-handshake record, a malformed
+/// message or more than [`MAX_FLIGHT`] bytes ends it with the [`Reply`] that says why.
+pub fn parse_flight(buf: &[u8]) -> Option<Result<Flight, Reply>> {
+    if buf.len() > MAX_FLIGHT {
+        return Some(Err(Reply::NonTls));
+    }
+    // Reassemble the handshake bytes of every complete record (and the started one).
+    let mut hs = Vec::new();
+    let mut off = 0;
+    while off < buf.len() {
+        let rest = &buf[off..];
+        if !(0x14..=0x17).contains(&rest[0]) || (rest.len() > 1 && rest[1] != 0x03) {
+            return Some(Err(Reply::NonTls));
+        }
+        if rest.len() < 5 {
+            break;
+        }
+        let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        if len == 0 || len > MAX_RECORD {
+            return Some(Err(Reply::NonTls));
+        }
+        let available = &rest[5..rest.len().min(5 + len)];
+        match rest[0] {
+            0x15 if available.len() >= 2 && available[0] != 0x01 => {
+                return Some(Err(Reply::Alert {
+                    description: available[1],
+                }));
+            }
+            0x15 => {}
+            0x16 => hs.extend_from_slice(available),
+            _ => return Some(Err(Reply::Unexpected)),
+        }
+        off += 5 + len;
+    }
+    let mut flight: Option<Flight> = None;
+    let mut at = 0;
+    while let (Some(&kind), Some(len)) = (hs.get(at), u24_at(&hs, at + 1)) {
+        // An incomplete message: more bytes are needed.
+        let body = hs.get(at + 4..at + 4 + len)?;
+        match (kind, flight.as_mut()) {
+            (0x02, None) => {
+                let Some(Reply::ServerHello {
+                    version, cipher, ..
+                }) = server_hello(&hs[at..at + 4 + len], true)
+                else {
+                    return Some(Err(Reply::Unexpected));
+                };
+                flight = Some(Flight {
+                    version,
+                    cipher,
+                    chain: Vec::new(),
+                    ocsp: None,
+                });
+            }
+            (0x0b, Some(f)) => match certificate_list(body) {
+                Some(chain) => f.chain = chain,
+                None => return Some(Err(Reply::NonTls)),
+            },
+            // CertificateStatus: status_type ocsp(1), 24-bit length, OCSPResponse.
+            (0x16, Some(f)) => {
+                if body.first() == Some(&0x01)
+                    && let Some(n) = u24_at(body, 1)
+                {
+                    f.ocsp = body.get(4..4 + n).map(<[u8]>::to_vec);
+                }
+            }
+            // ServerKeyExchange, CertificateRequest, ServerHelloDone: the chain is complete.
+            (0x0c..=0x0e, Some(f)) => return Some(Ok(f.clone())),
+            _ => return Some(Err(Reply::Unexpected)),
+        }
+        at += 4 + len;
+    }
+    None
+}
+
 /// The verdict on one offered version, from one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -533,11 +655,36 @@ pub struct Probed {
 /// Sends one hello to `addr` and classifies the reply, bounded by `deadline`, the connect
 /// limit and [`REPLY_TIMEOUT`]. The socket is closed after the first verdict.
 pub async fn exchange(addr: SocketAddr, hello: &[u8], sslv2: bool, deadline: Instant) -> Reply {
+    let parsed = converse(addr, hello, deadline, MAX_READ, |buf| {
+        let parsed = if sslv2 {
+            classify_sslv2(buf)
+        } else {
+            classify(buf)
+        };
+        match parsed {
+            Parse::Done(reply) => Some(reply),
+            Parse::Incomplete => None,
+        }
+    })
+    .await;
+    parsed.unwrap_or_else(|failed| failed)
+}
+
+/// Sends `hello` and reads until `parse` decides, more than `limit` bytes arrived
+/// ([`Reply::NonTls`]), the connection closed or the reply timed out. The socket is closed
+/// on return; the handshake is never finished.
+async fn converse<T>(
+    addr: SocketAddr,
+    hello: &[u8],
+    deadline: Instant,
+    limit: usize,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> Result<T, Reply> {
     let connect_deadline = deadline.min(Instant::now() + CONNECT_TIMEOUT);
     let mut tcp = match timeout_at(connect_deadline, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(_)) => return Reply::Closed,
-        Err(_) => return Reply::Timeout,
+        Ok(Err(_)) => return Err(Reply::Closed),
+        Err(_) => return Err(Reply::Timeout),
     };
     let _ = tcp.set_nodelay(true);
     let reply_deadline = deadline.min(Instant::now() + REPLY_TIMEOUT);
@@ -545,28 +692,41 @@ pub async fn exchange(addr: SocketAddr, hello: &[u8], sslv2: bool, deadline: Ins
         .await
         .is_err()
     {
-        return Reply::Timeout;
+        return Err(Reply::Timeout);
     }
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
-        let parsed = if sslv2 {
-            classify_sslv2(&buf)
-        } else {
-            classify(&buf)
-        };
-        if let Parse::Done(reply) = parsed {
-            return reply;
+        if let Some(done) = parse(&buf) {
+            return Ok(done);
         }
-        if buf.len() >= MAX_READ {
-            return Reply::NonTls;
+        if buf.len() >= limit {
+            return Err(Reply::NonTls);
         }
         match timeout_at(reply_deadline, tcp.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return Reply::Closed,
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(Reply::Closed),
             Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            Err(_) => return Reply::Timeout,
+            Err(_) => return Err(Reply::Timeout),
         }
     }
+}
+
+/// Reads the certificate chain of a server rustls cannot handshake with (no TLS 1.2 ECDHE +
+/// AEAD suite, or no TLS ≥ 1.2 at all): the TLS 1.2 hello with the broad suite list, the
+/// server's flight read up to the message after its Certificate ([`parse_flight`]).
+///
+/// # Errors
+///
+/// The [`Reply`] that ended the exchange without a flight (an alert, closed, timeout …).
+pub async fn server_flight(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    deadline: Instant,
+) -> Result<Flight, Reply> {
+    let mut random = [0u8; 32];
+    rand::fill(&mut random);
+    let hello = client_hello(Version::Tls12, sni, Suites::Tls12Broad, &random);
+    converse(addr, &hello, deadline, MAX_FLIGHT + 1, parse_flight).await?
 }
 
 /// Probes `version` at `addr` as CHECKS.md §10 says: the minimal hello first; for TLS 1.0 and
@@ -937,9 +1097,121 @@ mod tests {
                 .collect();
             let _ = classify(&bytes);
             let _ = classify_sslv2(&bytes);
+            let _ = parse_flight(&bytes);
             let mut tls = hex("16 03 01");
             tls.extend_from_slice(&bytes);
             let _ = classify(&tls);
+            let _ = parse_flight(&tls);
         }
+    }
+
+    /// A handshake message: type, 24-bit length, body.
+    fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![kind];
+        push_u24(&mut m, body.len());
+        m.extend_from_slice(body);
+        m
+    }
+
+    /// Handshake bytes cut into records of at most `size` bytes.
+    fn records(hs: &[u8], size: usize) -> Vec<u8> {
+        hs.chunks(size)
+            .flat_map(|c| {
+                let mut r = vec![0x16, 0x03, 0x03];
+                push_u16(&mut r, len_u16(c.len()));
+                r.extend_from_slice(c);
+                r
+            })
+            .collect()
+    }
+
+    /// ServerHello (TLS 1.2, AES128-SHA), Certificate with two certificates, CertificateStatus,
+    /// ServerHelloDone, written from RFC 5246 §7.4 and RFC 6066 §8 (the certificates are
+    /// opaque bytes here: the flight reader never parses them).
+    fn flight_bytes() -> Vec<u8> {
+        let mut hello = hex("03 03");
+        hello.extend_from_slice(&[7; 32]);
+        hello.extend_from_slice(&hex("00 00 2f 00"));
+        let (leaf, issuer) = (vec![0xaa; 700], vec![0xbb; 300]);
+        let mut list = Vec::new();
+        for c in [&leaf, &issuer] {
+            push_u24(&mut list, c.len());
+            list.extend_from_slice(c);
+        }
+        let mut cert = Vec::new();
+        push_u24(&mut cert, list.len());
+        cert.extend_from_slice(&list);
+        let mut hs = message(0x02, &hello);
+        hs.extend(message(0x0b, &cert));
+        hs.extend(message(0x16, &hex("01 00 00 03 30 01 02")));
+        hs.extend(message(0x0e, &[]));
+        hs
+    }
+
+    #[test]
+    fn flight_yields_version_suite_chain_and_staple_however_it_is_cut() {
+        let hs = flight_bytes();
+        for size in [16, 100, 512, 16_384] {
+            let bytes = records(&hs, size);
+            let got = parse_flight(&bytes).unwrap().unwrap();
+            assert_eq!(got.version, 0x0303);
+            assert_eq!(got.cipher, Some(0x002f));
+            assert_eq!(got.chain, [vec![0xaa; 700], vec![0xbb; 300]], "size {size}");
+            assert_eq!(got.ocsp, Some(hex("30 01 02")));
+            for cut in 0..bytes.len() {
+                assert_eq!(parse_flight(&bytes[..cut]), None, "size {size} cut {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn flight_ends_at_the_message_after_the_certificate() {
+        // RSA-kx servers send ServerHelloDone next; ECDHE servers ServerKeyExchange, which
+        // ends the read before ServerHelloDone arrives.
+        let mut hs = flight_bytes();
+        let done = hs.len() - 4;
+        hs.truncate(done);
+        hs.extend(message(0x0c, &[1, 2, 3]));
+        let got = parse_flight(&records(&hs, 16_384)).unwrap().unwrap();
+        assert_eq!(got.chain.len(), 2);
+    }
+
+    #[test]
+    fn flights_that_carry_no_chain_say_why() {
+        let alert = hex("15 03 03 00 02 02 28");
+        assert_eq!(
+            parse_flight(&alert),
+            Some(Err(Reply::Alert { description: 40 }))
+        );
+        let mut warned = hex("15 03 03 00 02 01 70");
+        warned.extend(records(&flight_bytes(), 16_384));
+        assert!(
+            parse_flight(&warned).unwrap().is_ok(),
+            "warning alert skipped"
+        );
+        assert_eq!(
+            parse_flight(b"HTTP/1.1 400 Bad Request\r\n"),
+            Some(Err(Reply::NonTls))
+        );
+        // A Certificate before any ServerHello.
+        assert_eq!(
+            parse_flight(&records(&message(0x0b, &hex("00 00 00")), 100)),
+            Some(Err(Reply::Unexpected))
+        );
+        // A certificate length running past its list.
+        let mut hs = flight_bytes()[..42].to_vec();
+        hs.extend(message(0x0b, &hex("00 00 04 00 00 09 aa")));
+        assert_eq!(
+            parse_flight(&records(&hs, 16_384)),
+            Some(Err(Reply::NonTls))
+        );
+        // An endless Certificate message is cut at the flight limit.
+        let mut hs = flight_bytes()[..42].to_vec();
+        hs.extend_from_slice(&hex("0b ff ff ff"));
+        hs.resize(MAX_FLIGHT + 1, 0);
+        assert_eq!(
+            parse_flight(&records(&hs, 16_384)),
+            Some(Err(Reply::NonTls))
+        );
     }
 }

@@ -54,6 +54,9 @@ pub struct AddressTls {
     pub leaf_parsed: bool,
     /// Handshake time.
     pub duration: Duration,
+    /// Set when rustls failed before any certificate arrived and the chain was read from the
+    /// server's answer to the hand-built TLS 1.2 hello instead: why rustls failed.
+    pub rustls_failure: Option<String>,
 }
 
 impl AddressTls {
@@ -271,6 +274,7 @@ async fn probe_address(
         certs: Vec::new(),
         leaf_parsed: false,
         duration: Duration::ZERO,
+        rustls_failure: None,
     };
     let tcp = match connect(addr, deadline).await {
         Ok(s) => s,
@@ -292,9 +296,17 @@ async fn probe_address(
             out.facts = Some(Arc::new(facts));
         }
         Ok((Err(e), facts)) => {
-            out.failure = Some(("tls_handshake", super::handshake_failure_detail(addr, &e)));
+            let detail = super::handshake_failure_detail(addr, &e);
             if !facts.chain.is_empty() {
                 out.facts = Some(Arc::new(facts));
+                out.failure = Some(("tls_handshake", detail));
+            } else if let Some(facts) = chain_without_rustls(target, name, addr, deadline).await {
+                // The certificate is judged like any other; tls_version says what the
+                // server offers instead of what rustls speaks.
+                out.facts = Some(Arc::new(facts));
+                out.rustls_failure = Some(detail);
+            } else {
+                out.failure = Some(("tls_handshake", detail));
             }
         }
         Err(_) => {
@@ -322,6 +334,41 @@ async fn probe_address(
         out.public_root = trusted == Some(true) && path_ends_at_public_root(target, &out.certs);
     }
     out
+}
+
+/// The chain of a server that shares no version or suite with rustls (TLS 1.2 with CBC or RSA
+/// key-exchange suites only, TLS 1.0/1.1 only): read in clear from its answer to the
+/// hand-built TLS 1.2 hello and verified as rustls would have. `None` when that answer holds
+/// no certificate either.
+async fn chain_without_rustls(
+    target: &Target,
+    name: &ServerName<'static>,
+    addr: SocketAddr,
+    deadline: Instant,
+) -> Option<TlsFacts> {
+    let sni = match name {
+        ServerName::DnsName(d) => Some(d.as_ref().to_owned()),
+        _ => None,
+    };
+    let flight = super::legacy::server_flight(addr, sni.as_deref(), deadline)
+        .await
+        .ok()
+        .filter(|f| !f.chain.is_empty())?;
+    let chain: Vec<CertificateDer<'static>> =
+        flight.chain.into_iter().map(CertificateDer::from).collect();
+    let verification = target.tls.verify(&chain, name, UnixTime::now());
+    Some(TlsFacts {
+        version: super::legacy::Version::from_wire(flight.version).map(|v| v.label()),
+        cipher: flight
+            .cipher
+            .and_then(|c| rustls::CipherSuite::from(c).as_str()),
+        group: None,
+        alpn: None,
+        sni,
+        chain: Arc::from(chain),
+        ocsp: flight.ocsp.map(Arc::from),
+        verification,
+    })
 }
 
 /// Whether some served certificate is issued by (or is) a public root, not a configured CA.
