@@ -104,6 +104,9 @@ pub struct Modules {
     pub profiles: BTreeMap<String, Layer>,
     /// `server.probe_allowed_hosts`; `None` = the configured targets' hosts.
     pub allowed_hosts: Option<Vec<config::HostPattern>>,
+    /// Per configured host, the first target's own settings (without `name`, `url` and
+    /// `http_url`): a URL on that host is probed with its CA, pins and headers.
+    pub host_targets: BTreeMap<String, Layer>,
 }
 
 /// Why `GET /probe` refuses a request.
@@ -130,7 +133,10 @@ impl Plan {
     }
 
     /// A one-off target for `GET /probe`: a configured target by name, or a URL on an allowed
-    /// host with the settings of `module` (a profile) over `defaults`.
+    /// host. A URL on a configured target's host is probed as that target would be (its CA,
+    /// `resolve` pin, headers …) with `module`, when given, in place of its profile and over
+    /// its own settings: the module says how to probe, the target where and with what. A URL
+    /// on a host allowed only by `server.probe_allowed_hosts` gets `module` over `defaults`.
     ///
     /// # Errors
     ///
@@ -165,19 +171,32 @@ impl Plan {
                 "host {host:?} is not a configured target host (see server.probe_allowed_hosts)"
             )));
         }
-        let profile = match module {
-            None | Some("") => Layer::default(),
-            Some(m) => self.modules.profiles.get(m).cloned().ok_or_else(|| {
-                AdHocError::BadRequest(format!(
-                    "unknown module {m:?}: modules are the config's profiles"
-                ))
-            })?,
-        };
         let own = Layer {
             url: Some(Spanned::new(url, Location::UNKNOWN, Location::UNKNOWN)),
             ..Layer::default()
         };
-        let merged = own.over(profile).over(self.modules.defaults.clone());
+        let host_target = self.modules.host_targets.get(&host).cloned();
+        let merged = match (module.filter(|m| !m.is_empty()), host_target) {
+            (Some(m), base) => {
+                let profile = self.modules.profiles.get(m).cloned().ok_or_else(|| {
+                    AdHocError::BadRequest(format!(
+                        "unknown module {m:?}: modules are the config's profiles"
+                    ))
+                })?;
+                own.over(profile).over(base.unwrap_or_default())
+            }
+            (None, Some(base)) => {
+                let profile = base
+                    .profile
+                    .as_ref()
+                    .and_then(|p| self.modules.profiles.get(&p.value))
+                    .cloned()
+                    .unwrap_or_default();
+                own.over(base).over(profile)
+            }
+            (None, None) => own,
+        };
+        let merged = merged.over(self.modules.defaults.clone());
         let mut b = Builder::new(&self.modules.path, cx);
         match plan_target(&mut b, &host, merged) {
             Some(t) if b.errors.is_empty() => Ok(t),
@@ -330,6 +349,7 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
 
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     let mut targets = Vec::new();
+    let mut host_targets: BTreeMap<String, Layer> = BTreeMap::new();
     for spanned in &file.targets {
         let loc = &spanned.referenced;
         let own = &spanned.value;
@@ -375,6 +395,14 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
         }
         let merged = merged.over(file.defaults.clone());
         if let Some(planned) = plan_target(&mut b, &name.value.0, merged) {
+            host_targets
+                .entry(planned.target.host.clone())
+                .or_insert_with(|| Layer {
+                    name: None,
+                    url: None,
+                    http_url: None,
+                    ..own.clone()
+                });
             targets.push(planned);
         }
     }
@@ -398,6 +426,7 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
                     .map(|(k, v)| (k.clone(), v.value.clone()))
                     .collect(),
                 allowed_hosts: file.server.probe_allowed_hosts.clone(),
+                host_targets,
             },
         })
     } else {

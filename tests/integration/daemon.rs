@@ -386,15 +386,16 @@ async fn probe_endpoint_is_blackbox_compatible_and_refuses_unconfigured_hosts() 
     let dir = tempfile::tempdir().unwrap();
     let ca = web.pki.write_ca(dir.path());
     let yaml = format!(
-        "scheduler:\n  initial_spread: 0s\ndefaults:\n  ca_file: {}\nprofiles:\n  web:\n    checks: [hsts]\ntargets:\n  - name: shop\n    url: https://{}/\n    checks: [health]\n",
-        ca.display(),
-        web.a.addr
+        "scheduler:\n  initial_spread: 0s\nprofiles:\n  web:\n    checks: [hsts]\ntargets:\n  - name: shop\n    url: https://{}/\n    ca_file: {}\n    checks: [health]\n",
+        web.a.addr,
+        ca.display()
     );
     let path = write(dir.path(), "prodprobe.yaml", &yaml);
     let mut d = Daemon::start(&path);
     d.wait_ready().await;
 
-    // A URL on a configured host, with a module (= profile): that run's series only.
+    // A URL on a configured host, with a module (= profile): that run's series only. The
+    // module chose the checks; the target's own CA (trusted nowhere else) still applies.
     let q = format!("/probe?target=https://{}/other&module=web", web.a.addr);
     let (status, head, body) = crate::support::http_request_with(
         d.addr,
@@ -430,6 +431,21 @@ async fn probe_endpoint_is_blackbox_compatible_and_refuses_unconfigured_hosts() 
         "no self-metrics in a probe answer"
     );
     assert!(web.a.requests().iter().any(|r| r.path == "/other"));
+
+    // Without a module, a URL on the host is probed as the configured target would be.
+    let q = format!("/probe?target=https://{}/other", web.a.addr);
+    let (status, _, body) = http_get(d.addr, &q, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        sample(
+            &body,
+            "probe_check_success",
+            &[("target", "127.0.0.1"), ("check", "health")]
+        ),
+        Some(1.0),
+        "{body}"
+    );
+    assert!(!body.contains("check=\"hsts\""), "{body}");
 
     // A configured target by name.
     let (status, _, body) = http_get(d.addr, "/probe?target=shop", None).await;
