@@ -1,7 +1,7 @@
 //! The `fetch` probe and the network engine: phases, chains as served, credentials, caps.
 
 use std::io::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderName, HeaderValue};
 use probes::evidence::{ChainEnd, Credential, Evidence};
@@ -307,4 +307,68 @@ async fn http2_servers_are_spoken_to_in_http2() {
         verdicts[0].findings
     );
     assert_eq!(srv.requests()[0].path, "/");
+}
+
+/// A listener on `ip:port` whose accept queue is full: the kernel drops further SYNs, so a
+/// connect to it hangs until the client's connect limit (a dead backend seen from outside).
+/// Returns the listener and the connections that fill its queue; drop them to free it.
+async fn clogged_listener(
+    ip: &str,
+    port: u16,
+) -> (tokio::net::TcpListener, Vec<tokio::net::TcpStream>) {
+    let addr: std::net::SocketAddr = format!("{ip}:{port}").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(addr).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(s)) => held.push(s),
+            Ok(Err(e)) => panic!("filling the accept queue of {addr}: {e}"),
+            // This connect hung: the queue is full.
+            Err(_) => return (listener, held),
+        }
+    }
+    panic!("the accept queue of {addr} never filled");
+}
+
+/// A name with two A records whose first backend never answers a SYN: the fetch engine gives
+/// each address its own connect limit and goes on to the next, as a browser does, instead of
+/// declaring the target unreachable.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_first_address_does_not_hide_the_live_second_one() {
+    use crate::support::dns::{Answer, DnsServer, a};
+    let pki = Pki::new();
+    let live = TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["shop.test"])),
+        |_| Resp::new(200).body("ok"),
+    )
+    .await;
+    let port = live.addr.port();
+    let (_clogged, _held) = clogged_listener("127.0.0.2", port).await;
+    let dns = DnsServer::start(|name, ty| match (name, ty) {
+        ("shop.test", hickory_resolver::proto::rr::RecordType::A) => Answer::Records(vec![
+            a("shop.test", "127.0.0.2"),
+            a("shop.test", "127.0.0.1"),
+        ]),
+        _ => Answer::NoData,
+    })
+    .await;
+    let engine = crate::support::engine_with_dns(dns.addr, Duration::from_secs(2));
+    let mut t = target(&format!("https://shop.test:{port}/"), pki.client(), None);
+    t.checks.retain(|c| c.id == "health");
+    let (runs, verdicts) = crate::support::evaluate_with(&engine, &t).await;
+    // Not unreachable: the second address answered, after the first one's 5 s connect limit,
+    // which the latency budget (2 s) rightly reports.
+    let ids: Vec<_> = verdicts[0].findings.iter().map(|f| f.id).collect();
+    assert_eq!(ids, ["slow"], "{:?}", verdicts[0].findings);
+    let run = run_of(&runs, ProbeKind::Health);
+    assert!(run.success, "{:?}", run.reason);
+    assert_eq!(live.count(), 1);
 }

@@ -183,11 +183,14 @@ static SIGNATURES: &[Signature] = &[
         def: INTERNAL_PATH,
         alternatives: &[
             &[(
-                r"(?:/home/[\w.-]+|/var/www|/usr/(?:local/)?lib|/opt|/srv|/app)/[\w./-]+\.(?:py|rb|php|js|ts|java|go|cs|jsp)\b",
+                // CHECKS.md's pattern behind a left boundary: the directory must start the
+                // path, not sit inside a URL (Next.js 404 pages link
+                // `/_next/static/chunks/app/layout-….js`, Django's `/static/app/js/main.js`).
+                r"(?:^|[^\w./-])(?:/home/[\w.-]+|/var/www|/usr/(?:local/)?lib|/opt|/srv|/app)/[\w./-]+\.(?:py|rb|php|js|ts|java|go|cs|jsp)\b",
                 1,
             )],
             &[(
-                r"[A-Za-z]:\\(?:[\w .()-]+\\)+[\w .()-]+\.(?:cs|vb|aspx?|php|py|js|java|config)\b",
+                r"(?:^|[^\w])[A-Za-z]:\\(?:[\w .()-]+\\)+[\w .()-]+\.(?:cs|vb|aspx?|php|py|js|java|config)\b",
                 1,
             )],
         ],
@@ -478,5 +481,29 @@ mod tests {
         let text = "failed in /var/www/app/index.php";
         assert!(matches(text, 200).is_empty());
         assert_eq!(matches(text, 500)[0].0, "internal_path");
+    }
+
+    #[test]
+    fn internal_paths_start_a_path_not_a_url_segment() {
+        for disclosed in [
+            "/app/server.js:12",
+            "at Object.<anonymous> (/app/src/index.ts:3:9)",
+            "File \"/srv/www/views.py\"",
+            "error in C:\\inetpub\\wwwroot\\Default.aspx",
+        ] {
+            assert_eq!(
+                matches(disclosed, 404).first().map(|m| m.0),
+                Some("internal_path"),
+                "{disclosed}"
+            );
+        }
+        // Asset URLs on framework 404 pages (Next.js App Router, Django static files).
+        for asset in [
+            r#"<script src="/_next/static/chunks/app/layout-8f1c2d.js" async=""></script>"#,
+            r#"<link href="/static/app/js/main.js">"#,
+            r#"<a href="https://cdn.example/opt/lib/x.js">"#,
+        ] {
+            assert!(matches(asset, 404).is_empty(), "{asset}");
+        }
     }
 }

@@ -255,12 +255,14 @@ impl Engine {
             }
         };
 
+        // Each address gets its own connect limit and a dead one does not hide the next (a
+        // browser moves on too); the run's deadline bounds the whole walk.
         let t0 = Instant::now();
-        let connect_deadline = deadline.min(t0 + CONNECT_TIMEOUT);
         let mut last = ("connect_error", String::from("no address to connect to"));
         let mut connected = None;
         for ip in addrs.iter().take(MAX_ADDRESSES) {
             let addr = SocketAddr::new(*ip, port);
+            let connect_deadline = deadline.min(Instant::now() + CONNECT_TIMEOUT);
             match timeout_at(connect_deadline, TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => {
                     connected = Some((stream, addr));
@@ -269,7 +271,9 @@ impl Engine {
                 Ok(Err(e)) => last = (io_reason(&e), format!("connecting to {addr}: {e}")),
                 Err(_) => {
                     last = ("connect_timeout", format!("connecting to {addr} timed out"));
-                    break;
+                    if Instant::now() >= deadline {
+                        break;
+                    }
                 }
             }
         }
