@@ -300,8 +300,9 @@ impl Limits {
         }
     }
 
-    /// Waits for a host permit, then a global one (so a busy host never holds global slots).
-    pub async fn acquire(&self, host: &str) -> Permits {
+    /// Waits for the host permits of a run of `kind` (one per request it keeps in flight, at
+    /// most the per-host limit), then a global one (so a busy host never holds global slots).
+    pub async fn acquire(&self, host: &str, kind: ProbeKind) -> Permits {
         let host_sem = {
             let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
             Arc::clone(
@@ -311,8 +312,12 @@ impl Limits {
             )
         };
         // The semaphores are never closed, so acquiring cannot fail.
+        let per_run = kind
+            .requests_in_flight()
+            .min(u32::try_from(self.per_host).unwrap_or(u32::MAX))
+            .max(1);
         let host = host_sem
-            .acquire_owned()
+            .acquire_many_owned(per_run)
             .await
             .expect("host semaphore is never closed");
         let global = Arc::clone(&self.global)
@@ -676,7 +681,7 @@ async fn job_loop(
             biased;
             () = cancel.cancelled() => return,
             () = shutdown.cancelled() => return,
-            p = limits.acquire(&rt.target.host) => p,
+            p = limits.acquire(&rt.target.host, job.kind) => p,
         };
         // A backoff may have started while this run waited for its permits.
         if !job.kind.runs_during_backoff() && rt.in_backoff() {
@@ -807,7 +812,7 @@ pub async fn run_once_within(
                             rt.mark_skipped(&[job.kind], "backoff");
                             return;
                         }
-                        let _permits = limits.acquire(&rt.target.host).await;
+                        let _permits = limits.acquire(&rt.target.host, job.kind).await;
                         execute(runner.as_ref(), rt, job).await;
                     }
                 });
@@ -845,7 +850,7 @@ pub async fn run_once_within(
                     rt.mark_skipped(&[job.kind], "backoff");
                     return;
                 }
-                let _permits = limits.acquire(&rt.target.host).await;
+                let _permits = limits.acquire(&rt.target.host, job.kind).await;
                 execute(runner.as_ref(), &rt, job).await;
             });
         }

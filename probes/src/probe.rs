@@ -122,6 +122,16 @@ impl ProbeKind {
         matches!(self, ProbeKind::Health | ProbeKind::Dns)
     }
 
+    /// Requests a run keeps in flight to the target at most: the fetch probe's main chain and
+    /// its plain-HTTP side run together; every other probe sends one request at a time. The
+    /// scheduler's per-host limit counts these (CHECKS.md §0.5: ≤ 2 concurrent requests).
+    pub const fn requests_in_flight(self) -> u32 {
+        match self {
+            ProbeKind::Fetch => 2,
+            _ => 1,
+        }
+    }
+
     /// The probe-level gauges it may produce.
     pub fn gauges(self) -> &'static [&'static GaugeDef] {
         match self {

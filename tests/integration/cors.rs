@@ -258,6 +258,25 @@ async fn every_misconfiguration_class_from_real_servers() {
             expected: &["acao_invalid"],
         },
         Case {
+            name: "space-separated ACAO list",
+            rule: Arc::new(|_: &Req| {
+                Resp::new(200).header(
+                    "Access-Control-Allow-Origin",
+                    "https://a.example.org https://b.example.org",
+                )
+            }),
+            allowed_origins: &[],
+            expected: &["acao_invalid"],
+        },
+        Case {
+            name: "a fixed ACAO on every response is static, not an echo: no Vary needed",
+            rule: Arc::new(|_: &Req| {
+                Resp::new(200).header("Access-Control-Allow-Origin", "https://app.example.org")
+            }),
+            allowed_origins: &["https://app.example.org"],
+            expected: &[],
+        },
+        Case {
             name: "ACAC True is not credentialed",
             rule: cors_server(
                 |o| {

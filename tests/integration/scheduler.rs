@@ -85,9 +85,16 @@ impl Runner for FakeRunner {
             for k in &keys {
                 self.enter(k.clone());
             }
+            let requests = format!("requests:{}", target.host);
+            for _ in 0..kind.requests_in_flight() {
+                self.enter(requests.clone());
+            }
             sleep(self.work).await;
             for k in &keys {
                 self.leave(k);
+            }
+            for _ in 0..kind.requests_in_flight() {
+                self.leave(&requests);
             }
             let mut run = probe::timed_out(kind, SystemTime::now(), self.work);
             run.success = true;
@@ -205,6 +212,27 @@ async fn per_host_and_global_limits_hold() {
     s.apply(&plan);
     sleep(Duration::from_secs(9)).await;
     assert_eq!(runner.max("all"), 3);
+}
+
+/// CHECKS.md §0.5: ≤ 2 concurrent requests per target. A fetch run keeps two in flight (its
+/// main chain and the plain-HTTP side), so it takes both host permits.
+#[tokio::test(start_paused = true)]
+async fn the_per_host_limit_counts_requests_in_flight_not_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let y = "scheduler:\n  initial_spread: 0s\n  per_host_concurrency: 2\ntargets:\n  - name: pages\n    url: https://same.test/\n    checks: [hsts]\n  - name: a\n    url: https://same.test/a\n    checks: [health]\n  - name: b\n    url: https://same.test/b\n    checks: [health]\n";
+    let plan = plan_from(dir.path(), y);
+    let runner = FakeRunner::new(Duration::from_secs(2));
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::new(Exporter::new()),
+        plan.scheduler.clone(),
+    );
+    s.apply(&plan);
+    sleep(Duration::from_secs(9)).await;
+    assert_eq!(runner.max("requests:same.test"), 2);
+    for t in ["pages", "a", "b"] {
+        assert_eq!(runner.runs_of(t), 1, "{t} still ran");
+    }
 }
 
 #[tokio::test(start_paused = true)]

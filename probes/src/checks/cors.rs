@@ -181,6 +181,13 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         (false, false, false, false, false);
     let mut any_acao = false;
     for path in &ev.paths {
+        // What the path answers without an Origin: a grant equal to it is static, not an echo.
+        let baseline_acao = path
+            .probes
+            .iter()
+            .find(|p| p.variant == Variant::Baseline)
+            .and_then(|p| p.outcome.as_ref().ok())
+            .and_then(acao);
         for p in &path.probes {
             let Ok(e) = &p.outcome else { continue };
             let acao_lines = lines(e, "access-control-allow-origin");
@@ -194,9 +201,11 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             }
             // Response-level facts.
             if acao_lines.len() > 1
-                || acao_lines
-                    .first()
-                    .is_some_and(|v| v.contains(',') || (v.len() > 1 && v.ends_with('/')))
+                || acao_lines.first().is_some_and(|v| {
+                    // A list, comma- or space-separated (nginx `add_header … "a b"`), or a
+                    // trailing slash: no Origin can ever equal it.
+                    v.contains([',', ' ', '\t']) || (v.len() > 1 && v.ends_with('/'))
+                })
             {
                 findings.push(Finding::new(&ACAO_INVALID, describe(p, e)));
             }
@@ -213,7 +222,10 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
                 continue;
             };
             let granted = allowed(e, origin);
-            if granted && !list_has(e, "vary", "origin") {
+            // "ACAO depends on Origin (any probe echoed)": a fixed ACAO that happens to equal
+            // the Origin sent (nginx `add_header … https://app.example`) depends on nothing.
+            let echoed = granted && baseline_acao.as_deref() != Some(origin);
+            if echoed && !list_has(e, "vary", "origin") {
                 findings.push(Finding::new(&MISSING_VARY_ORIGIN, describe(p, e)));
             }
             if !granted {
