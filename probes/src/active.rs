@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::backoff;
 use crate::context::ProbeContext;
-use crate::evidence::{Exchange, Failure, Hop, latin1};
+use crate::evidence::{Exchange, Failure, Hop, Phase, latin1};
 use crate::fetch::{Connection, RequestSpec};
 use crate::probe::ProbeKind;
 use crate::safety::method_allowed;
@@ -124,8 +124,14 @@ impl<'a, 'c> Session<'a, 'c> {
             // long (a slow-drip server held the path sweep for 38 × 15 s).
             Ok(Ok(e)) if e.body_timed_out => self.failed_in_a_row = FAILURES_BEFORE_GIVING_UP,
             Ok(Ok(_)) => self.failed_in_a_row = 0,
-            // A timeout already waited a full phase: the next request would wait as long.
-            Ok(Err(f)) if f.reason.ends_with("timeout") => {
+            // A connect or handshake timeout already waited a full phase: the next request
+            // would wait as long. A server that took the request and did not answer it in
+            // time may only be slow on that path (Spring writes a whole heap dump before its
+            // first byte): that counts as one failure, so three such in a row still stop.
+            Ok(Err(f))
+                if f.reason.ends_with("timeout")
+                    && matches!(f.phase, Phase::Resolve | Phase::Connect | Phase::Tls) =>
+            {
                 self.failed_in_a_row = FAILURES_BEFORE_GIVING_UP;
             }
             Ok(Err(_)) => self.failed_in_a_row += 1,
@@ -200,7 +206,7 @@ impl<'a, 'c> Session<'a, 'c> {
 fn not_connected(url: &Url) -> Failure {
     Failure {
         url: url.clone(),
-        phase: crate::evidence::Phase::Connect,
+        phase: Phase::Connect,
         reason: "connect_error",
         detail: "no connection".into(),
         timings: Default::default(),

@@ -279,6 +279,68 @@ async fn a_real_git_config_and_env_exposure() {
     );
 }
 
+/// Spring Boot writes a whole heap dump before its first byte: `/actuator/heapdump` outlasts
+/// the request timeout. That path is lost, but the sweep goes on and what it found stands.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_path_slower_than_the_timeout_does_not_void_the_sweep() {
+    let pki = Pki::new();
+    let srv = server(&pki, |r: &Req| match r.path.as_str() {
+        "/actuator/heapdump" => Resp::hang(),
+        "/.env" => Resp::new(200).body("APP_ENV=production\nDB_PASSWORD=hunter2\n"),
+        _ => Resp::new(404).html("<html><h1>Not Found</h1></html>"),
+    })
+    .await;
+    let t = target(&srv.url("https", "/"), pki.client(), None);
+    let v = verdict(&t, "exposed_paths").await;
+    assert_eq!(ids(&v), ["dotenv"], "{:?} {:?}", v.status, v.reason);
+    assert_eq!(v.status, Status::Fail);
+    assert_eq!(
+        srv.requests()
+            .iter()
+            .filter(|r| r.header("range").is_some())
+            .count(),
+        38,
+        "every path and baseline was asked for, the slow one included"
+    );
+}
+
+/// A catch-all that honours `Range` (nginx `try_files … /index.html`, Express static) answers
+/// every path 206 with the first 64 KiB: that is a soft 404, and a Spring `/actuator/env`
+/// cut at the same 64 KiB has the baseline's length but not its content, so it is found.
+#[tokio::test]
+async fn range_honouring_catch_all_and_a_cut_exposure_of_the_same_length() {
+    const CUT: usize = 64 * 1024;
+    let pki = Pki::new();
+    let page = {
+        let mut p = b"<!doctype html><html><body><div id=root></div>".to_vec();
+        p.resize(CUT, b' ');
+        p
+    };
+    let env = {
+        let mut e = br#"{"activeProfiles":["prod"],"propertySources":[{"name":"systemEnvironment","properties":{"#.to_vec();
+        while e.len() < CUT {
+            e.extend_from_slice(br#""KEY_X":{"value":"******"},"#);
+        }
+        e.truncate(CUT);
+        e
+    };
+    let srv = server(&pki, move |r: &Req| {
+        let body = if r.path == "/actuator/env" {
+            &env
+        } else {
+            &page
+        };
+        Resp::new(206)
+            .header("Content-Range", format!("bytes 0-{}/{}", CUT - 1, 4 * CUT))
+            .body(body)
+    })
+    .await;
+    let t = target(&srv.url("https", "/"), pki.client(), None);
+    let v = verdict(&t, "exposed_paths").await;
+    assert_eq!(ids(&v), ["actuator_env"], "{:#?}", v.findings);
+    assert_eq!(gauge(&v, "soft_404_detected"), 1.0);
+}
+
 #[tokio::test]
 async fn large_files_are_read_only_up_to_the_cap() {
     let pki = Pki::new();

@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use super::{CheckDef, CheckInput, Evaluation};
 use crate::active::{cert_gate, stopped_judgement};
 use crate::evidence::Exchange;
+use crate::fetch::OTHER_BODY_CAP;
 use crate::measure::{GaugeDef, Measurement};
 use crate::paths::{DEFAULT_PATHS, PathsEvidence, Shape};
 use crate::probe::ProbeKind;
@@ -113,7 +114,7 @@ static PROTECTED: GaugeDef = GaugeDef {
 };
 static SOFT_404: GaugeDef = GaugeDef {
     name: "soft_404_detected",
-    help: "1 if a random baseline path answered 200",
+    help: "1 if a random baseline path answered 200 (or 206 to its Range request)",
     labels: &[],
 };
 
@@ -233,9 +234,13 @@ fn baseline_like(
         return false;
     }
     let (lp, lb) = (e.body.len() as f64, b.body.len() as f64);
+    // Two bodies cut at the 64 KiB read (a 206 to `Range: bytes=0-65535`, or a capped 200)
+    // have equal lengths whatever they hold: only the hash and the signature can tell them
+    // apart (phpinfo or /actuator/env beside a large catch-all page).
+    let both_cut = e.body.len() >= OTHER_BODY_CAP && b.body.len() >= OTHER_BODY_CAP;
     normalised_hash(&e.body, &[e.url.path(), &ev.token])
         == normalised_hash(&b.body, &[b.url.path(), &ev.token])
-        || (lp - lb).abs() <= 0.05 * lb.max(lp)
+        || (!both_cut && (lp - lb).abs() <= 0.05 * lb.max(lp))
         || matches(&b.body)
 }
 
@@ -247,11 +252,11 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     if let Err(j) = cert_gate(input, ev.responses()) {
         return Evaluation::bare(j);
     }
-    if let Err(j) = stopped_judgement(ev.stopped) {
-        return Evaluation::bare(j);
-    }
+    // A sweep cut short (backoff, budget, an unanswering server) is judged on what it found:
+    // an exposure seen is real, but the absence of one proves nothing (checked below).
+    let stopped = stopped_judgement(ev.stopped);
     if ev.responses().next().is_none() {
-        return Evaluation::bare(Judgement::Error("no_response"));
+        return Evaluation::bare(stopped.err().unwrap_or(Judgement::Error("no_response")));
     }
     let opts = &input.target.options.exposed_paths;
     let mut findings: Vec<Finding> = Vec::new();
@@ -303,11 +308,17 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         }
         findings.push(f);
     }
+    if let Err(j) = stopped
+        && findings.is_empty()
+    {
+        return Evaluation::bare(j);
+    }
+    // A catch-all honouring Range answers the baseline 206 (nginx try_files, Express static).
     let soft = ev
         .baseline
         .iter()
         .filter_map(|b| b.outcome.as_ref().ok())
-        .any(|e| e.status == 200);
+        .any(|e| matches!(e.status, 200 | 206));
     let mut measurements = vec![
         Measurement::new(&CHECKED, ev.results.len() as f64),
         Measurement::new(&FOUND, found.len() as f64),

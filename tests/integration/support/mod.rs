@@ -260,6 +260,8 @@ pub struct Resp {
     pub body: Vec<u8>,
     /// Sent verbatim instead of the fields above.
     pub raw: Option<Vec<u8>>,
+    /// Never answer: hold the connection until the client gives up.
+    pub hang: bool,
 }
 
 impl Resp {
@@ -281,6 +283,13 @@ impl Resp {
     pub fn html(self, body: &str) -> Self {
         self.header("Content-Type", "text/html; charset=utf-8")
             .body(body)
+    }
+    /// A request the server takes and never answers (a path slower than any timeout).
+    pub fn hang() -> Self {
+        Resp {
+            hang: true,
+            ..Default::default()
+        }
     }
     pub fn redirect(status: u16, location: &str) -> Self {
         Resp::new(status).header("Location", location)
@@ -499,6 +508,12 @@ async fn serve_one<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     };
     let resp = handler(&req);
     log.lock().unwrap().push(req);
+    if resp.hang {
+        // Until the client closes (read returns 0) or fails.
+        let mut sink = [0u8; 1024];
+        while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+        return;
+    }
     let _ = s.write_all(&resp.bytes()).await;
     let _ = s.shutdown().await;
 }
