@@ -60,6 +60,8 @@ impl Stop {
 /// One request of the burst.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Attempt {
+    /// When the request started, from the burst's start.
+    pub at: Duration,
     /// Status, `None` when no response arrived.
     pub status: Option<u16>,
     /// Request start until the body was read.
@@ -185,10 +187,16 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
     {
         spec.headers.push((header::CONTENT_TYPE, ct));
     }
-    let mut session = Session::new(ProbeKind::RateLimit, target, cx, cap);
     let step = Duration::from_secs(1) / rps;
     let t0 = Instant::now();
     let burst_end = cx.deadline.min(t0 + RATE_LIMIT_MAX_DURATION);
+    // Every request ends by the burst's end too (CHECKS.md §12: ≤ 30 s in total).
+    let burst_cx = ProbeContext {
+        engine: cx.engine,
+        deadline: burst_end,
+    };
+    let mut session = Session::new(ProbeKind::RateLimit, target, &burst_cx, cap);
+    let mut start_at = t0;
     let mut attempts = Vec::new();
     let (mut first, mut last, mut failure, mut first_limited) = (None, None, None, None);
     let mut n = 1usize;
@@ -197,12 +205,14 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         if attempts.len() >= n {
             break Stop::Completed;
         }
-        let start_at = t0 + step * u32::try_from(attempts.len()).unwrap_or(u32::MAX);
         if start_at >= burst_end {
             break Stop::Deadline;
         }
         sleep_until(start_at).await;
         let r0 = Instant::now();
+        // Paced from the previous start, never from a fixed grid: after a slow request the
+        // next ones do not rush to catch up, so no second carries more than `rps` starts.
+        start_at = r0 + step;
         let sent = session.send(&spec).await;
         let latency = r0.elapsed();
         let hop = match sent {
@@ -213,14 +223,22 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         match hop {
             Err(f) => {
                 attempts.push(Attempt {
+                    at: r0 - t0,
                     status: None,
                     latency,
                 });
+                // Cut by the burst's end, not failed by the server.
+                let cut = f.reason.ends_with("timeout") && Instant::now() >= burst_end;
                 failure = Some(f);
-                break Stop::ConnectionError;
+                break if cut {
+                    Stop::Deadline
+                } else {
+                    Stop::ConnectionError
+                };
             }
             Ok(e) => {
                 attempts.push(Attempt {
+                    at: r0 - t0,
                     status: Some(e.status),
                     latency,
                 });

@@ -420,15 +420,10 @@ pub fn read(e: &Exchange, now: SystemTime) -> Fields {
         let lim = int_field(e, &format!("{prefix}limit"));
         let rem = int_field(e, &format!("{prefix}remaining"));
         let rst = int_field(e, &format!("{prefix}reset"));
-        if lim.is_none() && rem.is_none() && rst.is_none() {
-            continue;
-        }
-        let valid = [lim, rem, rst]
-            .iter()
-            .all(|v| v.is_none_or(|x| x.is_some()));
-        if !valid {
-            f.malformed
-                .push(format!("{prefix}* fields are not integers"));
+        // Each integer field stands on its own: `X-RateLimit-Reset: 1714000000.5` beside valid
+        // Limit and Remaining fields keeps those two. These fields are not RateLimit or
+        // RateLimit-Policy, so an unparsable one is ignored, never `ratelimit_header_malformed`.
+        if ![lim, rem, rst].iter().any(|v| matches!(v, Some(Some(_)))) {
             continue;
         }
         f.styles.push(style);
@@ -477,6 +472,29 @@ mod tests {
         assert!(parse_list("5;w=60").is_some());
         assert!(parse_list("a,").is_none());
         assert!(parse_list("\"unterminated").is_none());
+    }
+
+    #[test]
+    fn legacy_integer_fields_stand_on_their_own() {
+        let e = crate::checks::test_support::exchange(
+            &[
+                ("X-RateLimit-Limit", "1000"),
+                ("X-RateLimit-Remaining", "990"),
+                ("X-RateLimit-Reset", "1714000000.5"),
+            ],
+            "",
+        );
+        let f = read(&e, SystemTime::now());
+        assert_eq!(f.styles, [Style::LegacyX]);
+        assert_eq!(
+            (f.quota, f.remaining, f.reset),
+            (Some(1000), Some(990), None)
+        );
+        assert!(f.malformed.is_empty(), "{:?}", f.malformed);
+        // Nothing parses: no style, and still not `malformed` (not a RateLimit field).
+        let e = crate::checks::test_support::exchange(&[("X-RateLimit-Limit", "lots")], "");
+        let f = read(&e, SystemTime::now());
+        assert!(f.styles.is_empty() && f.malformed.is_empty(), "{f:?}");
     }
 
     #[test]

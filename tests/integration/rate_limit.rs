@@ -334,6 +334,41 @@ async fn the_burst_never_exceeds_its_cap() {
     assert_eq!(ids(&v), ["advertised_not_tested"]);
 }
 
+/// CHECKS.md §12 step 4: at most `rps` requests a second. A slow first answer (a cold start)
+/// must not make the following requests rush to catch up with a fixed schedule: each starts
+/// at least 1/rps after the previous one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_first_answer_does_not_make_the_burst_rush() {
+    let pki = Pki::new();
+    let first = Arc::new(AtomicUsize::new(0));
+    let srv = TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+        move |r: &Req| {
+            if r.path == "/login" && first.fetch_add(1, Ordering::SeqCst) == 0 {
+                // Blocks this connection's task only; the runtime has other workers.
+                std::thread::sleep(std::time::Duration::from_millis(600));
+            }
+            Resp::new(200).body("ok")
+        },
+    )
+    .await;
+    let mut t = rl_target(&srv, &pki);
+    t.options.rate_limit.burst = 6;
+    let (runs, verdicts) = crate::support::evaluate(&t).await;
+    assert_eq!(ids(&verdicts[0]), ["no_rate_limit_observed"]);
+    let run = crate::support::run_of(&runs, ProbeKind::RateLimit);
+    let probes::evidence::Evidence::RateLimit(e) = &run.evidence else {
+        panic!("{:?}", run.evidence)
+    };
+    assert_eq!(e.attempts.len(), 6);
+    let step = std::time::Duration::from_millis(1000 / 20);
+    for pair in e.attempts.windows(2) {
+        assert!(pair[1].at >= pair[0].at + step, "{:?}", e.attempts);
+    }
+    assert!(e.attempts[1].at >= std::time::Duration::from_millis(600));
+}
+
 #[tokio::test]
 async fn head_and_post_bursts_send_only_what_is_configured() {
     let pki = Pki::new();

@@ -56,7 +56,7 @@ struct Scripted {
     health_ok: AtomicBool,
     health_work: Duration,
     rate_limit_work: Duration,
-    fetch_work: Duration,
+    tls_work: Duration,
     /// The status (and Retry-After) of the cors probe's one response.
     cors: (u16, Option<&'static str>),
     log: Mutex<Vec<(String, ProbeKind, Duration, Duration)>>,
@@ -71,7 +71,7 @@ impl Scripted {
             health_ok: AtomicBool::new(true),
             health_work: Duration::from_millis(10),
             rate_limit_work: Duration::from_millis(10),
-            fetch_work: Duration::from_millis(10),
+            tls_work: Duration::from_millis(10),
             cors,
             log: Mutex::default(),
             rate_limit_running: AtomicUsize::new(0),
@@ -117,7 +117,7 @@ impl Runner for Scripted {
                     self.rate_limit_max.fetch_max(n, Ordering::SeqCst);
                     self.rate_limit_work
                 }
-                ProbeKind::Fetch => self.fetch_work,
+                ProbeKind::Tls => self.tls_work,
                 _ => Duration::from_millis(10),
             };
             sleep(work).await;
@@ -162,10 +162,12 @@ impl Runner for Scripted {
                         planned: 2,
                         attempts: vec![
                             Attempt {
+                                at: Duration::ZERO,
                                 status: Some(200),
                                 latency: work,
                             },
                             Attempt {
+                                at: work,
                                 status: Some(200),
                                 latency: work,
                             },
@@ -565,27 +567,27 @@ async fn a_restart_neither_repeats_the_burst_nor_forgets_a_backoff() {
 #[tokio::test(start_paused = true)]
 async fn a_backoff_cuts_runs_in_flight_that_must_not_continue() {
     let dir = tempfile::tempdir().unwrap();
-    // Two jobs, both in flight at once (per-host limit 2): a 15 s fetch and a cors run whose
-    // one response is a 429 with Retry-After: 600.
+    // Two jobs, both in flight at once (per-host limit 2, one request each): a 15 s tls run
+    // and a cors run whose one response is a 429 with Retry-After: 600.
     let plan = plan_from(
         dir.path(),
-        "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: shop\n    url: https://shop.test/\n    checks: [https_redirect, cors]\n    probes:\n      fetch: { interval: 5m, timeout: 1m }\n      cors: { interval: 30m, timeout: 1m }\n",
+        "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: shop\n    url: https://shop.test/\n    checks: [tls_cert, cors]\n    probes:\n      tls: { interval: 15m, timeout: 1m }\n      cors: { interval: 30m, timeout: 1m }\n",
     );
     let mut runner = Scripted::new((429, Some("600")));
-    Arc::get_mut(&mut runner).unwrap().fetch_work = Duration::from_secs(15);
+    Arc::get_mut(&mut runner).unwrap().tls_work = Duration::from_secs(15);
     let (_s, exporter) = scheduler(&plan, Arc::clone(&runner));
     sleep(Duration::from_secs(20)).await;
     assert_eq!(runner.starts("shop", ProbeKind::Cors).len(), 1);
     assert!(
-        runner.ends("shop", ProbeKind::Fetch).is_empty(),
-        "the 15 s fetch run was cut when the 429 arrived"
+        runner.ends("shop", ProbeKind::Tls).is_empty(),
+        "the 15 s tls run was cut when the 429 arrived"
     );
     let text = exporter.encode_text();
     assert_eq!(
         sample(
             &text,
             "prodprobe_skipped_runs_total",
-            &[("probe", "fetch"), ("reason", "backoff")]
+            &[("probe", "tls"), ("reason", "backoff")]
         ),
         Some(1.0),
         "{text}"
