@@ -181,3 +181,72 @@ async fn custom_thresholds_apply() {
     let v = verdict(&t, "hsts").await;
     assert!(v.findings.is_empty(), "{:?}", v.findings);
 }
+
+#[tokio::test]
+async fn a_preloaded_host_passes_even_when_a_precondition_fails() {
+    let web = web().await;
+    let mut t = target(&web.c.url("https", "/"), web.pki.client(), None);
+    t.options.preload = Some(Arc::new(PreloadList::from_entries([(
+        "127.0.0.1".to_owned(),
+        true,
+    )])));
+    let v = verdict(&t, "hsts").await;
+    assert_eq!(ids(&v), ["invalid_cert"]);
+    assert_eq!(v.findings[0].severity, Severity::Info);
+    assert_eq!(v.status, Status::Pass);
+}
+
+/// CHECKS.md §2: R1 is the first response of `GET https://host/`; a target path that answers
+/// does not make up for a root that does not.
+#[tokio::test]
+async fn a_root_that_does_not_answer_is_https_unavailable() {
+    let pki = crate::support::Pki::new();
+    let srv = crate::support::TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&crate::support::Leaf::valid(&["127.0.0.1"])),
+        |r: &crate::support::Req| match r.path.as_str() {
+            "/" => Resp {
+                raw: Some(b"garbage, not HTTP\r\n\r\n".to_vec()),
+                ..Resp::default()
+            },
+            _ => sts(GOOD),
+        },
+    )
+    .await;
+    let v = verdict(
+        &target(&srv.url("https", "/app"), pki.client(), None),
+        "hsts",
+    )
+    .await;
+    assert_eq!(ids(&v), ["https_unavailable"], "{:?}", v.findings);
+    assert!(
+        v.findings[0]
+            .evidence
+            .starts_with(&format!("GET https://{}/:", srv.addr)),
+        "{}",
+        v.findings[0].evidence
+    );
+}
+
+/// hstspreload asks for the HTTP→HTTPS redirect only "if you are listening on port 80": an
+/// apex that serves no plain HTTP at all is ready with the right header.
+#[tokio::test]
+async fn preload_ready_without_plain_http() {
+    let pki = crate::support::Pki::new();
+    let srv = crate::support::TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&crate::support::Leaf::valid(&["example.com"])),
+        |_: &crate::support::Req| sts("max-age=63072000; includeSubDomains; preload"),
+    )
+    .await;
+    let closed = crate::support::closed_port("127.0.0.1").await;
+    let mut t = target(
+        &format!("https://example.com:{}/", srv.addr.port()),
+        pki.client(),
+        Some(&format!("http://example.com:{closed}/")),
+    );
+    t.resolve = Some(std::net::IpAddr::from([127, 0, 0, 1]));
+    let v = verdict(&t, "hsts").await;
+    assert!(v.findings.is_empty(), "{:?}", v.findings);
+    assert_eq!(gauge(&v, "hsts_preload_ready"), 1.0);
+}

@@ -456,23 +456,34 @@ fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
             metrics(None, false, preloaded),
         );
     }
+    // A host on the preload list passes: every finding becomes info (CHECKS.md §2), the
+    // preconditions' included.
+    let finish = |mut findings: Vec<Finding>, measurements: Vec<Measurement>| {
+        if preloaded {
+            for f in &mut findings {
+                f.severity = Severity::Info;
+            }
+        }
+        Evaluation::new(Judgement::Evaluated(findings), measurements)
+    };
+    let unavailable = |f: &crate::evidence::Failure| {
+        Finding::new(
+            &HTTPS_UNAVAILABLE,
+            format!("GET {}: {} ({})", f.url, f.reason, f.detail),
+        )
+    };
     let r1 = match fetch.main.first() {
         Ok(e) => e,
-        Err(f) => {
-            return Evaluation::new(
-                Judgement::Evaluated(vec![Finding::new(
-                    &HTTPS_UNAVAILABLE,
-                    format!("GET {}: {} ({})", f.url, f.reason, f.detail),
-                )]),
-                metrics(None, false, preloaded),
-            );
-        }
+        Err(f) => return finish(vec![unavailable(f)], metrics(None, false, preloaded)),
     };
 
-    // R1 = the target path's first response, plus https://host/ when the path differs; worst wins.
+    // R1 = the target path's first response, plus https://host/ when the path differs (CHECKS.md
+    // §2's R1 proper, so it must answer too); worst wins.
     let mut judged: Vec<ResponseJudgement> = vec![judge_response(r1, opts)];
-    if let Some(Ok(root)) = fetch.root.as_ref().map(|c| c.first()) {
-        judged.push(judge_response(root, opts));
+    match fetch.root.as_ref().map(|c| c.first()) {
+        Some(Ok(root)) => judged.push(judge_response(root, opts)),
+        Some(Err(f)) => return finish(vec![unavailable(f)], metrics(None, false, preloaded)),
+        None => {}
     }
     let worst_idx = (0..judged.len())
         .max_by(|&a, &b| worst(&judged[a]).cmp(&worst(&judged[b])).then(b.cmp(&a)))
@@ -485,11 +496,11 @@ fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
         .and_then(|t| t.verification.failure_reason())
     {
         // RFC 6797 §8.1: UAs ignore STS received over a connection with certificate errors.
-        return Evaluation::new(
-            Judgement::Evaluated(vec![Finding::new(
+        return finish(
+            vec![Finding::new(
                 &INVALID_CERT,
                 format!("GET {}: certificate {reason}", r1.url),
-            )]),
+            )],
             metrics(Some(&chosen), false, preloaded),
         );
     }
@@ -499,10 +510,13 @@ fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
         .http
         .first()
         .map(|c| https_redirect::analyze(c, &target.options.https_redirect, None));
+    // hstspreload asks for the redirect only "if you are listening on port 80": a host that
+    // serves no plain HTTP at all meets it.
     let redirect_ok = redirect.as_ref().is_some_and(|a| {
-        a.first_hop_https
-            && a.first_hop_same_host
-            && a.findings.iter().all(|f| f.severity == Severity::Info)
+        !a.served
+            || (a.first_hop_https
+                && a.first_hop_same_host
+                && a.findings.iter().all(|f| f.severity == Severity::Info))
     });
     let apex = registrable_domain(&target.host).is_some_and(|d| d == target.host);
     let ready = chosen.max_age.is_some_and(|a| a >= PRELOAD_MIN_MAX_AGE)
@@ -547,15 +561,7 @@ fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
             ),
         ));
     }
-    if preloaded {
-        for f in &mut findings {
-            f.severity = Severity::Info;
-        }
-    }
-    Evaluation::new(
-        Judgement::Evaluated(findings),
-        metrics(Some(&chosen), ready, preloaded),
-    )
+    finish(findings, metrics(Some(&chosen), ready, preloaded))
 }
 
 #[cfg(test)]
