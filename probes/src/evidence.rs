@@ -141,7 +141,24 @@ impl Exchange {
             return None;
         }
         let location = self.headers.get(http::header::LOCATION)?;
-        let location = latin1(location.as_bytes());
+        // Browsers read a raw non-ASCII Location as UTF-8 (IIS and ASP.NET send `/café`
+        // unencoded), not as the Latin-1 of other fields: decoded as Latin-1, `é` would be
+        // re-encoded as two characters and the redirect would lead elsewhere. Bytes that are
+        // not UTF-8 are percent-encoded one by one.
+        let location = match std::str::from_utf8(location.as_bytes()) {
+            Ok(s) => s.to_owned(),
+            Err(_) => location
+                .as_bytes()
+                .iter()
+                .map(|&b| {
+                    if b.is_ascii() {
+                        char::from(b).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect(),
+        };
         let location = location.trim();
         if location.is_empty() {
             return None;
@@ -480,5 +497,40 @@ pub struct Credential {
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: <redacted>", self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::test_support::exchange_at;
+
+    fn redirect(location: &[u8]) -> Option<String> {
+        let mut e = exchange_at("https://shop.example/a/b", &[], "");
+        e.status = 302;
+        e.headers.insert(
+            http::header::LOCATION,
+            http::HeaderValue::from_bytes(location).unwrap(),
+        );
+        e.redirect_target().map(|u| u.to_string())
+    }
+
+    #[test]
+    fn location_resolves_per_rfc_3986_and_reads_raw_utf8_as_browsers_do() {
+        assert_eq!(redirect(b"../c").as_deref(), Some("https://shop.example/c"));
+        assert_eq!(
+            redirect("/café".as_bytes()).as_deref(),
+            Some("https://shop.example/caf%C3%A9")
+        );
+        assert_eq!(
+            redirect("https://bücher.example/".as_bytes()).as_deref(),
+            Some("https://xn--bcher-kva.example/")
+        );
+        // Latin-1 bytes that are not UTF-8: percent-encoded as they are.
+        assert_eq!(
+            redirect(b"/caf\xe9").as_deref(),
+            Some("https://shop.example/caf%E9")
+        );
+        assert_eq!(redirect(b"  "), None);
     }
 }
