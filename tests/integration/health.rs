@@ -59,6 +59,18 @@ async fn web() -> Web {
             ),
         ),
         ("/not-json", json(200, "application/json", "{not json")),
+        // ASP.NET Core: the default writer (text/plain) and HealthChecks.UI's JSON writer.
+        ("/aspnet-healthy", json(200, "text/plain", "Healthy")),
+        ("/aspnet-degraded", json(200, "text/plain", "Degraded")),
+        ("/aspnet-unhealthy", json(503, "text/plain", "Unhealthy")),
+        (
+            "/aspnet-ui",
+            json(
+                200,
+                "application/json",
+                r#"{"status":"Degraded","totalDuration":"00:00:00.01","entries":{"db":{"status":"Unhealthy","duration":"00:00:00.01"},"self":{"status":"Healthy"}}}"#,
+            ),
+        ),
     ];
     let c = vec![(
         "/pass",
@@ -92,6 +104,15 @@ async fn every_finding_from_real_responses() {
         ("/login", &["bad_status"], Status::Fail, -1.0),
         ("/components", &[], Status::Pass, 2.0),
         ("/not-json", &[], Status::Pass, -1.0),
+        ("/aspnet-healthy", &[], Status::Pass, 2.0),
+        ("/aspnet-degraded", &["degraded"], Status::Fail, 1.0),
+        (
+            "/aspnet-unhealthy",
+            &["bad_status", "reports_unhealthy"],
+            Status::Fail,
+            0.0,
+        ),
+        ("/aspnet-ui", &["degraded"], Status::Fail, 1.0),
     ];
     for (path, expected, status, reported) in cases {
         let t = target(&web.a(path), web.pki.client(), None);
@@ -100,6 +121,9 @@ async fn every_finding_from_real_responses() {
         let m = |name: &str| gauge(&v, name);
         assert_eq!(m("health_reported_status"), *reported, "case {path}");
     }
+    let t = target(&web.a("/aspnet-ui"), web.pki.client(), None);
+    let v = verdict(&t, "health").await;
+    assert_eq!(gauge(&v, "health_component_failures"), 1.0);
 }
 
 #[tokio::test]

@@ -107,12 +107,18 @@ pub enum Reported {
 
 fn classify(status: &str) -> Option<Reported> {
     match status.to_ascii_lowercase().as_str() {
-        "pass" | "ok" | "up" => Some(Reported::Pass),
-        "warn" | "unknown" => Some(Reported::Warn),
-        "fail" | "error" | "down" | "out_of_service" => Some(Reported::Fail),
+        // CHECKS.md §11, plus ASP.NET Core's `HealthStatus` names (Healthy, Degraded,
+        // Unhealthy: its default writer and the widespread HealthChecks.UI JSON writer).
+        "pass" | "ok" | "up" | "healthy" => Some(Reported::Pass),
+        "warn" | "unknown" | "degraded" => Some(Reported::Warn),
+        "fail" | "error" | "down" | "out_of_service" | "unhealthy" => Some(Reported::Fail),
         _ => None,
     }
 }
+
+/// The JSON keys under which component statuses nest: the draft's `checks`, Spring's
+/// `components` (and `details`), ASP.NET Core HealthChecks.UI's `entries`.
+const COMPONENT_KEYS: [&str; 4] = ["checks", "components", "details", "entries"];
 
 /// The parsed body: top-level status (with the raw value) and failing component entries.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -136,7 +142,7 @@ fn count_failures(v: &serde_json::Value, depth: usize) -> u32 {
                 .and_then(|s| s.as_str())
                 .and_then(classify)
                 .is_some_and(|r| r == Reported::Fail);
-            let nested: u32 = ["checks", "components", "details"]
+            let nested: u32 = COMPONENT_KEYS
                 .iter()
                 .filter_map(|k| map.get(*k))
                 .map(|c| children_failures(c, depth + 1))
@@ -172,11 +178,19 @@ pub fn read_body(e: &Exchange) -> BodyStatus {
         if let Some(s) = map.get("status").and_then(|s| s.as_str()) {
             out.status = classify(s).map(|r| (r, s.to_owned()));
         }
-        out.component_failures = ["checks", "components"]
+        out.component_failures = COMPONENT_KEYS
             .iter()
             .filter_map(|k| map.get(*k))
             .map(|c| children_failures(c, 1))
             .sum();
+    }
+    // ASP.NET Core's default writer: the bare status name as text/plain.
+    if out.status.is_none()
+        && e.media_type().as_deref() == Some("text/plain")
+        && let word = text.trim()
+        && matches!(word, "Healthy" | "Degraded" | "Unhealthy")
+    {
+        out.status = classify(word).map(|r| (r, word.to_owned()));
     }
     out.verbose_failures = text
         .lines()
