@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::daemon::Daemon;
 use crate::support::web::Web;
-use crate::support::{Resp, closed_port, http_get, write};
+use crate::support::{Resp, closed_port, http_get, sample, write};
 
 fn repo(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -267,6 +267,16 @@ async fn promtool_finds_nothing_in_a_real_scrape() {
     let mut d = Daemon::start(&path);
     d.wait_ready().await;
     let text = d.metrics().await;
+    // Opted in: the per-check timing series of CHECKS.md §0.4 are there (ADR 0004).
+    for name in [
+        "probe_check_duration_seconds",
+        "probe_check_last_run_timestamp_seconds",
+    ] {
+        assert!(
+            sample(&text, name, &[("target", "good"), ("check", "hsts")]).is_some(),
+            "{name} missing with check_timing_metrics: true"
+        );
+    }
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
