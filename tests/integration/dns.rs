@@ -45,6 +45,9 @@ fn zone(name: &str, ty: RecordType) -> Answer {
             recs(vec![r])
         }
         ("v4nx6.example.test", AAAA) => Answer::NxDomain,
+        // Authoritative servers that SERVFAIL AAAA while A resolves.
+        ("v6fail.example.test", A) => recs(vec![a("v6fail.example.test", "127.0.0.1")]),
+        ("v6fail.example.test", AAAA) => Answer::ServFail,
         ("slow.example.test", A) => Answer::Late(
             Duration::from_millis(1300),
             Box::new(recs(vec![a("slow.example.test", "127.0.0.1")])),
@@ -70,6 +73,11 @@ fn zone(name: &str, ty: RecordType) -> Answer {
         ("lewild.pki.test", CAA) => recs(vec![
             caa("lewild.pki.test", false, "issue", "letsencrypt.org"),
             caa("lewild.pki.test", false, "issuewild", ";"),
+        ]),
+        ("mixed.pki.test", A) => recs(vec![a("mixed.pki.test", "127.0.0.1")]),
+        ("mixed.pki.test", CAA) => recs(vec![
+            caa("mixed.pki.test", false, "issue", "pki.goog"),
+            caa("mixed.pki.test", false, "issuewild", "letsencrypt.org"),
         ]),
         _ => Answer::NoData,
     }
@@ -114,6 +122,8 @@ async fn every_resolution_and_caa_finding_from_a_local_dns_server() {
         ("v4only.example.test", &["no_ipv6"], Status::Pass),
         ("v6only.example.test", &["no_ipv4"], Status::Pass),
         ("v4nx6.example.test", &["no_ipv6"], Status::Pass),
+        // One family failing is no outage: the host resolves.
+        ("v6fail.example.test", &["no_ipv6"], Status::Pass),
         ("slow.example.test", &["slow_resolution"], Status::Pass),
         (
             "critical.example.test",
@@ -130,6 +140,13 @@ async fn every_resolution_and_caa_finding_from_a_local_dns_server() {
         assert_eq!(sorted(&v), want, "{host}: {:?}", v.findings);
         assert_eq!(v.status, *status, "{host}: {:?}", v.findings);
     }
+    let v = dns_verdict(&server, "https://v6fail.example.test/", |_| {}).await;
+    assert!(
+        v.findings[0].evidence.contains("AAAA") && v.findings[0].evidence.contains("servfail"),
+        "the failed lookup stays named: {}",
+        v.findings[0].evidence
+    );
+    assert_eq!(gauge(&v, "dns_resolve_success"), 1.0);
     // TTLs as served, not clamped to the resolver cache's one day.
     let v = dns_verdict(&server, "https://v4nx6.example.test/", |_| {}).await;
     assert_eq!(gauge(&v, "dns_min_ttl_seconds"), 172_800.0);
@@ -238,6 +255,12 @@ async fn caa_blocks_the_ca_of_the_leaf_the_tls_probe_saw() {
         (
             "lewild.pki.test",
             vec!["*.pki.test", "lewild.pki.test"],
+            true,
+        ),
+        // issuewild allows the wildcard name, issue forbids the plain one (CHECKS.md §16).
+        (
+            "mixed.pki.test",
+            vec!["mixed.pki.test", "*.mixed.pki.test"],
             true,
         ),
     ] {

@@ -149,8 +149,8 @@ pub fn ca_domains(leaf: &CertDetails) -> &'static [&'static str] {
     }
 }
 
-/// Whether `records` authorise one of `domains` for a leaf that is (or is not) a wildcard
-/// (RFC 8659 §4.2, §4.3: issuewild, when present, governs wildcard names).
+/// Whether `records` authorise one of `domains` for a name that is (or is not) a wildcard
+/// (RFC 8659 §4.2, §4.3: issuewild, when present, governs wildcard names; issue otherwise).
 pub fn authorises(records: &[CaaRecord], domains: &[&str], wildcard: bool) -> bool {
     let of = |tag: &'static str| -> Vec<&CaaRecord> {
         records.iter().filter(|r| r.tag == tag).collect()
@@ -168,6 +168,30 @@ pub fn authorises(records: &[CaaRecord], domains: &[&str], wildcard: bool) -> bo
         .iter()
         .filter_map(|r| r.issuer())
         .any(|d| domains.contains(&d.as_str()))
+}
+
+/// The CAA properties that do not authorise one of `domains` for a leaf with SAN dNSNames
+/// `names` (CHECKS.md §16 `caa_blocks_current_ca`): `issue` when a plain name is blocked,
+/// `issuewild` (or `issue`, absent any issuewild, RFC 8659 §4.3) when a wildcard name is.
+/// A leaf for `example.com` and `*.example.com` needs both.
+pub fn blocking_properties(
+    records: &[CaaRecord],
+    domains: &[&str],
+    names: &[String],
+) -> Vec<&'static str> {
+    let wildcard = |n: &String| n.starts_with("*.");
+    let mut out = Vec::new();
+    if names.iter().any(|n| !wildcard(n)) && !authorises(records, domains, false) {
+        out.push("issue");
+    }
+    if names.iter().any(wildcard) && !authorises(records, domains, true) {
+        let wild = records.iter().any(|r| r.tag == "issuewild");
+        let tag = if wild { "issuewild" } else { "issue" };
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    out
 }
 
 fn family_failure(name: &str, f: &FamilyLookup) -> Option<String> {
@@ -203,23 +227,34 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             .filter(|(_, f)| f.error.is_some_and(|r| r != "nxdomain"))
             .filter_map(|(n, f)| family_failure(n, f))
             .collect();
-        if !failures.is_empty() {
-            findings.push(Finding::new(
-                &RESOLUTION_FAILED,
-                format!("{host}: {}", failures.join("; ")),
-            ));
-        }
         let (n4, n6) = (v4.addresses.len(), v6.addresses.len());
-        if n4 == 0 && n6 == 0 && failures.is_empty() {
-            findings.push(Finding::new(
-                &NO_ADDRESS,
-                format!("{host}: NOERROR without A or AAAA records"),
-            ));
-        } else if n4 > 0 && n6 == 0 && v6.error.is_none_or(|e| e == "nxdomain") {
+        // The host resolves when either family does: an outage is no address at all. A
+        // family whose lookup failed (authoritative servers that SERVFAIL or drop AAAA) is a
+        // missing family, its failure kept as the evidence.
+        let missing = |family: &str, f: &FamilyLookup| match f.error {
+            Some(e) if e != "nxdomain" => format!(
+                "{host} has no {family} record: the lookup failed ({})",
+                family_failure(family, f).unwrap_or_else(|| e.to_owned())
+            ),
             // (An NXDOMAIN for one type only is a broken server, but the family is missing.)
-            findings.push(Finding::new(&NO_IPV6, format!("{host} has no AAAA record")));
-        } else if n6 > 0 && n4 == 0 && v4.error.is_none_or(|e| e == "nxdomain") {
-            findings.push(Finding::new(&NO_IPV4, format!("{host} has no A record")));
+            _ => format!("{host} has no {family} record"),
+        };
+        if n4 == 0 && n6 == 0 {
+            if failures.is_empty() {
+                findings.push(Finding::new(
+                    &NO_ADDRESS,
+                    format!("{host}: NOERROR without A or AAAA records"),
+                ));
+            } else {
+                findings.push(Finding::new(
+                    &RESOLUTION_FAILED,
+                    format!("{host}: {}", failures.join("; ")),
+                ));
+            }
+        } else if n6 == 0 {
+            findings.push(Finding::new(&NO_IPV6, missing("AAAA", v6)));
+        } else if n4 == 0 {
+            findings.push(Finding::new(&NO_IPV4, missing("A", v4)));
         }
     }
     if e.duration > SLOW_RESOLUTION {
@@ -248,9 +283,9 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
                 .and_then(|t| t.addresses.iter().find_map(|a| a.leaf()));
             if let Some(leaf) = leaf {
                 let domains = ca_domains(leaf);
-                let wildcard = leaf.dns_names.iter().any(|n| n.starts_with("*."));
-                if !domains.is_empty() && !authorises(records, domains, wildcard) {
-                    let tag = if wildcard { "issuewild/issue" } else { "issue" };
+                let blocking = blocking_properties(records, domains, &leaf.dns_names);
+                if !domains.is_empty() && !blocking.is_empty() {
+                    let tag = blocking.join(" and ");
                     findings.push(Finding::new(
                         &CAA_BLOCKS_CURRENT_CA,
                         format!(
@@ -345,5 +380,34 @@ mod tests {
         assert!(authorises(&recs, le, false));
         assert!(!authorises(&recs, le, true));
         assert!(authorises(&[rec("issue", "letsencrypt.org")], le, true));
+    }
+
+    #[test]
+    fn a_leaf_with_plain_and_wildcard_names_needs_issue_and_issuewild() {
+        let le = &["letsencrypt.org"][..];
+        let names = |n: &[&str]| -> Vec<String> { n.iter().map(|s| (*s).to_owned()).collect() };
+        let mixed = names(&["example.com", "*.example.com"]);
+        // issuewild allows the wildcard, issue forbids the plain name.
+        let recs = [
+            rec("issue", "pki.goog"),
+            rec("issuewild", "letsencrypt.org"),
+        ];
+        assert_eq!(blocking_properties(&recs, le, &mixed), ["issue"]);
+        assert!(blocking_properties(&recs, le, &names(&["*.example.com"])).is_empty());
+        // The reverse: issue allows, issuewild forbids.
+        let recs = [rec("issue", "letsencrypt.org"), rec("issuewild", ";")];
+        assert_eq!(blocking_properties(&recs, le, &mixed), ["issuewild"]);
+        assert!(blocking_properties(&recs, le, &names(&["example.com"])).is_empty());
+        // No issuewild: issue governs both (RFC 8659 §4.3), named once.
+        let recs = [rec("issue", "pki.goog")];
+        assert_eq!(blocking_properties(&recs, le, &mixed), ["issue"]);
+        let recs = [rec("issue", "letsencrypt.org")];
+        assert!(blocking_properties(&recs, le, &mixed).is_empty());
+        // Both forbid.
+        let recs = [rec("issue", ";"), rec("issuewild", ";")];
+        assert_eq!(
+            blocking_properties(&recs, le, &mixed),
+            ["issue", "issuewild"]
+        );
     }
 }
