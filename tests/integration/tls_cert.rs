@@ -13,7 +13,11 @@ use probes::tls::inspect;
 use probes::tls::probe::{AddressTls, TlsEvidence};
 use probes::tls::{TlsClient, TlsFacts, Verification};
 use probes::verdict::{Severity, Status};
-use rcgen::{DnType, KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_ED25519};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    PKCS_ECDSA_P256_SHA256, PKCS_ED25519,
+};
+use rustls::pki_types::PrivatePkcs8KeyDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
@@ -265,6 +269,153 @@ async fn an_expired_certificate_still_exports_every_fact() {
         .unwrap();
     assert!(finding.evidence.contains("leaf #0"), "{}", finding.evidence);
     assert_eq!(finding.severity, Severity::Critical);
+}
+
+/// CA parameters named `cn`, valid from `from` to `to` days from now.
+fn ca_params(cn: &str, from: i64, to: i64) -> CertificateParams {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let t = OffsetDateTime::now_utc();
+    p.not_before = t + days(from);
+    p.not_after = t + days(to);
+    p
+}
+
+/// A leaf for `leaf` signed by `issuer`: (certificate, key).
+fn leaf_of(
+    leaf: &Leaf,
+    issuer: &Issuer<'static, KeyPair>,
+) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
+    let key = KeyPair::generate().unwrap();
+    let cert = Pki::params(leaf).signed_by(&key, issuer).unwrap();
+    (
+        cert.der().clone(),
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    )
+}
+
+/// CHECKS.md §9: `expired` is for certificates of the validated path. Servers still send
+/// expired cross-signs (ISRG Root X1 signed by DST Root CA X3, expired 2024-09-30) after a
+/// valid chain: path building goes around them, so they raise no `expired`, do not hide the
+/// leaf's `expires_soon`, and do not set the path's earliest expiry; their expiry is named in
+/// chain_order (info). An expired intermediate on the only path still is `expired`.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_cross_sign_off_the_path_is_not_expired_an_expired_intermediate_is() {
+    let root_key = KeyPair::generate().unwrap();
+    let root_der = ca_params("prodprobe test X1", -1000, 3000)
+        .self_signed(&root_key)
+        .unwrap()
+        .der()
+        .clone();
+    // X1's own key and name, certified by an older root that expired 30 days ago.
+    let dst = Issuer::new(
+        ca_params("prodprobe test DST X3", -3000, -30),
+        KeyPair::generate().unwrap(),
+    );
+    let cross = ca_params("prodprobe test X1", -1500, -30)
+        .signed_by(&root_key, &dst)
+        .unwrap()
+        .der()
+        .clone();
+    let root = Issuer::new(ca_params("prodprobe test X1", -1000, 3000), root_key);
+    let int_key = KeyPair::generate().unwrap();
+    let int_params = ca_params("prodprobe test R3", -100, 800);
+    let int_der = int_params.signed_by(&int_key, &root).unwrap().der().clone();
+    let int = Issuer::new(int_params, int_key);
+    let tls = Arc::new(TlsClient::new(std::slice::from_ref(&root_der)).unwrap());
+
+    // 15 days left on a 90-day leaf, then R3, then the expired cross-sign of X1.
+    let (leaf_der, key) = leaf_of(&leaf(&["127.0.0.1"], -75, 15), &int);
+    let srv = serve(crate::support::server_config(
+        vec![leaf_der.clone(), int_der, cross],
+        key,
+    ))
+    .await;
+    let mut t = target(&srv.url("https", "/"), Arc::clone(&tls), None);
+    t.checks.retain(|c| c.id == "tls_cert");
+    let (runs, verdicts) = crate::support::evaluate(&t).await;
+    let v = &verdicts[0];
+    assert!(run_of(&runs, ProbeKind::Tls).success, "the chain verifies");
+    assert_eq!(
+        ids_sorted(v),
+        ["chain_order", "expires_soon", "ocsp_not_stapled"],
+        "{:?}",
+        v.findings
+    );
+    let order = v.findings.iter().find(|f| f.id == "chain_order").unwrap();
+    assert!(
+        order.evidence.contains("chain #2")
+            && order
+                .evidence
+                .contains("expired 30.0 days ago, not on the validated path"),
+        "{}",
+        order.evidence
+    );
+    let leaf_not_after = inspect::inspect(&leaf_der).unwrap().summary.not_after;
+    assert_eq!(
+        crate::support::gauge(v, "tls_chain_not_after_min_timestamp_seconds"),
+        leaf_not_after as f64
+    );
+
+    // R3 expired ten days ago and is the only way to X1.
+    let old_key = KeyPair::generate().unwrap();
+    let old_params = ca_params("prodprobe test R3 old", -400, -10);
+    let old_der = old_params.signed_by(&old_key, &root).unwrap().der().clone();
+    let old = Issuer::new(old_params, old_key);
+    let (leaf_der, key) = leaf_of(&Leaf::valid(&["127.0.0.1"]), &old);
+    let srv = serve(crate::support::server_config(vec![leaf_der, old_der], key)).await;
+    let v = tls_cert(&srv.url("https", "/"), tls).await;
+    assert_eq!(
+        ids_sorted(&v),
+        ["expired", "ocsp_not_stapled"],
+        "{:?}",
+        v.findings
+    );
+    let expired = v.findings.iter().find(|f| f.id == "expired").unwrap();
+    assert!(
+        expired.evidence.contains("chain #1") && expired.evidence.contains("R3 old"),
+        "{}",
+        expired.evidence
+    );
+}
+
+/// An RSA key restricted to PSS (SPKI id-RSASSA-PSS, RFC 4055) is an RSA key of its modulus
+/// size, not "RSA 0 bits": no `weak_key` for a 2048-bit one. The certificate is OpenSSL's
+/// (rcgen writes no such SPKI), judged as a public-root chain would be.
+#[test]
+fn rsa_pss_key_is_measured_by_its_modulus() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
+    let (cert, _) = openssl::leaf(
+        dir.path(),
+        "pss",
+        "rsa-pss:2048",
+        "DNS:shop.example",
+        "sha256",
+        (&ca_cert, &ca_key),
+    );
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let d = inspect::inspect(&chain[0]).unwrap();
+    assert_eq!((d.key.label(), d.key_bits), ("rsa".to_owned(), 2048));
+    let t = target(
+        "https://shop.example/",
+        Arc::new(TlsClient::new(&[]).unwrap()),
+        None,
+    );
+    let v = judge(&t, vec![public_root_evidence(chain)], "tls_cert");
+    assert!(!ids(&v).contains(&"weak_key"), "{:?}", v.findings);
+    assert_eq!(
+        crate::support::gauge(&v, "tls_cert_key_length"),
+        2048.0,
+        "{:?}",
+        v.measurements
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::{CheckDef, CheckInput, Evaluation};
 use crate::measure::{GaugeDef, Measurement};
 use crate::probe::ProbeKind;
+use crate::tls::Verification;
 use crate::tls::inspect::{CertDetails, KeyKind, host_matches};
 use crate::tls::ocsp::{self, CertStatus, Staple};
 use crate::tls::probe::{AddressTls, TlsEvidence};
@@ -93,7 +94,7 @@ static LIFETIME_USED: GaugeDef = GaugeDef {
 };
 static CHAIN_NOT_AFTER_MIN: GaugeDef = GaugeDef {
     name: "tls_chain_not_after_min_timestamp_seconds",
-    help: "Earliest notAfter among the served certificates (Unix seconds)",
+    help: "Earliest notAfter among the certificates of the path (Unix seconds): served ones outside their validity and served roots are left out when the chain verified",
     labels: &[],
 };
 static KEY_BITS: GaugeDef = GaugeDef {
@@ -211,6 +212,41 @@ fn is_anchor(c: &CertDetails) -> bool {
     c.is_ca && c.summary.self_issued
 }
 
+/// Whether the live verification built a path to an anchor: it verified, or failed only on
+/// the name (rustls checks the name after building the path).
+fn path_built(a: &AddressTls) -> bool {
+    a.facts.as_ref().is_some_and(|f| {
+        matches!(
+            f.verification,
+            Verification::Verified
+                | Verification::Failed {
+                    reason: "hostname_mismatch",
+                    ..
+                }
+        )
+    })
+}
+
+/// Per served certificate (`a.certs` order): whether it cannot be on the validated path.
+/// When the live verification built a path, webpki checked that every certificate on it was
+/// valid at the handshake, so a served certificate outside its validity then (an expired
+/// cross-sign such as ISRG Root X1 by DST Root CA X3, a stale extra) is one path building went
+/// around: CHECKS.md §9 judges expiry on the validated path only ("with an expired
+/// intermediate or cross-signed root, path building must find a valid path"). The leaf is
+/// always on the path. `handshake` bounds the handshake in Unix seconds (the tls run).
+fn off_path(a: &AddressTls, handshake: (i64, i64)) -> Vec<bool> {
+    let built = path_built(a);
+    a.certs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            built
+                && i > 0
+                && (c.summary.not_after < handshake.0 || c.summary.not_before > handshake.1)
+        })
+        .collect()
+}
+
 fn who(i: usize, c: &CertDetails) -> String {
     let role = if i == 0 { "leaf" } else { "chain" };
     format!("{role} #{i} {}", c.subject)
@@ -221,11 +257,12 @@ fn judge_address(
     a: &AddressTls,
     evidence: &TlsEvidence,
     opts: &TlsCertOptions,
-    now: i64,
+    (now, handshake): (i64, (i64, i64)),
     out: &mut Vec<Finding>,
 ) {
     let at = std::net::SocketAddr::new(a.address, evidence.port).to_string();
     let Some(facts) = &a.facts else { return };
+    let off = off_path(a, handshake);
     // Trust, apart from time and name.
     let weak_sig: Vec<String> = a
         .certs
@@ -284,12 +321,13 @@ fn judge_address(
             ),
         ));
     }
-    // Expiry: every served certificate except a served root.
+    // Expiry: every served certificate that may be on the path, except a served root.
+    let judged = |i: usize, c: &CertDetails| (i == 0 || !is_anchor(c)) && !off[i];
     let expired: Vec<String> = a
         .certs
         .iter()
         .enumerate()
-        .filter(|(i, c)| (*i == 0 || !is_anchor(c)) && now > c.summary.not_after)
+        .filter(|(i, c)| judged(*i, c) && now > c.summary.not_after)
         .map(|(i, c)| {
             format!(
                 "{} expired {} ago",
@@ -302,7 +340,7 @@ fn judge_address(
         .certs
         .iter()
         .enumerate()
-        .filter(|(i, c)| (*i == 0 || !is_anchor(c)) && now < c.summary.not_before)
+        .filter(|(i, c)| judged(*i, c) && now < c.summary.not_before)
         .map(|(i, c)| {
             format!(
                 "{} valid only in {}",
@@ -354,7 +392,10 @@ fn judge_address(
             continue;
         }
         let weak = match &c.key {
-            KeyKind::Rsa => (c.key_bits < 2048).then(|| format!("RSA {} bits", c.key_bits)),
+            // 0 = size unknown (an unparsable modulus): not evidence of a weak key.
+            KeyKind::Rsa => {
+                (c.key_bits > 0 && c.key_bits < 2048).then(|| format!("RSA {} bits", c.key_bits))
+            }
             KeyKind::Dsa => Some("DSA".to_owned()),
             KeyKind::Ec(curve) => (!matches!(curve.as_str(), "P-256" | "P-384" | "P-521"))
                 .then(|| format!("EC curve {curve}")),
@@ -411,6 +452,15 @@ fn judge_address(
         .find(|(_, c)| is_anchor(c))
     {
         order.push(format!("#{i} is a root ({})", root.subject));
+    }
+    // Per-cert expiry of what path building went around (CHECKS.md §9 edge case).
+    for (i, c) in a.certs.iter().enumerate().filter(|(i, _)| off[*i]) {
+        let when = if now > c.summary.not_after {
+            format!("expired {} ago", days(now - c.summary.not_after))
+        } else {
+            format!("valid only in {}", days(c.summary.not_before - now))
+        };
+        order.push(format!("{} {when}, not on the validated path", who(i, c)));
     }
     if !order.is_empty() {
         out.push(Finding::new(
@@ -497,11 +547,17 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     }
     let opts = &input.target.options.tls_cert;
     let now = unix(input.now);
+    // The live verification ran inside the tls run.
+    let handshake = input.evidence.run(ProbeKind::Tls).map_or((now, now), |r| {
+        let start = unix(r.started_at);
+        let secs = i64::try_from(r.duration.as_secs()).unwrap_or(i64::MAX);
+        (start, start.saturating_add(secs).saturating_add(1))
+    });
     let mut findings = Vec::new();
     let mut failing = false;
     for a in &with_chain {
         let mut own = Vec::new();
-        judge_address(a, evidence, opts, now, &mut own);
+        judge_address(a, evidence, opts, (now, handshake), &mut own);
         failing |= own.iter().any(|f| f.severity > Severity::Info)
             || a.facts.as_ref().is_some_and(|f| !f.verified());
         findings.extend(own);
@@ -523,11 +579,15 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         ));
     }
     super::dedup_findings(&mut findings);
-    let measurements = measure(evidence, &with_chain, now);
+    let measurements = measure(evidence, &with_chain, (now, handshake));
     Evaluation::new(Judgement::Evaluated(findings), measurements)
 }
 
-fn measure(evidence: &TlsEvidence, with_chain: &[&AddressTls], now: i64) -> Vec<Measurement> {
+fn measure(
+    evidence: &TlsEvidence,
+    with_chain: &[&AddressTls],
+    (now, handshake): (i64, (i64, i64)),
+) -> Vec<Measurement> {
     let mut m = Vec::new();
     let worst = with_chain
         .iter()
@@ -546,7 +606,19 @@ fn measure(evidence: &TlsEvidence, with_chain: &[&AddressTls], now: i64) -> Vec<
                 (now - s.not_before) as f64 / lifetime as f64,
             ));
         }
-        if let Some(min) = a.certs.iter().map(|c| c.summary.not_after).min() {
+        // The path's earliest notAfter: once a path was built, neither served certificates
+        // it went around nor a served root (the path ends at the store's anchor) are on it.
+        let off = off_path(a, handshake);
+        let built = path_built(a);
+        let served_root = |i: usize, c: &CertDetails| built && i > 0 && is_anchor(c);
+        if let Some(min) = a
+            .certs
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| !off[*i] && !served_root(*i, c))
+            .map(|(_, c)| c.summary.not_after)
+            .min()
+        {
             m.push(Measurement::new(&CHAIN_NOT_AFTER_MIN, min as f64));
         }
         m.push(Measurement::new(&KEY_BITS, f64::from(leaf.key_bits)));

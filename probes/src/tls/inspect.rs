@@ -8,6 +8,8 @@ use rustls::pki_types::CertificateDer;
 use serde::Serialize;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::RSAPublicKey;
+use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::cert::{CertSummary, summarize};
 
@@ -139,6 +141,23 @@ fn curve_name(oid: &str) -> String {
     }
 }
 
+/// rsaEncryption (RFC 8017 App. C).
+const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+/// id-RSASSA-PSS as a key algorithm (RFC 4055 §1.2): an RSA key restricted to PSS.
+const RSASSA_PSS: &str = "1.2.840.113549.1.1.10";
+
+/// The key size in bits (RSA modulus, EC field; 0 when unknown). x509-parser reads the
+/// modulus of rsaEncryption keys only; an id-RSASSA-PSS key's subjectPublicKey holds the same
+/// RSAPublicKey (RFC 4055 §1.2), read here.
+fn key_size(spki: &SubjectPublicKeyInfo<'_>) -> u32 {
+    let bits = if spki.algorithm.algorithm.to_id_string() == RSASSA_PSS {
+        RSAPublicKey::from_der(&spki.subject_public_key.data).map_or(0, |(_, k)| k.key_size())
+    } else {
+        spki.parsed().map_or(0, |k| k.key_size())
+    };
+    u32::try_from(bits).unwrap_or(u32::MAX)
+}
+
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -192,10 +211,9 @@ pub fn inspect(der: &CertificateDer<'_>) -> Option<CertDetails> {
     }
     let spki = cert.public_key();
     let alg = spki.algorithm.algorithm.to_id_string();
-    let parsed = spki.parsed().ok();
-    let key_bits = parsed.as_ref().map_or(0, |k| k.key_size()) as u32;
+    let key_bits = key_size(spki);
     let key = match alg.as_str() {
-        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => KeyKind::Rsa,
+        RSA_ENCRYPTION | RSASSA_PSS => KeyKind::Rsa,
         "1.2.840.10045.2.1" => {
             let curve = spki
                 .algorithm
@@ -335,6 +353,49 @@ mod tests {
         ]));
         assert!(!tls_feature_has_status_request(&[0x30, 0x05, 0x02, 0x09]));
         assert!(!tls_feature_has_status_request(&[]));
+    }
+
+    /// A DER TLV with a short or one/two-byte long-form length.
+    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        match body.len() {
+            n if n < 0x80 => out.push(n as u8),
+            n if n < 0x100 => out.extend([0x81, n as u8]),
+            n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+        }
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// A hand-built SubjectPublicKeyInfo for an RSA key of `bits` under `oid` (DER contents),
+    /// with `params` appended to the AlgorithmIdentifier.
+    fn rsa_spki(oid: &[u8], params: &[u8], bits: usize) -> Vec<u8> {
+        let mut modulus = vec![0x00, 0xc5];
+        modulus.resize(1 + bits / 8, 0x5a);
+        let rsa_key = tlv(
+            0x30,
+            &[tlv(0x02, &modulus), tlv(0x02, &[0x01, 0x00, 0x01])].concat(),
+        );
+        let alg = tlv(0x30, &[tlv(0x06, oid), params.to_vec()].concat());
+        let bit_string = tlv(0x03, &[&[0x00][..], &rsa_key].concat());
+        tlv(0x30, &[alg, bit_string].concat())
+    }
+
+    #[test]
+    fn rsa_pss_keys_have_their_modulus_size() {
+        const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+        const PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
+        for (oid, params, bits) in [
+            (RSA, &[0x05, 0x00][..], 2048),
+            // id-RSASSA-PSS, parameters absent (RFC 4055 §1.2) or an empty RSASSA-PSS-params.
+            (PSS, &[][..], 2048),
+            (PSS, &[0x30, 0x00][..], 3072),
+            (PSS, &[][..], 1024),
+        ] {
+            let der = rsa_spki(oid, params, bits);
+            let (_, spki) = SubjectPublicKeyInfo::from_der(&der).unwrap();
+            assert_eq!(key_size(&spki), bits as u32, "{oid:02x?} {bits}");
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub fn s_server_supports(flag: &str) -> bool {
         .any(|l| l.trim_start().starts_with(&format!("{flag} ")))
 }
 
-/// A leaf key (`rsa:1024`, `ec:P-521` …) and a certificate for `san` (e.g. `IP:127.0.0.1`)
+/// A leaf key (`rsa:1024`, `rsa-pss:2048`, `ec:P-521` …) and a certificate for `san` (e.g. `IP:127.0.0.1`)
 /// signed by the CA at `ca_cert`/`ca_key` with `digest`: (cert path, key path).
 pub fn leaf(
     dir: &Path,
@@ -86,6 +86,16 @@ fn cert(
             "genpkey",
             "-algorithm",
             "RSA",
+            "-pkeyopt",
+            &format!("rsa_keygen_bits:{bits}"),
+            "-out",
+            key_s,
+        ]),
+        // An RSA key restricted to PSS: its SPKI says id-RSASSA-PSS (RFC 4055 §1.2).
+        Some(("rsa-pss", bits)) => run(&[
+            "genpkey",
+            "-algorithm",
+            "RSA-PSS",
             "-pkeyopt",
             &format!("rsa_keygen_bits:{bits}"),
             "-out",
