@@ -381,6 +381,47 @@ async fn an_expired_cross_sign_off_the_path_is_not_expired_an_expired_intermedia
     );
 }
 
+/// The fallback that reads the chain from the hand-built TLS 1.2 hello is for servers that
+/// refuse rustls's versions or suites (alerts 40, 70, 71, or a dropped connection); a server
+/// failing otherwise (here: alert internal_error to every hello) gets no second connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn other_handshake_failures_do_not_send_the_legacy_hello() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                // Fatal internal_error (80), TLS 1.2 record.
+                let _ = s
+                    .write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50])
+                    .await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    let pki = Pki::new();
+    let mut t = target(&format!("https://{addr}/"), pki.client(), None);
+    t.checks.retain(|c| c.id == "tls_cert");
+    let (runs, _) = crate::support::evaluate(&t).await;
+    let run = run_of(&runs, ProbeKind::Tls);
+    let Evidence::Tls(e) = &run.evidence else {
+        panic!("{:?}", run.evidence)
+    };
+    let a = &e.addresses[0];
+    assert_eq!(a.failure.as_ref().map(|f| f.0), Some("tls_handshake"));
+    assert!(a.facts.is_none() && a.rustls_failure.is_none());
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one connection only");
+    task.abort();
+}
+
 /// An RSA key restricted to PSS (SPKI id-RSASSA-PSS, RFC 4055) is an RSA key of its modulus
 /// size, not "RSA 0 bits": no `weak_key` for a 2048-bit one. The certificate is OpenSSL's
 /// (rcgen writes no such SPKI), judged as a public-root chain would be.

@@ -300,7 +300,9 @@ async fn probe_address(
             if !facts.chain.is_empty() {
                 out.facts = Some(Arc::new(facts));
                 out.failure = Some(("tls_handshake", detail));
-            } else if let Some(facts) = chain_without_rustls(target, name, addr, deadline).await {
+            } else if refused_version_or_suite(&e)
+                && let Some(facts) = chain_without_rustls(target, name, addr, deadline).await
+            {
                 // The certificate is judged like any other; tls_version says what the
                 // server offers instead of what rustls speaks.
                 out.facts = Some(Arc::new(facts));
@@ -334,6 +336,22 @@ async fn probe_address(
         out.public_root = trusted == Some(true) && path_ends_at_public_root(target, &out.certs);
     }
     out
+}
+
+/// Whether a handshake that ended before any certificate looks like a server refusing our
+/// versions or suites: alert handshake_failure (40), protocol_version (70) or
+/// insufficient_security (71) (RFC 8446 §6, RFC 5246 §7.2.2), or the connection closed or reset
+/// by the peer (servers that drop hellos they cannot serve). Anything else (a non-TLS
+/// service, alert 112, internal_error …) would not hand the legacy hello a certificate either.
+fn refused_version_or_suite(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    match super::alert_of(e) {
+        Some(code) => matches!(code, 40 | 70 | 71),
+        None => matches!(
+            e.kind(),
+            ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset
+        ),
+    }
 }
 
 /// The chain of a server that shares no version or suite with rustls (TLS 1.2 with CBC or RSA
