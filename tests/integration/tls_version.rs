@@ -136,6 +136,117 @@ async fn tls12_only_and_tls13_only_rustls_servers() {
     assert_eq!(accepted(&v, "tls1.3"), 1.0);
 }
 
+/// A server that demands a client certificate (HAProxy `verify required`, Envoy
+/// `require_client_certificate`) answers our certificate-less TLS 1.2 handshake with an alert
+/// after its Certificate and CertificateRequest (rustls: 116 certificate_required; HAProxy,
+/// Envoy: 40): it negotiated TLS 1.2, so TLS 1.2 counts as accepted and no legacy-suite hello
+/// is sent. Without that, a TLS-1.2-only such server was `no_modern_tls` (critical).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_demanding_a_client_certificate_accepts_tls12_and_tls13() {
+    let pki = Pki::new();
+    let clients = Pki::new();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(clients.ca_der.clone()).unwrap();
+    let roots = Arc::new(roots);
+    // (case, versions served, findings, TLS 1.3 gauge)
+    let cases: [(&str, Vec<_>, &[&str], f64); 2] = [
+        (
+            "tls1.2 and tls1.3",
+            vec![&rustls::version::TLS13, &rustls::version::TLS12],
+            &[],
+            1.0,
+        ),
+        (
+            "tls1.2 only",
+            vec![&rustls::version::TLS12],
+            &["tls13_unsupported"],
+            0.0,
+        ),
+    ];
+    for (case, versions, want, tls13) in cases {
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::clone(&roots),
+            Arc::clone(&provider),
+        )
+        .build()
+        .unwrap();
+        let (chain, key) = pki.leaf(&Leaf::valid(&["127.0.0.1"]));
+        let cfg = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_protocol_versions(&versions)
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)
+            .unwrap();
+        let srv = TestServer::https("127.0.0.1", Arc::new(cfg), |_| Resp::new(200)).await;
+        let (run, v) = run_versions(
+            &versions_target(&srv.url("https", "/"), &pki),
+            Duration::from_secs(30),
+        )
+        .await;
+        assert_eq!(sorted(&v), want, "{case}: {:?}", v.findings);
+        assert_eq!(v.status, Status::Pass, "{case}");
+        assert_eq!(accepted(&v, "tls1.2"), 1.0, "{case}");
+        assert_eq!(accepted(&v, "tls1.3"), tls13, "{case}");
+        let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
+            panic!()
+        };
+        let a = &e.addresses[0];
+        assert_eq!(
+            a.tls12.reason,
+            Some("failed_after_certificate"),
+            "{case}: {:?}",
+            a.tls12
+        );
+        assert!(a.tls12_legacy.is_none(), "{case}: {:?}", a.tls12_legacy);
+    }
+}
+
+/// An address that took no connection is not judged, nor counted in the gauges: a blackholed
+/// backend (connect timeouts) next to a TLS-1.2-only one leaves TLS 1.3 refused (0), not
+/// inconclusive (-1). Hand-made: the blackholed address is added to a real run's evidence as
+/// the probe records one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blackholed_address_does_not_make_the_gauges_inconclusive() {
+    use probes::tls::versions::{AddressVersions, Modern};
+
+    let pki = Pki::new();
+    let only12 = TestServer::https(
+        "127.0.0.1",
+        rustls_only(&pki, &[&rustls::version::TLS12]),
+        |_| Resp::new(200),
+    )
+    .await;
+    let t = versions_target(&only12.url("https", "/"), &pki);
+    let (mut run, _) = run_versions(&t, Duration::from_secs(30)).await;
+    let timed_out = Modern {
+        accepted: false,
+        cipher: None,
+        group: None,
+        alert: None,
+        reason: Some("connect_timeout"),
+    };
+    let probes::evidence::Evidence::TlsVersions(e) = &mut run.evidence else {
+        panic!()
+    };
+    e.addresses.push(AddressVersions {
+        address: "192.0.2.1".parse().unwrap(),
+        tls13: timed_out.clone(),
+        tls12: timed_out,
+        tls12_legacy: None,
+        legacy: Vec::new(),
+    });
+    let v = judge(&t, vec![run], "tls_version");
+    assert_eq!(
+        sorted(&v),
+        ["probe_inconclusive", "tls13_unsupported"],
+        "{:?}",
+        v.findings
+    );
+    assert_eq!(accepted(&v, "tls1.3"), 0.0);
+    assert_eq!(accepted(&v, "tls1.2"), 1.0);
+}
+
 /// Debian's OpenSSL (3.0 here) still implements TLS 1.0 and 1.1 behind security level 0.
 #[tokio::test(flavor = "multi_thread")]
 async fn openssl_s_server_tls10_and_tls11_are_accepted_and_fail() {
@@ -414,8 +525,10 @@ async fn sslv3_sslv2_broken_negotiation_and_silence_on_committed_bytes() {
 }
 
 /// CHECKS.md §0.3: an address that takes no connection says nothing about TLS versions. One
-/// name on two addresses, the second refusing: only the first is judged (the refused one is an
-/// info note, not `no_modern_tls`); a target refusing everywhere is an error.
+/// name on three addresses, the second refusing: only the others are judged (the refused one
+/// is an info note, not `no_modern_tls`, and gets no legacy hello); a target refusing
+/// everywhere is an error. CHECKS.md §10 probes every resolved address: more than the tls
+/// probe's two per family (up to four).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_address_is_not_judged_and_refused_everywhere_is_an_error() {
     use crate::support::dns::{Answer, DnsServer, a};
@@ -430,10 +543,17 @@ async fn a_refused_address_is_not_judged_and_refused_everywhere_is_an_error() {
     )
     .await;
     let port = srv.addr.port();
+    let third = TestServer::start_on(
+        ("127.0.0.3", port),
+        Some(pki.server_config(&Leaf::valid(&["shop.test"]))),
+        Arc::new(|_req: &crate::support::Req| Resp::new(200)),
+    )
+    .await;
     let dns = DnsServer::start(|name, ty| match (name, ty) {
         ("shop.test", RecordType::A) => Answer::Records(vec![
             a("shop.test", "127.0.0.1"),
             a("shop.test", "127.0.0.2"),
+            a("shop.test", "127.0.0.3"),
         ]),
         _ => Answer::NoData,
     })
@@ -445,6 +565,17 @@ async fn a_refused_address_is_not_judged_and_refused_everywhere_is_an_error() {
         deadline: tokio::time::Instant::now() + Duration::from_secs(30),
     };
     let run = probe::run(ProbeKind::TlsVersions, &t, &cx).await;
+    let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
+        panic!()
+    };
+    let probed: Vec<String> = e.addresses.iter().map(|a| a.address.to_string()).collect();
+    assert_eq!(probed, ["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+    assert!(
+        e.addresses[1].legacy.is_empty() && e.addresses[1].tls12_legacy.is_none(),
+        "no legacy hello where nothing listens: {:?}",
+        e.addresses[1].legacy
+    );
+    assert!(e.addresses[2].tls13.accepted && e.addresses[2].legacy.len() == 3);
     let v = judge(&t, vec![run], "tls_version");
     assert_eq!(v.status, Status::Pass, "{:#?}", v.findings);
     assert_eq!(sorted(&v), ["probe_inconclusive"], "{:#?}", v.findings);
@@ -456,6 +587,7 @@ async fn a_refused_address_is_not_judged_and_refused_everywhere_is_an_error() {
     );
     assert_eq!(accepted(&v, "tls1.3"), 1.0);
     assert_eq!(accepted(&v, "tls1.2"), 1.0);
+    drop(third);
 
     let closed = crate::support::closed_port("127.0.0.1").await;
     let t = versions_target(&format!("https://127.0.0.1:{closed}/"), &pki);

@@ -30,12 +30,12 @@ const PROBE_INCONCLUSIVE: FindingDef = FindingDef::new("probe_inconclusive", Sev
 
 static ACCEPTED: GaugeDef = GaugeDef {
     name: "tls_version_accepted",
-    help: "1 if some probed address accepts the version, 0 if all refuse it, -1 if inconclusive",
+    help: "1 if some probed address that took a connection accepts the version, 0 if all refuse it, -1 if inconclusive",
     labels: &["version"],
 };
 static ALERT_CODE: GaugeDef = GaugeDef {
     name: "tls_legacy_alert_code",
-    help: "Fatal alert the first address sent to the hand-built hello for the version (0 = none)",
+    help: "Fatal alert the first judged address sent to the hand-built hello for the version (0 = none)",
     labels: &["version"],
 };
 static NEGOTIATED: GaugeDef = GaugeDef {
@@ -215,10 +215,12 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         }
     }
     merge_same_findings(&mut findings);
-    Evaluation::new(Judgement::Evaluated(findings), measure(evidence))
+    Evaluation::new(Judgement::Evaluated(findings), measure(evidence, &judged))
 }
 
-fn measure(e: &VersionsEvidence) -> Vec<Measurement> {
+/// The gauges over the judged addresses only: one that took no connection says nothing
+/// (a blackholed backend would otherwise turn every version it was asked about into -1).
+fn measure(e: &VersionsEvidence, judged: &[&AddressVersions]) -> Vec<Measurement> {
     let mut versions = vec![
         Version::Ssl3,
         Version::Tls10,
@@ -231,17 +233,16 @@ fn measure(e: &VersionsEvidence) -> Vec<Measurement> {
     }
     let mut m = Vec::new();
     for v in versions {
-        let value = if e.addresses.iter().any(|a| a.accepts(v)) {
+        let value = if judged.iter().any(|a| a.accepts(v)) {
             1.0
-        } else if e.addresses.iter().any(|a| a.inconclusive(v)) {
+        } else if judged.iter().any(|a| a.inconclusive(v)) {
             -1.0
         } else {
             0.0
         };
         m.push(Measurement::labelled(&ACCEPTED, [v.label()], value));
         if !matches!(v, Version::Tls12 | Version::Tls13) {
-            let code = e
-                .addresses
+            let code = judged
                 .first()
                 .and_then(|a| a.legacy(v))
                 .map_or(0, |p| p.outcome.alert_code());
@@ -253,11 +254,16 @@ fn measure(e: &VersionsEvidence) -> Vec<Measurement> {
         }
     }
     for (label, pick) in [("tls1.3", true), ("tls1.2", false)] {
-        let accepted = e
-            .addresses
-            .iter()
-            .map(|a| if pick { &a.tls13 } else { &a.tls12 })
-            .find(|m| m.accepted);
+        // A completed handshake names its cipher; one that failed after the certificate
+        // does not.
+        let modern = || {
+            judged
+                .iter()
+                .map(|a| if pick { &a.tls13 } else { &a.tls12 })
+        };
+        let accepted = modern()
+            .find(|m| m.accepted && m.cipher.is_some())
+            .or_else(|| modern().find(|m| m.accepted));
         if let Some(modern) = accepted {
             m.push(Measurement::labelled(
                 &NEGOTIATED,

@@ -143,8 +143,9 @@ pub static GAUGES: &[&GaugeDef] = &[
     &CHAIN_VERIFIED,
 ];
 
-/// The host, port and addresses to probe: the pin, the IP literal, or at most
-/// [`MAX_PER_FAMILY`] resolved addresses per family (IPv4 first).
+/// The host, port and addresses to probe: the pin, the IP literal, or at most `per_family`
+/// resolved addresses per family (IPv4 first): [`MAX_PER_FAMILY`] for this probe,
+/// [`super::versions::MAX_PER_FAMILY`] for `tls_versions`.
 ///
 /// # Errors
 ///
@@ -152,6 +153,7 @@ pub static GAUGES: &[&GaugeDef] = &[
 pub(crate) async fn addresses(
     target: &Target,
     cx: &ProbeContext<'_>,
+    per_family: usize,
 ) -> Result<Vec<IpAddr>, (&'static str, String)> {
     let url = &target.url;
     match url.host() {
@@ -169,23 +171,18 @@ pub(crate) async fn addresses(
         Ok(Err(f)) => return Err((f.reason, f.detail)),
         Err(_) => return Err(("timeout", format!("resolving {} timed out", target.host))),
     };
-    Ok(pick(&all))
+    Ok(pick(&all, per_family))
 }
 
-/// At most [`MAX_PER_FAMILY`] addresses per family, IPv4 first, in resolver order.
-pub fn pick(all: &[IpAddr]) -> Vec<IpAddr> {
+/// At most `per_family` addresses per family, IPv4 first, in resolver order.
+pub fn pick(all: &[IpAddr], per_family: usize) -> Vec<IpAddr> {
     let mut out: Vec<IpAddr> = all
         .iter()
         .filter(|a| a.is_ipv4())
-        .take(MAX_PER_FAMILY)
+        .take(per_family)
         .copied()
         .collect();
-    out.extend(
-        all.iter()
-            .filter(|a| a.is_ipv6())
-            .take(MAX_PER_FAMILY)
-            .copied(),
-    );
+    out.extend(all.iter().filter(|a| a.is_ipv6()).take(per_family).copied());
     out.dedup();
     out
 }
@@ -489,7 +486,7 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         evidence.skipped = Some("invalid_url");
         return outcome(evidence, false, Some("invalid_url"));
     };
-    let addrs = match addresses(target, cx).await {
+    let addrs = match addresses(target, cx, MAX_PER_FAMILY).await {
         Ok(a) => a,
         Err((reason, _)) => {
             evidence.skipped = Some(reason);
@@ -606,7 +603,12 @@ mod tests {
             .iter()
             .map(|s| s.parse().unwrap())
             .collect();
-        let picked: Vec<String> = pick(&all).iter().map(ToString::to_string).collect();
+        let picked: Vec<String> = pick(&all, MAX_PER_FAMILY)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(picked, ["10.0.0.1", "10.0.0.2", "::1", "::2"]);
+        let picked = pick(&all, crate::tls::versions::MAX_PER_FAMILY);
+        assert_eq!(picked.len(), 6, "tls_versions takes up to four per family");
     }
 }

@@ -1,8 +1,9 @@
-//! The `tls_versions` probe (CHECKS.md §10): at each address (at most 2 per family) one
+//! The `tls_versions` probe (CHECKS.md §10): at each address (at most 4 per family) one
 //! rustls handshake restricted to TLS 1.3 and one restricted to TLS 1.2 (recording cipher and
 //! group), the legacy-suite TLS 1.2 hello when rustls's 1.2 draws alert 40 or 71, and the
 //! hand-built hellos for TLS 1.1, TLS 1.0, SSLv3 (and SSLv2 when enabled) from
-//! [`super::legacy`]. Handshakes run one after another: at most one connection is open.
+//! [`super::legacy`]. Handshakes run one after another: at most one connection is open. An
+//! address that took no TCP connection for either modern handshake gets no legacy hello.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -20,19 +21,26 @@ use crate::fetch::TLS_TIMEOUT;
 use crate::probe::Outcome;
 use crate::target::Target;
 
+/// Addresses probed per family at most. CHECKS.md §10 says "probe every resolved address"; a
+/// bound is kept against hostile DNS answers (each address costs up to seven handshakes).
+pub const MAX_PER_FAMILY: usize = 4;
+
 /// A rustls handshake restricted to one version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Modern {
-    /// The handshake completed.
+    /// The server negotiated the version: the handshake completed, or it failed after the
+    /// server's Certificate arrived (`reason` `failed_after_certificate`: a server demanding a
+    /// client certificate, a signature rustls rejects).
     pub accepted: bool,
     /// Negotiated cipher suite.
     pub cipher: Option<&'static str>,
     /// Negotiated key-exchange group.
     pub group: Option<String>,
-    /// The fatal alert the server sent, if that is how it refused.
+    /// The fatal alert the server sent, if that is how the handshake ended.
     pub alert: Option<u8>,
     /// Why it was not accepted, when no alert says it (`connect_refused`, `tls_timeout`,
-    /// `tls_handshake`); timeouts make the verdict inconclusive.
+    /// `tls_handshake`); timeouts make the verdict inconclusive. For an accepted version,
+    /// `failed_after_certificate` when the handshake did not complete.
     pub reason: Option<&'static str>,
 }
 
@@ -159,9 +167,17 @@ async fn modern(
             )
             .await;
         }
-        Ok((Err(e), _)) => {
+        Ok((Err(e), facts)) => {
             out.alert = alert_of(&e);
-            out.reason = Some("tls_handshake");
+            // A Certificate only follows a ServerHello for this version: the server speaks
+            // it, whatever broke later (mTLS servers send alert 40 or 116 after their
+            // CertificateRequest when no client certificate comes).
+            if facts.chain.is_empty() {
+                out.reason = Some("tls_handshake");
+            } else {
+                out.accepted = true;
+                out.reason = Some("failed_after_certificate");
+            }
         }
         Err(_) => out.reason = Some("tls_timeout"),
     }
@@ -181,6 +197,18 @@ async fn probe_address(
     };
     let tls13 = modern(target, name, addr, true, deadline).await;
     let tls12 = modern(target, name, addr, false, deadline).await;
+    if tls13.not_connected() && tls12.not_connected() {
+        // Nothing listens (or the address is blackholed): the legacy hellos would only wait
+        // for their own connect limits.
+        return AddressVersions {
+            address: addr.ip(),
+            tls13,
+            tls12,
+            tls12_legacy: None,
+            legacy: Vec::new(),
+        };
+    }
+    // Only when no certificate arrived: an accepted TLS 1.2 needs no legacy-suite retry.
     let tls12_legacy = if !tls12.accepted && matches!(tls12.alert, Some(40 | 71)) {
         Some(legacy::probe(addr, sni.as_deref(), Version::Tls12, deadline).await)
     } else {
@@ -228,7 +256,7 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         evidence.skipped = Some("invalid_url");
         return finish(evidence, Some("invalid_url"));
     };
-    let addrs = match addresses(target, cx).await {
+    let addrs = match addresses(target, cx, MAX_PER_FAMILY).await {
         Ok(a) => a,
         Err((reason, _)) => {
             evidence.skipped = Some(reason);
