@@ -5,7 +5,8 @@
 //! enough to know that: `<meta>` is placed in `<head>` until body content starts (a start tag
 //! that head cannot hold, `<body>`, or non-whitespace text), including metas after `</head>`,
 //! which the "after head" mode re-inserts into the head. Metas inside `<template>` or
-//! `<noscript>` are not children of `<head>`.
+//! `<noscript>` are not children of `<head>`, and body tags inside a head `<template>` belong
+//! to its content, not to the document, so they do not start the body.
 
 use std::cell::RefCell;
 
@@ -18,8 +19,15 @@ use html5ever::tokenizer::{
 
 /// How much of a body is inspected (CHECKS.md §0.1).
 pub const HTML_INSPECT_BYTES: usize = 256 * 1024;
-/// At most this many `<meta>` elements are recorded.
+/// At most this many `<meta>` elements are recorded, counting only those a check reads (see
+/// [`READ_META_NAMES`]): a page's dozens of Open Graph / Twitter card metas must not push its
+/// CSP or referrer pragma past the cap.
 pub const MAX_METAS: usize = 64;
+
+/// `<meta name>` values a check reads: `referrer` (CHECKS.md §6) and `generator` (§15). Metas
+/// with an `http-equiv` are recorded whatever it says (§0.2: CSP honoured, HSTS and
+/// X-Frame-Options reported as ignored); other metas are not recorded.
+pub const READ_META_NAMES: &[&str] = &["referrer", "generator"];
 
 /// One `<meta>` element.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +45,8 @@ pub struct Meta {
 /// The `<meta>` elements of a document.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HtmlFacts {
-    /// Metas in document order (at most [`MAX_METAS`]).
+    /// Metas with an `http-equiv` or a name in [`READ_META_NAMES`], in document order (at
+    /// most [`MAX_METAS`]).
     pub metas: Vec<Meta>,
 }
 
@@ -111,7 +120,9 @@ impl Sink {
     fn start_tag(&self, tag: &Tag) -> TokenSinkResult<()> {
         let name: &str = &tag.name;
         let mut st = self.state.borrow_mut();
-        if !st.in_body && !HEAD_ELEMENTS.contains(&name) {
+        // Inside a head <template>, body tags are template content (HTML "in template"
+        // insertion mode): the document's body has not started.
+        if !st.in_body && st.detached == 0 && !HEAD_ELEMENTS.contains(&name) {
             st.in_body = true;
         }
         if name == "meta" && st.metas.len() < MAX_METAS {
@@ -121,13 +132,21 @@ impl Sink {
                     .find(|a| &*a.name.local == n)
                     .map(|a| a.value.to_string())
             };
-            let in_head = !st.in_body && st.detached == 0;
-            st.metas.push(Meta {
-                http_equiv: attr("http-equiv").map(|s| s.trim().to_ascii_lowercase()),
-                name: attr("name").map(|s| s.trim().to_ascii_lowercase()),
-                content: attr("content"),
-                in_head,
-            });
+            let http_equiv = attr("http-equiv").map(|s| s.trim().to_ascii_lowercase());
+            let meta_name = attr("name").map(|s| s.trim().to_ascii_lowercase());
+            if http_equiv.is_some()
+                || meta_name
+                    .as_deref()
+                    .is_some_and(|n| READ_META_NAMES.contains(&n))
+            {
+                let in_head = !st.in_body && st.detached == 0;
+                st.metas.push(Meta {
+                    http_equiv,
+                    name: meta_name,
+                    content: attr("content"),
+                    in_head,
+                });
+            }
         }
         if tag.self_closing {
             return TokenSinkResult::Continue;
@@ -258,6 +277,30 @@ mod tests {
     }
 
     #[test]
+    fn body_tags_inside_a_head_template_do_not_start_the_body() {
+        assert_eq!(
+            head_csp(
+                r#"<head><template id="row"><div>x</div></template><meta http-equiv="Content-Security-Policy" content="default-src 'self'"></head>"#
+            ),
+            vec![true]
+        );
+    }
+
+    #[test]
+    fn metas_no_check_reads_do_not_use_up_the_cap() {
+        let og = r#"<meta property="og:image" content="x"><meta name="twitter:card" content="y">"#
+            .repeat(MAX_METAS);
+        let html = format!(
+            r#"<head>{og}<meta name="Referrer" content="no-referrer"><meta http-equiv="Content-Security-Policy" content="default-src 'self'"><meta name="generator" content="Hugo 0.120"></head>"#
+        );
+        let facts = HtmlFacts::parse(html.as_bytes());
+        assert_eq!(facts.metas.len(), 3, "{:?}", facts.metas);
+        assert_eq!(facts.named("referrer").count(), 1);
+        assert_eq!(facts.named("generator").count(), 1);
+        assert_eq!(head_csp(&html), vec![true]);
+    }
+
+    #[test]
     fn script_text_is_not_body_content() {
         assert_eq!(
             head_csp(
@@ -272,7 +315,9 @@ mod tests {
         let junk: Vec<u8> = (0..=255u8).cycle().take(600_000).collect();
         let facts = HtmlFacts::parse(&junk);
         assert!(facts.metas.len() <= MAX_METAS);
-        let many = "<meta name=a>".repeat(1000);
+        let many = "<meta http-equiv=a>".repeat(1000);
+        assert_eq!(HtmlFacts::parse(many.as_bytes()).metas.len(), MAX_METAS);
+        let many = "<meta name=referrer>".repeat(1000);
         assert_eq!(HtmlFacts::parse(many.as_bytes()).metas.len(), MAX_METAS);
     }
 }
