@@ -38,6 +38,8 @@ pub fn hardened(csp: &str) -> Resp {
 const BASE: &str =
     "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+const META_FA: &str = r#"<!doctype html><html><head><meta http-equiv="Content-Security-Policy" content="frame-ancestors 'none'"></head><body>x</body></html>"#;
+
 fn with(extra: &str) -> String {
     format!("{BASE}; {extra}")
 }
@@ -79,6 +81,10 @@ async fn web() -> Web {
             csp(&with("script-src 'self' http://cdn.example")),
         ),
         (
+            "/insecure-active-raw",
+            csp(&with("connect-src 'self' http://*.*")),
+        ),
+        (
             "/unsafe-eval",
             csp(&with("script-src 'self' 'unsafe-eval'")),
         ),
@@ -96,6 +102,34 @@ async fn web() -> Web {
             csp("default-src 'self'; base-uri 'none'; form-action 'self'"),
         ),
         ("/meta-only", Resp::new(200).html(meta)),
+        // A <template> in head holds body tags without starting the body.
+        (
+            "/meta-after-template",
+            Resp::new(200).html(&meta.replace(
+                "<head>",
+                r#"<head><template id="row"><div>x</div></template>"#,
+            )),
+        ),
+        // Open Graph / Twitter metas do not use up the cap on recorded metas.
+        (
+            "/meta-after-og",
+            Resp::new(200).html(&meta.replace(
+                "<head>",
+                &format!(
+                    "<head>{}",
+                    r#"<meta property="og:title" content="t"><meta name="twitter:card" content="c">"#
+                        .repeat(40)
+                ),
+            )),
+        ),
+        // A meta policy that loses its only directive (frame-ancestors) is not a header.
+        ("/meta-fa-only", Resp::new(200).html(META_FA)),
+        (
+            "/meta-fa-report-only",
+            Resp::new(200)
+                .header("Content-Security-Policy-Report-Only", "default-src 'self'")
+                .html(META_FA),
+        ),
         (
             "/default-none",
             csp("default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
@@ -121,6 +155,10 @@ async fn web() -> Web {
             csp(&with("script-src 'nonce-abc' https:")),
         ),
         ("/comma-joined", csp("script-src 'self', object-src 'none'")),
+        (
+            "/sd-one-policy",
+            csp("script-src 'strict-dynamic'").header("Content-Security-Policy", BASE),
+        ),
         (
             "/two-lines",
             csp("script-src * 'unsafe-inline'").header("Content-Security-Policy", BASE),
@@ -177,6 +215,25 @@ async fn every_finding_from_real_responses() {
             Status::Pass,
         ),
         ("/default-none", &["default_src_none"], Status::Pass),
+        (
+            "/meta-after-template",
+            &["meta_only", "no_frame_ancestors"],
+            Status::Pass,
+        ),
+        (
+            "/meta-after-og",
+            &["meta_only", "no_frame_ancestors"],
+            Status::Pass,
+        ),
+        // CHECKS.md §3: `invalid` needs a CSP header; a meta-only page is judged as without one.
+        ("/meta-fa-only", &["missing"], Status::Fail),
+        ("/meta-fa-report-only", &["report_only_only"], Status::Fail),
+        // Outside the source grammar (so also invalid_source), but still an http: source.
+        (
+            "/insecure-active-raw",
+            &["insecure_scheme_active", "invalid_source"],
+            Status::Fail,
+        ),
         ("/duplicate", &["duplicate_directive"], Status::Pass),
         ("/unknown", &["unknown_directive"], Status::Pass),
         ("/invalid-source", &["invalid_source"], Status::Pass),
@@ -198,6 +255,8 @@ async fn every_finding_from_real_responses() {
             Status::Pass,
         ),
         ("/two-lines", &[], Status::Pass),
+        // strict_dynamic_without_nonce, like every weakness, needs every policy to have it.
+        ("/sd-one-policy", &[], Status::Pass),
     ];
     for (path, expected, status) in cases {
         let t = target(&web.a(path), web.pki.client(), None);

@@ -215,19 +215,6 @@ pub enum Source {
     },
 }
 
-impl Source {
-    /// `http:`/`ftp:` scheme sources and `http://`/`ftp://` host sources.
-    fn insecure_scheme(&self) -> bool {
-        match self {
-            Source::Scheme(s) => s == "http" || s == "ftp",
-            Source::Host {
-                scheme: Some(s), ..
-            } => s == "http" || s == "ftp",
-            _ => false,
-        }
-    }
-}
-
 /// A directive of a policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Directive {
@@ -248,6 +235,20 @@ impl Directive {
             s.push_str(v);
         }
         s
+    }
+
+    /// A source starting `http:`/`ftp:` (CHECKS.md §3 `insecure_scheme_*`), ASCII
+    /// case-insensitive. Read on the raw tokens of a source list, so that expressions outside
+    /// the grammar (`http://*.*`, also `invalid_source`) count too; directives that are not
+    /// source lists (report-uri's URL) have no sources.
+    fn insecure_scheme(&self) -> bool {
+        SOURCE_LIST_DIRECTIVES.contains(&self.name.as_str())
+            && self.values.iter().any(|v| {
+                ["http:", "ftp:"].iter().any(|p| {
+                    v.get(..p.len())
+                        .is_some_and(|head| head.eq_ignore_ascii_case(p))
+                })
+            })
     }
 
     /// BROAD (CHECKS.md §3): `*`, `http:`, `https:`, `ftp:`, `http(s)://*`, `http(s)://*.*`.
@@ -846,13 +847,16 @@ pub fn judge(response: &Exchange, https: bool) -> (Vec<Finding>, Vec<Measurement
     }
 
     if enforced.is_empty() {
-        let f = if c.header_lines > 0 || c.meta_present {
+        // CHECKS.md §3: `invalid` needs a CSP header. A meta policy that ends up empty (only
+        // frame-ancestors, which <meta> cannot carry) leaves the page as if it had none.
+        let f = if c.header_lines > 0 {
             Finding::new(
                 &INVALID,
                 format!(
                     "no usable directive in Content-Security-Policy: {}",
                     c.discarded
                         .iter()
+                        .filter(|p| p.source == PolicySource::Header)
                         .map(|p| format!("\"{}\"", p.text))
                         .collect::<Vec<_>>()
                         .join(", ")
@@ -899,24 +903,21 @@ pub fn judge(response: &Exchange, https: bool) -> (Vec<Finding>, Vec<Measurement
         Some(ev.join(" | "))
     };
 
-    for p in enforced {
-        for chain in [SCRIPT_ELEM, SCRIPT_ATTR] {
-            if let Some(d) = effective(p, chain)
-                && d.sources.contains(&Source::Keyword(Keyword::StrictDynamic))
-                && !d
-                    .sources
-                    .iter()
-                    .any(|s| matches!(s, Source::Nonce(_) | Source::Hash(..)))
-            {
-                findings.push(Finding::new(
-                    &STRICT_DYNAMIC_WITHOUT_NONCE,
-                    format!("{} (no nonce or hash to propagate trust from)", d.text()),
-                ));
-                break;
-            }
-        }
+    if let Some(ev) = all(&|p| {
+        [SCRIPT_ELEM, SCRIPT_ATTR].iter().find_map(|chain| {
+            effective(p, chain)
+                .filter(|d| {
+                    d.sources.contains(&Source::Keyword(Keyword::StrictDynamic))
+                        && !d
+                            .sources
+                            .iter()
+                            .any(|s| matches!(s, Source::Nonce(_) | Source::Hash(..)))
+                })
+                .map(|d| format!("{} (no nonce or hash to propagate trust from)", d.text()))
+        })
+    }) {
+        findings.push(Finding::new(&STRICT_DYNAMIC_WITHOUT_NONCE, ev));
     }
-    crate::checks::dedup_findings(&mut findings);
 
     let unsafe_inline = all(&|p| {
         [SCRIPT_ELEM, SCRIPT_ATTR].iter().find_map(|chain| {
@@ -938,7 +939,7 @@ pub fn judge(response: &Exchange, https: bool) -> (Vec<Finding>, Vec<Measurement
             .directives
             .iter()
             .filter(|d| matches!(d.name.as_str(), "img-src" | "media-src") == passive)
-            .filter(|d| d.sources.iter().any(Source::insecure_scheme))
+            .filter(|d| d.insecure_scheme())
             .map(Directive::text)
             .collect();
         (!hits.is_empty()).then(|| hits.join("; "))
@@ -1186,6 +1187,107 @@ mod tests {
         let ids = weak("script-src 'self', object-src 'none'");
         assert!(!ids.contains(&"unsafe_inline_script"), "{ids:?}");
         assert!(!ids.contains(&"object_src_unrestricted"), "{ids:?}");
+    }
+
+    #[test]
+    fn strict_dynamic_without_nonce_counts_only_if_every_policy_has_it() {
+        let e = crate::checks::test_support::exchange(
+            &[
+                ("content-security-policy", "script-src 'strict-dynamic'"),
+                (
+                    "content-security-policy",
+                    "script-src 'self'; object-src 'none'",
+                ),
+            ],
+            "",
+        );
+        let ids: Vec<_> = judge(&e, true).0.iter().map(|f| f.id).collect();
+        assert!(!ids.contains(&"strict_dynamic_without_nonce"), "{ids:?}");
+        let e = crate::checks::test_support::exchange(
+            &[
+                ("content-security-policy", "script-src 'strict-dynamic'"),
+                (
+                    "content-security-policy",
+                    "script-src-elem 'strict-dynamic' 'self'; object-src 'none'",
+                ),
+            ],
+            "",
+        );
+        let f = judge(&e, true).0;
+        let sd: Vec<_> = f
+            .iter()
+            .filter(|f| f.id == "strict_dynamic_without_nonce")
+            .collect();
+        assert_eq!(sd.len(), 1, "{f:?}");
+        assert_eq!(
+            sd[0].evidence,
+            "script-src 'strict-dynamic' (no nonce or hash to propagate trust from) | \
+             script-src-elem 'strict-dynamic' 'self' (no nonce or hash to propagate trust from)"
+        );
+    }
+
+    #[test]
+    fn insecure_scheme_is_read_on_raw_tokens_too() {
+        let base = "default-src 'self'; object-src 'none'";
+        for active in [
+            "connect-src http://*.*",
+            "connect-src HTTP://*.*",
+            "script-src 'self' Http://cdn.example",
+            "frame-src ftp:",
+            "connect-src http:",
+        ] {
+            let ids = weak(&format!("{base}; {active}"));
+            assert!(ids.contains(&"insecure_scheme_active"), "{active}: {ids:?}");
+        }
+        for passive in ["img-src http://*.*", "media-src FTP://x.example"] {
+            let ids = weak(&format!("{base}; {passive}"));
+            assert!(
+                !ids.contains(&"insecure_scheme_active"),
+                "{passive}: {ids:?}"
+            );
+            assert!(
+                ids.contains(&"insecure_scheme_passive"),
+                "{passive}: {ids:?}"
+            );
+        }
+        for fine in [
+            "report-uri http://report.example/csp",
+            "connect-src https://*.*",
+            "connect-src https: wss://x.example",
+        ] {
+            let ids = weak(&format!("{base}; {fine}"));
+            assert!(!ids.contains(&"insecure_scheme_active"), "{fine}: {ids:?}");
+        }
+    }
+
+    #[test]
+    fn a_meta_policy_alone_never_makes_invalid() {
+        let body = r#"<head><meta http-equiv="Content-Security-Policy" content="frame-ancestors 'none'"></head>"#;
+        let ids = |headers: &[(&str, &str)]| -> Vec<&'static str> {
+            let mut h = vec![("content-type", "text/html")];
+            h.extend_from_slice(headers);
+            let e = crate::checks::test_support::exchange(&h, body);
+            judge(&e, true).0.iter().map(|f| f.id).collect()
+        };
+        assert_eq!(ids(&[]), ["missing"]);
+        assert_eq!(
+            ids(&[("content-security-policy-report-only", "default-src 'self'")]),
+            ["report_only_only"]
+        );
+        // A header line that yields no policy is still invalid, and its evidence names only it.
+        let e = crate::checks::test_support::exchange(
+            &[
+                ("content-type", "text/html"),
+                ("content-security-policy", "foo"),
+            ],
+            body,
+        );
+        let f = judge(&e, true).0;
+        assert_eq!(f[0].id, "invalid");
+        assert_eq!(
+            f[0].evidence,
+            "no usable directive in Content-Security-Policy: \"foo\""
+        );
     }
 
     #[test]
