@@ -16,6 +16,12 @@ async fn web() -> Web {
         ("/server-version", page().header("Server", "nginx/1.25.3")),
         ("/server-banner", page().header("Server", "nginx")),
         ("/cdn", page().header("Server", "cloudflare")),
+        ("/alb", page().header("Server", "awselb/2.0")),
+        (
+            "/app-gateway",
+            page().header("Server", "Microsoft-Azure-Application-Gateway/v2"),
+        ),
+        ("/edgecast", page().header("Server", "ECS (dcb/7F83)")),
         ("/powered", page().header("X-Powered-By", "Express")),
         ("/aspnet", page().header("X-AspNet-Version", "4.0.30319")),
         ("/aspnet-mvc", page().header("X-AspNetMvc-Version", "5.2")),
@@ -26,6 +32,8 @@ async fn web() -> Web {
         ("/debug-link", page().header("X-Debug-Token-Link", "/_profiler/a1b2c3")),
         ("/via", page().header("Via", "1.1 proxy.internal (squid/5.7)")),
         ("/via-plain", page().header("Via", "1.1 varnish, 1.1 vegur")),
+        ("/via-kong", page().header("Via", "kong/2.8.1")),
+        ("/via-ip", page().header("Via", "1.1 10.0.4.17, 1.1 [2001:db8::7]:8080")),
         (
             "/generator",
             Resp::new(200).html(r#"<html><head><meta name="generator" content="WordPress 6.4.2"></head><body>x</body></html>"#),
@@ -47,6 +55,11 @@ async fn every_finding_from_real_responses() {
         ("/server-banner", &["server_banner"], Status::Pass),
         // A CDN banner without a version is on the default allow-list.
         ("/cdn", &[], Status::Pass),
+        // Infrastructure banners whose digits are no software version (ALB, Application
+        // Gateway, Edgecast POP code) are on the same allow-list.
+        ("/alb", &[], Status::Pass),
+        ("/app-gateway", &[], Status::Pass),
+        ("/edgecast", &[], Status::Pass),
         ("/powered", &["x_powered_by"], Status::Fail),
         ("/aspnet", &["aspnet_version"], Status::Fail),
         ("/aspnet-mvc", &["aspnet_version"], Status::Fail),
@@ -57,6 +70,10 @@ async fn every_finding_from_real_responses() {
         ("/debug-link", &["debug_token"], Status::Fail),
         ("/via", &["via_version"], Status::Pass),
         ("/via-plain", &[], Status::Pass),
+        // Kong's element has no protocol token: its only token is the product.
+        ("/via-kong", &["via_version"], Status::Pass),
+        // An IP-literal received-by is no version.
+        ("/via-ip", &[], Status::Pass),
         ("/generator", &["meta_generator"], Status::Pass),
         ("/generator-plain", &[], Status::Pass),
     ];

@@ -2,6 +2,7 @@
 //! (OWASP Secure Headers Project `headers_remove.json`). Every response of the cycle is read.
 
 use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -92,8 +93,11 @@ pub const VERSION_HEADERS: &[&str] = &[
     "x-varnish-server",
 ];
 
-/// CDN banners without a version: they raise no `server_banner` (CHECKS.md §15 default
-/// allow-list, info only), compared ASCII case-insensitively.
+/// CDN and load-balancer banners that name no software version: they raise neither
+/// `server_banner` nor `server_version` (CHECKS.md §15 default allow-list, info only), compared
+/// ASCII case-insensitively with the whole trimmed `Server` value. `awselb/2.0` (AWS ALB) and
+/// `Microsoft-Azure-Application-Gateway/v2` carry a service generation, not a software
+/// release; Edgecast / Azure CDN's `ECS (pop/code)` is matched by [`banner_allow_listed`].
 pub const BANNER_ALLOW_LIST: &[&str] = &[
     "cloudflare",
     "amazons3",
@@ -106,7 +110,23 @@ pub const BANNER_ALLOW_LIST: &[&str] = &[
     "vercel",
     "netlify",
     "github.com",
+    "awselb/2.0",
+    "microsoft-azure-application-gateway/v2",
 ];
+
+/// Edgecast / Azure CDN: `ECS (dcb/7F83)`, the parenthesised part a POP code, not a version.
+static ECS_POP_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^ECS \([a-z0-9]+/[0-9a-f]+\)$").expect("valid ECS regex"));
+
+/// Whether a `Server` value is on the default allow-list (CHECKS.md §15): an entry of
+/// [`BANNER_ALLOW_LIST`], or Edgecast's `ECS (pop/code)` with any POP code.
+pub fn banner_allow_listed(server: &str) -> bool {
+    let server = server.trim();
+    BANNER_ALLOW_LIST
+        .iter()
+        .any(|b| b.eq_ignore_ascii_case(server))
+        || ECS_POP_RE.is_match(server)
+}
 
 static VERSION_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)[a-z][\w.+-]*/v?\d+(?:\.\d+)*|\b\d+\.\d+(?:\.\d+)*\b")
@@ -130,13 +150,46 @@ fn floor_boundary(s: &str, max: usize) -> usize {
     i
 }
 
-/// Whether a `Via` value names a product version: each element's received-protocol (`1.1`,
-/// `HTTP/2`) is skipped, and the received-by and comment are read.
+/// A received-protocol (RFC 9110 §7.6.3: `[protocol-name "/"] protocol-version`), as the first
+/// of several tokens: `1.1`, `2`, `HTTP/1.1`, `name/version`.
+static RECEIVED_PROTOCOL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+|\d+(?:\.\d+)?)$")
+        .expect("valid received-protocol regex")
+});
+
+/// A lone token that is only a protocol (`1.1`, `HTTP/1.1`), not a product.
+static LONE_PROTOCOL_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^(?:HTTP/)?\d+(?:\.\d+)?$").expect("valid protocol regex"));
+
+/// An IPv4 or IPv6 literal, bracketed or not, with an optional port: a received-by that
+/// names a host, not a product.
+fn is_ip_literal(token: &str) -> bool {
+    token.parse::<IpAddr>().is_ok()
+        || token.parse::<SocketAddr>().is_ok()
+        || token
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .is_some_and(|t| t.parse::<Ipv6Addr>().is_ok())
+}
+
+/// Whether a `Via` value names a product version. Each element is `received-protocol RWS
+/// received-by [RWS comment]` (RFC 9110 §7.6.3): the received-protocol (`1.1`, `HTTP/2`) is
+/// skipped, an IP-literal received-by is ignored, and the rest and the comment are read. An
+/// element with a single token before its comment lacks one of the two, so that token is read
+/// as the product (Kong sends `Via: kong/2.8.1`) unless it is only a protocol or an address.
 pub fn via_names_version(value: &str) -> bool {
     value.split(',').any(|element| {
-        let element = element.trim_start();
-        let rest = element.find([' ', '\t']).map_or("", |i| &element[i..]);
-        version_bearing(rest)
+        let (head, comment) = element.split_at(element.find('(').unwrap_or(element.len()));
+        let tokens: Vec<&str> = head.split([' ', '\t']).filter(|t| !t.is_empty()).collect();
+        let named: &[&str] = match tokens.as_slice() {
+            [lone] if LONE_PROTOCOL_RE.is_match(lone) => &[],
+            [first, rest @ ..] if !rest.is_empty() && RECEIVED_PROTOCOL_RE.is_match(first) => rest,
+            all => all,
+        };
+        named
+            .iter()
+            .any(|t| !is_ip_literal(t) && version_bearing(t))
+            || version_bearing(comment)
     })
 }
 
@@ -169,14 +222,11 @@ pub fn judge<'a>(
     };
     for r in responses {
         let shown = |name: &str, v: &str| format!("{name}: {v}");
-        if let Some(v) = combined(r, "server") {
+        if let Some(v) = combined(r, "server").filter(|v| !banner_allow_listed(v)) {
             if version_bearing(&v) {
                 server_version = true;
                 push(&SERVER_VERSION, "server", shown("Server", &v), &r.url);
-            } else if !BANNER_ALLOW_LIST
-                .iter()
-                .any(|b| b.eq_ignore_ascii_case(v.trim()))
-            {
+            } else {
                 push(&SERVER_BANNER, "server", shown("Server", &v), &r.url);
             }
         }
@@ -292,5 +342,66 @@ mod tests {
         assert!(via_names_version("1.1 proxy.example (squid/5.7)"));
         assert!(via_names_version("HTTP/1.1 gateway (Apache/2.4.1)"));
         assert!(!via_names_version(""));
+    }
+
+    #[test]
+    fn via_without_a_protocol_token_is_read_as_a_product() {
+        // Kong's malformed element: a lone product token (RFC 9110 §7.6.3 wants two).
+        assert!(via_names_version("kong/2.8.1"));
+        assert!(via_names_version("1.1 varnish, kong/2.8.1"));
+        assert!(via_names_version("kong/2.8.1 (gateway)"));
+        assert!(via_names_version("1.1 kong/3.4.2"));
+        // A lone protocol or address names no product.
+        assert!(!via_names_version("1.1"));
+        assert!(!via_names_version("HTTP/1.1"));
+        assert!(!via_names_version("10.0.4.17"));
+    }
+
+    #[test]
+    fn via_ip_literal_received_by_is_not_a_version() {
+        for v in [
+            "1.1 10.0.4.17",
+            "1.1 10.0.4.17:8080",
+            "1.0 fred, 1.1 192.168.1.1",
+            "HTTP/1.1 [2001:db8::1]:443",
+            "2 [::1]",
+            "1.1 2001:db8::1",
+            "1.1 10.0.4.17 (proxy)",
+        ] {
+            assert!(!via_names_version(v), "{v}");
+        }
+        assert!(via_names_version("1.1 10.0.4.17 (squid/5.7)"));
+        assert!(via_names_version("1.1 app-1.2.example"));
+    }
+
+    fn server_ids(server: &str) -> Vec<&'static str> {
+        let e = crate::checks::test_support::exchange(&[("server", server)], "");
+        judge(std::iter::once(&e), &e)
+            .0
+            .iter()
+            .map(|f| f.id)
+            .collect()
+    }
+
+    #[test]
+    fn versionless_infrastructure_banners_are_allow_listed() {
+        for banner in [
+            "awselb/2.0",
+            "AWSELB/2.0",
+            "Microsoft-Azure-Application-Gateway/v2",
+            "ECS (dcb/7F83)",
+            "ECS (nyb/1D2E)",
+            "cloudflare",
+        ] {
+            assert_eq!(server_ids(banner), Vec::<&str>::new(), "{banner}");
+        }
+        for banner in [
+            "awselb/2.1",
+            "ECS (dcb/7F83) nginx/1.25.3",
+            "ECS",
+            "Microsoft-Azure-Application-Gateway/v3",
+        ] {
+            assert!(!server_ids(banner).is_empty(), "{banner}");
+        }
     }
 }
