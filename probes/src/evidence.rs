@@ -502,7 +502,6 @@ impl std::fmt::Debug for Credential {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::checks::test_support::exchange_at;
 
     fn redirect(location: &[u8]) -> Option<String> {
