@@ -125,16 +125,44 @@ const KNOWN_TAGS: &[&str] = &[
 
 /// The CAA issuer domains of a leaf's CA, from its issuer name (CHECKS.md §16 mapping);
 /// empty when the CA is not one we know, and then CAA is not judged.
+///
+/// Beyond CHECKS.md's one domain per CA, each CA's other documented identifiers count too:
+/// domains that still name a CA's older brand (`comodoca.com`, `symantec.com`, `geotrust.com` …)
+/// keep authorising it, so listing only the new one would report `caa_blocks_current_ca` on a
+/// renewal that succeeds. DigiCert's brands (GeoTrust, RapidSSL, Thawte) issue as DigiCert.
 pub fn ca_domains(leaf: &CertDetails) -> &'static [&'static str] {
-    let issuer = leaf.issuer.to_ascii_lowercase();
-    if issuer.contains("let's encrypt") || issuer.contains("lets encrypt") {
+    ca_domains_of_issuer(&leaf.issuer)
+}
+
+fn ca_domains_of_issuer(issuer: &str) -> &'static [&'static str] {
+    let issuer = issuer.to_ascii_lowercase();
+    let any = |names: &[&str]| names.iter().any(|n| issuer.contains(n));
+    if any(&["let's encrypt", "lets encrypt"]) {
         &["letsencrypt.org"]
     } else if issuer.contains("google trust services") {
         &["pki.goog"]
-    } else if issuer.contains("digicert") {
-        &["digicert.com"]
-    } else if issuer.contains("sectigo") || issuer.contains("zerossl") {
-        &["sectigo.com"]
+    } else if any(&["digicert", "geotrust", "rapidssl", "thawte"]) {
+        // DigiCert's CAA documentation.
+        &[
+            "digicert.com",
+            "www.digicert.com",
+            "digicert.ne.jp",
+            "cybertrust.ne.jp",
+            "symantec.com",
+            "thawte.com",
+            "geotrust.com",
+            "rapidssl.com",
+            "digitalcertvalidation.com",
+        ]
+    } else if any(&["sectigo", "zerossl", "comodo", "usertrust"]) {
+        // Sectigo's CAA documentation (ZeroSSL issues from Sectigo).
+        &[
+            "sectigo.com",
+            "comodoca.com",
+            "comodo.com",
+            "usertrust.com",
+            "trust-provider.com",
+        ]
     } else if issuer.contains("globalsign") {
         &["globalsign.com"]
     } else if issuer.contains("amazon") {
@@ -380,6 +408,24 @@ mod tests {
         assert!(authorises(&recs, le, false));
         assert!(!authorises(&recs, le, true));
         assert!(authorises(&[rec("issue", "letsencrypt.org")], le, true));
+    }
+
+    #[test]
+    fn a_ca_is_authorised_by_any_of_its_documented_caa_domains() {
+        let names = vec!["shop.example".to_owned()];
+        let sectigo = ca_domains_of_issuer(
+            "C=GB, O=Sectigo Limited, CN=Sectigo RSA Domain Validation Secure Server CA",
+        );
+        assert!(blocking_properties(&[rec("issue", "comodoca.com")], sectigo, &names).is_empty());
+        let rapidssl = ca_domains_of_issuer(
+            "C=US, O=DigiCert Inc, CN=RapidSSL Global TLS RSA4096 SHA256 2022 CA1",
+        );
+        assert!(blocking_properties(&[rec("issue", "geotrust.com")], rapidssl, &names).is_empty());
+        assert_eq!(
+            blocking_properties(&[rec("issue", "letsencrypt.org")], rapidssl, &names),
+            ["issue"]
+        );
+        assert!(ca_domains_of_issuer("CN=Some Private CA").is_empty());
     }
 
     #[test]
