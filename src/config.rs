@@ -765,16 +765,19 @@ impl TryFrom<String> for CookieName {
     }
 }
 
-/// A positive count.
+/// A positive count, at most [`MAX_COUNT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Count(pub usize);
+
+/// The largest count any setting takes (concurrency limits above it would only overflow).
+pub const MAX_COUNT: i64 = 1_000_000;
 
 impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = i64::deserialize(d)?;
-        if v < 1 {
+        if !(1..=MAX_COUNT).contains(&v) {
             return Err(de::Error::custom(format!(
-                "expected a positive integer, got {v}"
+                "expected a positive integer up to {MAX_COUNT}, got {v}"
             )));
         }
         usize::try_from(v).map(Count).map_err(de::Error::custom)
@@ -785,7 +788,19 @@ impl<'de> Deserialize<'de> for Count {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DurationValue(pub Duration);
 
+/// The longest duration any setting takes: a year and a day. Longer values mean nothing to a
+/// monitor and would overflow the scheduler's clock arithmetic.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+
 impl DurationValue {
+    /// `d` if it is at most [`MAX_DURATION`].
+    fn bounded(d: Duration, shown: &dyn fmt::Display) -> Result<Self, String> {
+        if d > MAX_DURATION {
+            return Err(format!("duration {shown} is too long: at most 366d"));
+        }
+        Ok(DurationValue(d))
+    }
+
     /// Parses the string form.
     ///
     /// # Errors
@@ -822,8 +837,8 @@ impl DurationValue {
             rest = &rest[unit_len..];
             total = total.saturating_add(n.saturating_mul(millis));
         }
-        let millis = u64::try_from(total).map_err(|_| bad())?;
-        Ok(DurationValue(Duration::from_millis(millis)))
+        let millis = u64::try_from(total).unwrap_or(u64::MAX);
+        Self::bounded(Duration::from_millis(millis), &format!("{s:?}"))
     }
 }
 
@@ -862,12 +877,13 @@ impl<'de> Deserialize<'de> for DurationValue {
                 f.write_str("a duration such as 30s, 5m or 1h30m, or a number of seconds")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationValue, E> {
-                Ok(DurationValue(Duration::from_secs(v)))
+                DurationValue::bounded(Duration::from_secs(v), &v).map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationValue, E> {
-                u64::try_from(v)
-                    .map(|v| DurationValue(Duration::from_secs(v)))
-                    .map_err(|_| E::custom(format!("invalid duration {v}: must not be negative")))
+                let secs = u64::try_from(v).map_err(|_| {
+                    E::custom(format!("invalid duration {v}: must not be negative"))
+                })?;
+                self.visit_u64(secs)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationValue, E> {
                 DurationValue::parse(v).map_err(E::custom)

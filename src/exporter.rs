@@ -674,11 +674,9 @@ pub fn openmetrics_to_text(om: &str) -> String {
         if metric_name.ends_with("_created") {
             continue;
         }
-        // Exemplars (` # {...}`) are not part of the text format.
-        let line = match line.find(" # {") {
-            Some(i) => &line[..i],
-            None => line,
-        };
+        // No series carries exemplars, so a sample line passes as it is: cutting at ` # {`
+        // would cut inside a label value holding it (a `Server: nginx # {x}` banner, a
+        // certificate subject) and break the whole page.
         out.push_str(line);
         out.push('\n');
     }
@@ -714,5 +712,24 @@ mod tests {
         let om = e.encode_openmetrics();
         assert!(om.contains("# TYPE prodprobe_probe_runs counter"), "{om}");
         assert!(om.ends_with("# EOF\n"), "{om}");
+    }
+
+    #[test]
+    fn label_values_that_look_like_exemplars_pass_whole() {
+        let e = Exporter::new();
+        e.own
+            .runs
+            .get_or_create(&vec![
+                ("probe".into(), "nginx # {x=\"1\"} 2".into()),
+                ("result".into(), "success".into()),
+            ])
+            .inc();
+        let text = e.encode_text();
+        assert!(
+            text.contains(
+                "prodprobe_probe_runs_total{probe=\"nginx # {x=\\\"1\\\"} 2\",result=\"success\"} 1\n"
+            ),
+            "{text}"
+        );
     }
 }

@@ -545,7 +545,8 @@ impl Scheduler {
                 .and_then(|s| s.backoff_until(&planned.target.name))
                 && let Ok(left) = until.duration_since(SystemTime::now())
             {
-                runtime.extend_backoff(Instant::now() + left);
+                // Never longer than any backoff can be, whatever the file says.
+                runtime.extend_backoff(Instant::now() + left.min(probes::safety::BACKOFF_MAX));
             }
             exporter.add_target(&runtime.target, generation);
             // Not a child of `shutdown`: shutdown lets in-flight runs finish, removal cuts them.
@@ -649,8 +650,11 @@ async fn job_loop(
             .state
             .as_ref()
             .and_then(|s| s.rate_limit_last_run(name))
-        && let Ok(wait) = (last + job.interval).duration_since(SystemTime::now())
+        && let Some(due) = last.checked_add(job.interval)
+        && let Ok(wait) = due.duration_since(SystemTime::now())
     {
+        // A last run in the future (a clock that jumped back) waits one interval at most.
+        let wait = wait.min(job.interval);
         tracing::info!(
             target_name = %name,
             next_in_seconds = wait.as_secs(),

@@ -212,7 +212,8 @@ async fn probe(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
-        .map(|s| Duration::from_secs_f64((s - 0.5).max(0.5)));
+        // Clamped: any header value, however large, is a usable duration.
+        .map(|s| Duration::from_secs_f64((s - 0.5).clamp(0.5, 3600.0)));
     if let Some(limit) = scrape_timeout {
         for job in &mut planned.jobs {
             job.timeout = job.timeout.min(limit);

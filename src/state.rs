@@ -52,8 +52,9 @@ fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn from_unix(s: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(s)
+/// `None` for a value no clock can hold (a corrupt or hand-edited file).
+fn from_unix(s: u64) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_secs(s))
 }
 
 impl StateFile {
@@ -87,12 +88,15 @@ impl StateFile {
         self.lock()
             .rate_limit_last_run
             .get(target)
-            .map(|s| from_unix(*s))
+            .and_then(|s| from_unix(*s))
     }
 
     /// When `target`'s backoff ends, if it was in backoff.
     pub fn backoff_until(&self, target: &str) -> Option<SystemTime> {
-        self.lock().backoff_until.get(target).map(|s| from_unix(*s))
+        self.lock()
+            .backoff_until
+            .get(target)
+            .and_then(|s| from_unix(*s))
     }
 
     /// Records a rate-limit burst of `target` that started at `at`.
@@ -186,6 +190,20 @@ mod tests {
         assert_eq!(s.backoff_until("shop"), None, "an ended backoff is dropped");
         s.retain(&[], t0);
         assert_eq!(StateFile::open(&path).rate_limit_last_run("shop"), None);
+    }
+
+    #[test]
+    fn times_no_clock_can_hold_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(
+            &path,
+            br#"{"version":1,"rate_limit_last_run":{"shop":18446744073709551615},"backoff_until":{"shop":18446744073709551615}}"#,
+        )
+        .unwrap();
+        let s = StateFile::open(&path);
+        assert_eq!(s.rate_limit_last_run("shop"), None);
+        assert_eq!(s.backoff_until("shop"), None);
     }
 
     #[test]

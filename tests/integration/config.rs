@@ -68,6 +68,16 @@ fn every_rejection_names_the_problem_and_the_line() {
             "unknown field `latency`, expected one of url, expected_status, latency_budget, body_regex",
         ),
         ("invalid-duration.yaml", 6, "invalid duration \"5 minutes\""),
+        (
+            "invalid-duration-too-long.yaml",
+            6,
+            "duration 9223372036854775807 is too long: at most 366d",
+        ),
+        (
+            "invalid-concurrency-too-large.yaml",
+            2,
+            "expected a positive integer up to 1000000",
+        ),
         ("invalid-url.yaml", 3, "invalid URL \"shop.example\""),
         ("invalid-url-scheme.yaml", 3, "scheme must be https"),
         (

@@ -447,6 +447,16 @@ async fn probe_endpoint_is_blackbox_compatible_and_refuses_unconfigured_hosts() 
     );
     assert!(!body.contains("check=\"hsts\""), "{body}");
 
+    // A scrape-timeout header no duration can hold is clamped, not a crash.
+    let (status, _, body) = crate::support::http_request_with(
+        d.addr,
+        "GET",
+        "/probe?target=shop",
+        &[("X-Prometheus-Scrape-Timeout-Seconds", "1e300")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
     // A configured target by name.
     let (status, _, body) = http_get(d.addr, "/probe?target=shop", None).await;
     assert_eq!(status, 200);

@@ -471,8 +471,13 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         hsts,
         input.now,
     );
+    let mut findings = findings;
+    super::cap_findings_per_id(&mut findings, MAX_FINDINGS_PER_ID);
     Evaluation::new(Judgement::Evaluated(findings), m)
 }
+
+/// Findings of one id kept at most (each names one cookie).
+const MAX_FINDINGS_PER_ID: usize = 20;
 
 /// Judges the cookies of `responses`. `hsts` says whether `hsts` passes for `target_host`.
 pub fn judge<'a>(
@@ -573,14 +578,11 @@ pub fn judge<'a>(
         }
     }
 
-    // De-duplicate by (name, domain, path), keeping the last line; drop deletions.
-    let mut last: Vec<&Line<'_>> = Vec::new();
-    for l in &lines {
-        if let Some(i) = last.iter().position(|x| x.key == l.key) {
-            last.remove(i);
-        }
-        last.push(l);
-    }
+    // De-duplicate by (name, domain, path), keeping the last line, in the order of those last
+    // lines; drop deletions.
+    let mut seen = std::collections::HashSet::new();
+    let mut last: Vec<&Line<'_>> = lines.iter().rev().filter(|l| seen.insert(&l.key)).collect();
+    last.reverse();
     last.retain(|l| !l.deletion);
 
     let (mut sessions, mut without_secure, mut session_no_httponly, mut no_samesite) = (0, 0, 0, 0);

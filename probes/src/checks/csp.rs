@@ -347,7 +347,8 @@ pub fn parse_policy(text: &str, source: PolicySource) -> Policy {
         directives: Vec::new(),
         notes: Vec::new(),
     };
-    let mut seen: Vec<String> = Vec::new();
+    // A set: a 64 KiB policy can name thousands of directives.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for token in text.split(';') {
         let token = token.trim_matches(is_csp_ws);
         if token.is_empty() {
@@ -362,11 +363,10 @@ pub fn parse_policy(text: &str, source: PolicySource) -> Policy {
             None => (token, ""),
         };
         let name = name.to_ascii_lowercase();
-        if seen.contains(&name) {
+        if !seen.insert(name.clone()) {
             policy.notes.push(Note::Duplicate(token.to_owned()));
             continue;
         }
-        seen.push(name.clone());
         let values: Vec<String> = rest
             .split(is_csp_ws)
             .filter(|v| !v.is_empty())

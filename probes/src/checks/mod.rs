@@ -316,9 +316,46 @@ pub(crate) fn dedup_findings(findings: &mut Vec<crate::verdict::Finding>) {
     findings.retain(|f| seen.insert(f.id));
 }
 
+/// Keeps at most `max` findings per id, in order; the last one kept says how many more there
+/// were. A hostile response (a thousand `Set-Cookie` lines on every response of the cycle)
+/// cannot turn one check into megabytes of findings.
+pub(crate) fn cap_findings_per_id(findings: &mut Vec<crate::verdict::Finding>, max: usize) {
+    let mut count: std::collections::HashMap<&'static str, usize> =
+        std::collections::HashMap::new();
+    for f in findings.iter() {
+        *count.entry(f.id).or_default() += 1;
+    }
+    let mut kept: std::collections::HashMap<&'static str, usize> = std::collections::HashMap::new();
+    findings.retain_mut(|f| {
+        let n = kept.entry(f.id).or_default();
+        *n += 1;
+        let total = count[f.id];
+        if *n == max && total > max {
+            f.evidence
+                .push_str(&format!(" (and {} more like it)", total - max));
+        }
+        *n <= max
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn findings_are_capped_per_id_and_say_how_many_more() {
+        use crate::verdict::{Finding, FindingDef, Severity};
+        static A: FindingDef = FindingDef::new("a", Severity::Low);
+        static B: FindingDef = FindingDef::new("b", Severity::Low);
+        let mut f: Vec<Finding> = (0..30)
+            .map(|i| Finding::new(&A, format!("a{i}")))
+            .chain([Finding::new(&B, "b".to_owned())])
+            .collect();
+        cap_findings_per_id(&mut f, 20);
+        assert_eq!(f.len(), 21);
+        assert_eq!(f[19].evidence, "a19 (and 10 more like it)");
+        assert_eq!(f[20].evidence, "b");
+    }
 
     #[test]
     fn catalogues_are_well_formed() {
