@@ -13,6 +13,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use probes::probe::ProbeKind;
+
 use crate::exporter::{self, Exporter};
 use crate::plan::{AdHocError, PlanContext};
 use crate::reload::SharedPlan;
@@ -181,6 +183,32 @@ async fn probe(
         Err(AdHocError::Forbidden(m)) => return text(StatusCode::FORBIDDEN, format!("{m}\n")),
         Err(AdHocError::BadRequest(m)) => return text(StatusCode::BAD_REQUEST, format!("{m}\n")),
     };
+    // On demand, only the passive probes run. The active ones (cors, paths, unknown_path,
+    // rate_limit) and tls_versions keep the scheduler's intervals, budgets and one-burst rule:
+    // a scrape every 15 s must not become a path sweep or a burst every 15 s. Their checks are
+    // on `/metrics`.
+    let on_demand = |k: ProbeKind| {
+        matches!(
+            k,
+            ProbeKind::Health | ProbeKind::Fetch | ProbeKind::Tls | ProbeKind::Dns
+        )
+    };
+    // A host the scheduler holds in backoff (CHECKS.md §0.5) gets only health and dns.
+    let host_in_backoff = state
+        .live
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|rt| rt.target.host == planned.target.host && rt.in_backoff());
+    planned
+        .jobs
+        .retain(|j| on_demand(j.kind) && (!host_in_backoff || j.kind.runs_during_backoff()));
+    let kept: Vec<ProbeKind> = planned.jobs.iter().map(|j| j.kind).collect();
+    let mut on_demand_target = (*planned.target).clone();
+    on_demand_target
+        .checks
+        .retain(|c| c.inputs.iter().all(|k| kept.contains(k)));
+    planned.target = Arc::new(on_demand_target);
     let Ok(_permit) = state.probe.permits.clone().try_acquire_owned() else {
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -222,8 +250,23 @@ async fn probe(
     let intervals: Vec<_> = planned.jobs.iter().map(|j| (j.kind, j.interval)).collect();
     let single = plan.with_targets(vec![planned]);
     let limits = Arc::clone(&state.probe.limits.read().unwrap_or_else(|e| e.into_inner()));
-    let runtimes =
-        scheduler::run_once_within(&single, Arc::clone(&state.probe.runner), limits).await;
+    let run = scheduler::run_once_within(&single, Arc::clone(&state.probe.runner), limits);
+    // The whole run, permits included, ends before Prometheus gives up on the scrape.
+    let runtimes = match scrape_timeout {
+        Some(limit) => match tokio::time::timeout(limit, run).await {
+            Ok(r) => r,
+            Err(_) => {
+                return text(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!(
+                        "the probe did not finish within the scrape timeout ({:.1} s)\n",
+                        limit.as_secs_f64()
+                    ),
+                );
+            }
+        },
+        None => run.await,
+    };
     let Some(rt) = runtimes.first() else {
         return text(StatusCode::INTERNAL_SERVER_ERROR, "no target\n".into());
     };

@@ -657,3 +657,67 @@ async fn a_flood_of_probe_requests_costs_the_target_one_run() {
         "answers within the spacing come from the last run"
     );
 }
+
+/// `/probe` runs only the passive probes: the active ones keep the scheduler's intervals and
+/// caps (a blackbox-style scrape every 15 s must not sweep paths or burst), and a host the
+/// scheduler holds in backoff gets only health.
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_runs_no_active_probe_and_honours_the_schedulers_backoff() {
+    let web = Web::serving(vec![
+        ("/", Resp::new(200).html("<p>ok</p>")),
+        ("/busy", Resp::new(429).header("Retry-After", "600")),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = web.pki.write_ca(dir.path());
+
+    // Scheduled jobs wait (1 h spread): only the on-demand run talks to the server.
+    let yaml = format!(
+        "scheduler:\n  initial_spread: 1h\ndefaults:\n  ca_file: {ca}\ntargets:\n  - name: shop\n    url: https://{a}/\n    checks: [hsts, health, exposed_paths, cors, error_disclosure]\n",
+        ca = ca.display(),
+        a = web.a.addr
+    );
+    let path = write(dir.path(), "prodprobe.yaml", &yaml);
+    let mut d = Daemon::start(&path);
+    let (status, _, body) = http_get(d.addr, "/probe?target=shop", None).await;
+    assert_eq!(status, 200, "{body}");
+    for check in ["hsts", "health"] {
+        assert!(
+            body.contains(&format!("check=\"{check}\"")),
+            "{check}: {body}"
+        );
+    }
+    for check in ["exposed_paths", "cors", "error_disclosure"] {
+        assert!(
+            !body.contains(&format!("check=\"{check}\"")),
+            "{check}: {body}"
+        );
+    }
+    let reqs = web.a.requests();
+    assert!(
+        !reqs
+            .iter()
+            .any(|r| r.header("range").is_some() || r.header("origin").is_some()),
+        "no path sweep, no CORS probe: {:?}",
+        reqs.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    assert_eq!(d.terminate(), Some(0));
+
+    // The scheduler's first health run draws a 429 with Retry-After: the host is in backoff,
+    // and an on-demand run sends health's one request, not fetch's.
+    let yaml = format!(
+        "scheduler:\n  initial_spread: 0s\ndefaults:\n  ca_file: {ca}\ntargets:\n  - name: busy\n    url: https://{a}/busy\n    checks: [health, hsts]\n    probes:\n      health: {{ interval: 1h, timeout: 5s }}\n",
+        ca = ca.display(),
+        a = web.a.addr
+    );
+    let path = write(dir.path(), "busy.yaml", &yaml);
+    let mut d = Daemon::start(&path);
+    d.wait_ready().await;
+    let before = web.a.count();
+    let (status, _, body) = http_get(d.addr, "/probe?target=busy", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("check=\"health\""), "{body}");
+    assert!(!body.contains("check=\"hsts\""), "{body}");
+    assert_eq!(web.a.count(), before + 1, "{:?}", web.a.requests());
+    assert_eq!(d.terminate(), Some(0));
+}
