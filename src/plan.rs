@@ -531,6 +531,20 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
             .filter(|d| list.iter().any(|l| l.id == d.id))
             .collect();
     }
+    // A plain-HTTP target has no certificate and no TLS versions: those checks would only fail
+    // their probes (`not_https`) on every run and keep ProdprobeProbeFailing firing. hsts and
+    // https_redirect report what matters (`https_unavailable`).
+    if target.url.scheme() == "http" {
+        let before: Vec<&str> = target.checks.iter().map(|c| c.id).collect();
+        target
+            .checks
+            .retain(|c| !matches!(c.id, "tls_cert" | "tls_version"));
+        if layer.checks.is_some() && target.checks.len() < before.len() {
+            b.warnings.push(format!(
+                "target {name:?} is plain HTTP: tls_cert and tls_version do not apply and are not run"
+            ));
+        }
+    }
     if let Some(sev) = layer.fail_min_severity {
         target.fail_min_severity = sev.0;
     }
@@ -660,7 +674,9 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
         let interval = entry.and_then(|e| e.interval.as_ref());
         let timeout = entry.and_then(|e| e.timeout.as_ref());
         let iv = interval.map_or(kind.default_interval(), |i| i.value.0);
-        let to = timeout.map_or(kind.default_timeout(), |t| t.value.0);
+        // Without a timeout of its own, a short interval shortens the default to half of it
+        // (`health: { interval: 10s }` is valid as written).
+        let to = timeout.map_or(kind.default_timeout().min(iv / 2), |t| t.value.0);
         let floor = interval_floor(kind);
         if iv < floor {
             let loc = interval.map(|i| i.referenced).unwrap_or(Location::UNKNOWN);

@@ -53,6 +53,49 @@ fn the_good_config_plans_every_target() {
     assert_eq!(plan.scheduler.max_concurrency, 64);
 }
 
+/// A plain-HTTP target schedules no TLS probe (it could only fail with `not_https` forever),
+/// and a probe given only a short interval gets a timeout below it.
+#[test]
+fn plain_http_targets_get_no_tls_probes_and_short_intervals_their_own_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.yaml");
+    std::fs::write(
+        &path,
+        "targets:\n  - name: intranet\n    url: http://intranet.example/\n  - name: listed\n    url: http://legacy.example/\n    checks: [tls_cert, hsts]\n  - name: fast\n    url: https://shop.example/\n    checks: [health]\n    probes:\n      health: { interval: 10s }\n",
+    )
+    .unwrap();
+    let plan = plan::load(&path, &cx()).unwrap_or_else(|e| panic!("{e:?}"));
+    use probes::probe::ProbeKind;
+    for t in &plan.targets[..2] {
+        assert!(
+            !t.target
+                .checks
+                .iter()
+                .any(|c| matches!(c.id, "tls_cert" | "tls_version")),
+            "{}",
+            t.target.name
+        );
+        assert!(
+            !t.jobs
+                .iter()
+                .any(|j| matches!(j.kind, ProbeKind::Tls | ProbeKind::TlsVersions)),
+            "{}",
+            t.target.name
+        );
+    }
+    assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+    assert!(
+        plan.warnings[0].contains("\"listed\" is plain HTTP"),
+        "{:?}",
+        plan.warnings
+    );
+    let health = &plan.targets[2].jobs[0];
+    assert_eq!(
+        (health.interval.as_secs(), health.timeout.as_secs()),
+        (10, 5)
+    );
+}
+
 #[test]
 fn every_rejection_names_the_problem_and_the_line() {
     let cases: &[(&str, u64, &str)] = &[
