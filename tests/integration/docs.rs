@@ -170,3 +170,57 @@ fn the_example_config_is_valid() {
             .any(|t| t.target.url.as_str().starts_with("http://127.0.0.1:9747/"))
     );
 }
+
+const CHECKS_MD_HEADER: &str = "# Checks and findings
+
+Every check prodprobe runs, the probes whose evidence it reads, and every finding id it can
+raise with its default severity. The rules themselves (conditions, thresholds, references) are
+prodprobe's check rulebook; `docs/adr/` records where prodprobe reads it differently and why.
+A check fails when a finding at or above its `fail_min_severity` (default `low`) is active; `info`
+findings never fail a check. SARIF results link to the finding ids below.
+
+This file is generated from the code's catalogue: `PRODPROBE_BLESS=1 cargo test --test integration
+docs::checks_md` rewrites it, and the same test fails when it is out of date.
+";
+
+/// `docs/checks.md` as the catalogue says it must read.
+fn checks_md() -> String {
+    let mut out = String::from(CHECKS_MD_HEADER);
+    for c in probes::checks::ALL {
+        out.push_str(&format!("\n## `{}`\n\n{}\n\n", c.id, c.summary));
+        let inputs: Vec<String> = c.inputs.iter().map(|k| format!("`{}`", k.name())).collect();
+        out.push_str(&format!(
+            "Reads the {} probe{}",
+            inputs.join(", "),
+            if inputs.len() > 1 { "s" } else { "" }
+        ));
+        out.push_str(if c.opt_in {
+            "; opt-in: runs only when listed in `checks`.\n\n"
+        } else {
+            ".\n\n"
+        });
+        out.push_str("| finding | severity |\n|---|---|\n");
+        for f in c.findings {
+            out.push_str(&format!(
+                "| <a id=\"{id}\"></a>`{id}` | {} |\n",
+                f.severity.as_str(),
+                id = f.id
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn checks_md_lists_every_check_and_finding() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/checks.md");
+    let want = checks_md();
+    if std::env::var_os("PRODPROBE_BLESS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let got = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        got == want,
+        "docs/checks.md is out of date: run PRODPROBE_BLESS=1 cargo test --test integration docs::checks_md"
+    );
+}
