@@ -423,7 +423,11 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<Exit
     http.await.context("HTTP server failed")?;
     shutdown.cancel();
     let scheduler = reload_task.await.context("reload task panicked")?;
-    scheduler.shutdown().await;
+    // A second SIGTERM or SIGINT ends the wait for in-flight probes at once.
+    tokio::select! {
+        () = scheduler.shutdown() => {}
+        () = shutdown_signal() => tracing::warn!("second signal: not waiting for in-flight probes"),
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -418,6 +418,9 @@ struct Scheduled {
 /// The live targets, in config order, for the status page and API.
 pub type LiveTargets = Arc<RwLock<Vec<Arc<TargetRuntime>>>>;
 
+/// The longest `serve` waits for in-flight probes after SIGTERM or SIGINT.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
 /// The scheduler of `serve`.
 pub struct Scheduler {
     shared: Arc<Shared>,
@@ -607,7 +610,9 @@ impl Scheduler {
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         self.tracker.close();
-        let grace = self.max_timeout + Duration::from_secs(2);
+        // In-flight runs finish or are cut at their timeout, but never hold the process past
+        // SHUTDOWN_GRACE: orchestrators kill it soon after (Kubernetes after 30 s).
+        let grace = (self.max_timeout + Duration::from_secs(2)).min(SHUTDOWN_GRACE);
         if tokio::time::timeout(grace, self.tracker.wait())
             .await
             .is_err()

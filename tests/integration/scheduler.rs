@@ -348,6 +348,29 @@ async fn a_bad_reload_keeps_the_old_jobs_and_a_good_one_drops_removed_series() {
     );
 }
 
+/// A run that would take minutes (a path sweep's timeout is 10 min) does not hold the
+/// process after SIGTERM for longer than the shutdown grace: orchestrators kill it soon after.
+#[tokio::test(start_paused = true)]
+async fn shutdown_waits_for_in_flight_runs_at_most_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_from(
+        dir.path(),
+        "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: slow\n    url: https://slow.test/\n    checks: [exposed_paths]\n",
+    );
+    let runner = FakeRunner::new(Duration::from_secs(300));
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::new(Exporter::new()),
+        plan.scheduler.clone(),
+    );
+    s.apply(&plan);
+    sleep(Duration::from_secs(1)).await;
+    assert!(runner.runs_of("slow") >= 1);
+    let t0 = Instant::now();
+    s.shutdown().await;
+    assert_eq!(t0.elapsed(), prodprobe::scheduler::SHUTDOWN_GRACE);
+}
+
 #[tokio::test(start_paused = true)]
 async fn shutdown_lets_in_flight_runs_finish_and_starts_nothing_new() {
     let dir = tempfile::tempdir().unwrap();
