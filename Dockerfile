@@ -18,6 +18,7 @@ RUN mkdir -p src probes/src bench/src tests/integration \
  && rm -rf src probes/src
 
 # The real sources.
+COPY build.rs build.rs
 COPY src src
 COPY probes/src probes/src
 RUN touch src/main.rs src/lib.rs probes/src/lib.rs \

@@ -122,9 +122,15 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
     })
 }
 
-fn init_logging(format: LogFormat, filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Sets up logging.
+///
+/// # Errors
+///
+/// A level or filter the subscriber cannot parse (a typo must not silently become `info`).
+fn init_logging(format: LogFormat, filter: &str) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| {
+        format!("invalid log level {filter:?}: {e} (expected error, warn, info, debug, trace or a tracing filter)")
+    })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -132,11 +138,15 @@ fn init_logging(format: LogFormat, filter: &str) {
         LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, &cli.log_level);
+    if let Err(e) = init_logging(cli.log_format, &cli.log_level) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -373,17 +383,17 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<Exit
     let runner: Arc<dyn Runner> = Arc::new(EngineRunner {
         engine: Arc::new(engine(&plan)),
     });
+    // Bind first: a taken port ends the process before any probe is sent.
+    let addr = listen.unwrap_or(plan.listen);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let mut scheduler = Scheduler::new(
         Arc::clone(&runner),
         Arc::clone(&exporter),
         plan.scheduler.clone(),
     );
     scheduler.apply(&plan);
-
-    let addr = listen.unwrap_or(plan.listen);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr().context("reading the bound address")?;
     let jobs: usize = plan.targets.iter().map(|t| t.jobs.len()).sum();
     tracing::info!(addr = %bound, config = %path.display(), targets = plan.targets.len(), jobs, "prodprobe listening");

@@ -335,6 +335,15 @@ fn validate_exits_2_with_the_location_and_0_when_valid() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // A log filter that does not parse is a usage error, not a silent `info`.
+    let out = Command::new(crate::support::bin())
+        .args(["--log-level", "prodprobe=loud", "validate", "--config"])
+        .arg(testdata("good.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid log level"));
 }
 
 /// A device, a FIFO or an oversized file is refused before anything large is read or anything

@@ -265,6 +265,19 @@ async fn serve_exports_blackbox_and_check_metrics_and_reloads() {
     );
     assert!(text.contains("# TYPE prodprobe_probe_runs_total counter"));
     assert!(sample(&text, "prodprobe_build_info", &[]).is_some());
+    // The compiler version comes from build.rs, e.g. rustc="1.95.0".
+    let build = text
+        .lines()
+        .find(|l| l.starts_with("prodprobe_build_info{"))
+        .unwrap();
+    let rustc = build
+        .split("rustc=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next());
+    assert!(
+        rustc.is_some_and(|v| v.split('.').count() == 3 && v != "unknown"),
+        "{build}"
+    );
 
     // OpenMetrics on request.
     let (_, head, om) = http_get(
