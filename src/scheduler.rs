@@ -330,6 +330,18 @@ impl Limits {
         }
     }
 
+    /// Limits for new settings. While the per-host limit stays the same, the per-host
+    /// semaphores carry over, so runs in flight keep counting against the new limits (a
+    /// reload that changes only the global limit cannot put a third run on a host).
+    fn rebuilt(&self, settings: &SchedulerSettings) -> Self {
+        let next = Limits::new(settings);
+        if next.per_host == self.per_host {
+            let hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            *next.hosts.lock().unwrap_or_else(|e| e.into_inner()) = hosts;
+        }
+        next
+    }
+
     /// Forgets hosts that are no longer configured.
     fn retain_hosts(&self, keep: &[&str]) {
         let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
@@ -500,11 +512,13 @@ impl Scheduler {
         }
         if plan.scheduler != self.settings {
             // Running jobs pick the new limits up at their next run.
-            *self
+            let mut limits = self
                 .shared
                 .limits
                 .write()
-                .unwrap_or_else(|e| e.into_inner()) = Arc::new(Limits::new(&plan.scheduler));
+                .unwrap_or_else(|e| e.into_inner());
+            *limits = Arc::new(limits.rebuilt(&plan.scheduler));
+            drop(limits);
             self.settings = plan.scheduler.clone();
         }
         let wanted: HashMap<&str, &PlannedTarget> = plan

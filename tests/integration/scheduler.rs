@@ -235,6 +235,45 @@ async fn the_per_host_limit_counts_requests_in_flight_not_runs() {
     }
 }
 
+/// A reload that changes only the global limit keeps the per-host semaphores: runs still in
+/// flight count against the new limits, so a new target on the same host waits.
+#[tokio::test(start_paused = true)]
+async fn a_reload_of_the_limits_keeps_counting_runs_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = plan_from(
+        dir.path(),
+        &health_targets(
+            2,
+            |_| "same.test".into(),
+            "scheduler:\n  initial_spread: 0s\n  per_host_concurrency: 2",
+        ),
+    );
+    let runner = FakeRunner::new(Duration::from_secs(8));
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::new(Exporter::new()),
+        before.scheduler.clone(),
+    );
+    s.apply(&before);
+    sleep(Duration::from_secs(1)).await;
+    let after = plan_from(
+        dir.path(),
+        &health_targets(
+            3,
+            |_| "same.test".into(),
+            "scheduler:\n  initial_spread: 0s\n  per_host_concurrency: 2\n  max_concurrency: 63",
+        ),
+    );
+    s.apply(&after);
+    sleep(Duration::from_secs(9)).await;
+    assert_eq!(
+        runner.runs_of("t2"),
+        1,
+        "the new target ran once the host was free"
+    );
+    assert_eq!(runner.max("host:same.test"), 2);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_job_never_overlaps_itself_and_missed_slots_are_counted() {
     let dir = tempfile::tempdir().unwrap();
