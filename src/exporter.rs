@@ -446,18 +446,34 @@ fn from_measurement(m: &Measurement, probe: Option<(&'static str, String)>) -> S
 }
 
 impl SeriesStore {
-    /// Starts (or restarts) a target's series under a new generation, dropping old ones.
+    /// Starts (or restarts) a target's series under a new generation. A target restarted by a
+    /// reload keeps the series of the probes and checks it still has (with unchanged labels)
+    /// until its new runs replace them: a reload that touches `defaults:` must not make every
+    /// firing alert resolve and fire again. Series of probes and checks it lost are dropped.
     fn add_target(&self, target: &Target, generation: u64) {
         let mut labels = vec![("target".to_owned(), target.name.clone())];
         labels.extend(target.labels.iter().cloned());
         let mut map = self.targets.write().unwrap_or_else(|e| e.into_inner());
+        let kept = map
+            .remove(&target.name)
+            .filter(|old| old.labels == labels)
+            .map(|old| {
+                let probes = target.probes();
+                let mut slots = old.slots;
+                slots.retain(|slot, _| match slot {
+                    Slot::Probe(kind) => probes.contains(kind),
+                    Slot::Check(id) => target.has_check(id),
+                });
+                (slots, old.backoff_until)
+            });
+        let (slots, backoff_until) = kept.unwrap_or_default();
         map.insert(
             target.name.clone(),
             TargetSeries {
                 generation,
                 labels,
-                slots: BTreeMap::new(),
-                backoff_until: None,
+                slots,
+                backoff_until,
             },
         );
     }

@@ -536,11 +536,21 @@ impl Scheduler {
             })
             .map(|(name, _)| name.clone())
             .collect();
+        // A changed target restarts with the backoff it was serving; its series stay until
+        // its new runs replace them (the exporter keeps those it still has).
+        let mut carried_backoff: HashMap<String, Instant> = HashMap::new();
         for name in stale {
             if let Some(s) = self.scheduled.remove(&name) {
                 s.cancel.cancel();
-                exporter.remove_target(&name);
-                tracing::info!(target_name = %name, "target removed or changed: its jobs stopped");
+                if wanted.contains_key(name.as_str()) {
+                    if let Some(until) = s.runtime.backoff_until() {
+                        carried_backoff.insert(name.clone(), until);
+                    }
+                    tracing::info!(target_name = %name, "target changed: its jobs restart");
+                } else {
+                    exporter.remove_target(&name);
+                    tracing::info!(target_name = %name, "target removed: its jobs stopped");
+                }
             }
         }
         let first_config = !self.applied_once;
@@ -564,6 +574,9 @@ impl Scheduler {
             {
                 // Never longer than any backoff can be, whatever the file says.
                 runtime.extend_backoff(Instant::now() + left.min(probes::safety::BACKOFF_MAX));
+            }
+            if let Some(until) = carried_backoff.get(&planned.target.name) {
+                runtime.extend_backoff(*until);
             }
             exporter.add_target(&runtime.target, generation);
             // Not a child of `shutdown`: shutdown lets in-flight runs finish, removal cuts them.

@@ -233,6 +233,31 @@ fn check_lines(text: &str, check: &str) -> Vec<String> {
 
 const BACKOFF_TARGET: &str = "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: shop\n    url: https://shop.test/\n    checks: [https_redirect, health, cors]\n    probes:\n      health: { interval: 10s, timeout: 5s }\n      fetch: { interval: 30s, timeout: 20s }\n      cors: { interval: 5m, timeout: 1m }\n";
 
+/// A reload that changes the target while it is in backoff restarts its jobs under the same
+/// backoff: a config edit is no reason to ignore the server's Retry-After.
+#[tokio::test(start_paused = true)]
+async fn a_reload_of_a_target_in_backoff_keeps_the_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_from(dir.path(), BACKOFF_TARGET);
+    let runner = Scripted::new((429, Some("600")));
+    let (mut s, exporter) = scheduler(&plan, Arc::clone(&runner));
+    sleep(Duration::from_secs(1)).await;
+    assert_eq!(backoff_active(&exporter.encode_text()), Some(1.0));
+    let fetch_before = runner.starts("shop", ProbeKind::Fetch).len();
+    let cors_before = runner.starts("shop", ProbeKind::Cors).len();
+    // Another fetch interval: the target's fingerprint changes and its jobs restart.
+    let changed = plan_from(
+        dir.path(),
+        &BACKOFF_TARGET.replace("fetch: { interval: 30s", "fetch: { interval: 45s"),
+    );
+    s.apply(&changed);
+    sleep(Duration::from_secs(100)).await;
+    assert_eq!(backoff_active(&exporter.encode_text()), Some(1.0));
+    assert_eq!(runner.starts("shop", ProbeKind::Fetch).len(), fetch_before);
+    assert_eq!(runner.starts("shop", ProbeKind::Cors).len(), cors_before);
+    assert!(in_window(&runner.starts("shop", ProbeKind::Health), 1.0, 101.0) >= 5);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_429_puts_the_target_in_backoff_and_only_health_runs() {
     let dir = tempfile::tempdir().unwrap();

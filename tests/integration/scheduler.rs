@@ -274,6 +274,48 @@ async fn a_reload_of_the_limits_keeps_counting_runs_in_flight() {
     assert_eq!(runner.max("host:same.test"), 2);
 }
 
+/// A reload that changes a target (here its health interval) restarts its jobs, but its series
+/// stay until the new runs replace them: firing alerts must not resolve and fire again.
+#[tokio::test(start_paused = true)]
+async fn a_changed_target_keeps_its_series_across_the_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |interval: u32| {
+        format!(
+            "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: t0\n    url: https://h.test/\n    checks: [health]\n    probes:\n      health: {{ interval: {interval}s, timeout: 9s }}\n"
+        )
+    };
+    let runner = FakeRunner::new(Duration::from_secs(5));
+    let exporter = Arc::new(Exporter::new());
+    let before = plan_from(dir.path(), &yaml(10));
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::clone(&exporter),
+        before.scheduler.clone(),
+    );
+    s.apply(&before);
+    sleep(Duration::from_secs(6)).await;
+    let series = |text: &str| {
+        (
+            sample(
+                text,
+                "probe_success",
+                &[("target", "t0"), ("probe", "health")],
+            ),
+            sample(
+                text,
+                "probe_check_success",
+                &[("target", "t0"), ("check", "health")],
+            ),
+        )
+    };
+    assert!(series(&exporter.encode_text()).0.is_some());
+    s.apply(&plan_from(dir.path(), &yaml(20)));
+    // The restarted job's first run is still in flight: the last results are still exported.
+    sleep(Duration::from_secs(1)).await;
+    let (probe, check) = series(&exporter.encode_text());
+    assert!(probe.is_some() && check.is_some(), "{probe:?} {check:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_job_never_overlaps_itself_and_missed_slots_are_counted() {
     let dir = tempfile::tempdir().unwrap();
