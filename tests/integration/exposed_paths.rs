@@ -115,6 +115,14 @@ async fn server(pki: &Pki, f: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> 
     .await
 }
 
+/// Requests of the path sweep (each carries `Range`).
+fn sweep_requests(requests: &[Req]) -> usize {
+    requests
+        .iter()
+        .filter(|r| r.header("range").is_some())
+        .count()
+}
+
 fn found(v: &probes::verdict::Verdict, path_id: &str) -> f64 {
     v.measurements
         .iter()
@@ -270,10 +278,7 @@ async fn a_real_git_config_and_env_exposure() {
     assert_eq!(found(&v, "dotenv"), 1.0);
     assert_eq!(found(&v, "phpinfo"), 0.0);
     assert_eq!(
-        srv.requests()
-            .iter()
-            .filter(|r| r.header("range").is_some())
-            .count(),
+        sweep_requests(&srv.requests()),
         38,
         "33 paths and 5 baseline requests"
     );
@@ -295,10 +300,7 @@ async fn one_path_slower_than_the_timeout_does_not_void_the_sweep() {
     assert_eq!(ids(&v), ["dotenv"], "{:?} {:?}", v.status, v.reason);
     assert_eq!(v.status, Status::Fail);
     assert_eq!(
-        srv.requests()
-            .iter()
-            .filter(|r| r.header("range").is_some())
-            .count(),
+        sweep_requests(&srv.requests()),
         38,
         "every path and baseline was asked for, the slow one included"
     );
@@ -389,10 +391,7 @@ async fn the_sweep_can_also_run_under_the_base_path() {
     let v = verdict(&t, "exposed_paths").await;
     assert_eq!(ids(&v), ["dotenv"]);
     assert!(v.findings[0].evidence.contains("/app/.env"));
-    let sweep = srv.requests()[before..]
-        .iter()
-        .filter(|r| r.header("range").is_some())
-        .count();
+    let sweep = sweep_requests(&srv.requests()[before..]);
     assert_eq!(sweep, 76, "38 at the root and 38 under /app");
 }
 

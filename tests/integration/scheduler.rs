@@ -104,6 +104,18 @@ impl Runner for FakeRunner {
     }
 }
 
+/// A scheduler over `runner` with `plan` applied, and its exporter.
+fn started(plan: &Plan, runner: &Arc<FakeRunner>) -> (Scheduler, Arc<Exporter>) {
+    let exporter = Arc::new(Exporter::new());
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::clone(&exporter),
+        plan.scheduler.clone(),
+    );
+    s.apply(plan);
+    (s, exporter)
+}
+
 fn cx() -> PlanContext {
     PlanContext {
         public_tls: Arc::new(TlsClient::new(&[]).unwrap()),
@@ -137,12 +149,7 @@ async fn first_runs_spread_deterministically_over_the_window() {
     }
     let plan = plan_from(dir.path(), &y);
     let runner = FakeRunner::new(Duration::from_millis(10));
-    let mut s = Scheduler::new(
-        runner.clone(),
-        Arc::new(Exporter::new()),
-        plan.scheduler.clone(),
-    );
-    s.apply(&plan);
+    let (_s, _) = started(&plan, &runner);
     sleep(Duration::from_secs(61)).await;
     let starts = runner.starts.lock().unwrap().clone();
     assert_eq!(
@@ -183,12 +190,7 @@ async fn per_host_and_global_limits_hold() {
         ),
     );
     let runner = FakeRunner::new(Duration::from_secs(2));
-    let mut s = Scheduler::new(
-        runner.clone(),
-        Arc::new(Exporter::new()),
-        plan.scheduler.clone(),
-    );
-    s.apply(&plan);
+    let (_s, _) = started(&plan, &runner);
     sleep(Duration::from_secs(9)).await;
     assert_eq!(runner.max("host:same.test"), 2);
     assert_eq!(runner.runs_of("t5"), 1, "queued runs still happen");
@@ -204,12 +206,7 @@ async fn per_host_and_global_limits_hold() {
         ),
     );
     let runner = FakeRunner::new(Duration::from_secs(2));
-    let mut s = Scheduler::new(
-        runner.clone(),
-        Arc::new(Exporter::new()),
-        plan.scheduler.clone(),
-    );
-    s.apply(&plan);
+    let (_s, _) = started(&plan, &runner);
     sleep(Duration::from_secs(9)).await;
     assert_eq!(runner.max("all"), 3);
 }
@@ -222,12 +219,7 @@ async fn the_per_host_limit_counts_requests_in_flight_not_runs() {
     let y = "scheduler:\n  initial_spread: 0s\n  per_host_concurrency: 2\ntargets:\n  - name: pages\n    url: https://same.test/\n    checks: [hsts]\n  - name: a\n    url: https://same.test/a\n    checks: [health]\n  - name: b\n    url: https://same.test/b\n    checks: [health]\n";
     let plan = plan_from(dir.path(), y);
     let runner = FakeRunner::new(Duration::from_secs(2));
-    let mut s = Scheduler::new(
-        runner.clone(),
-        Arc::new(Exporter::new()),
-        plan.scheduler.clone(),
-    );
-    s.apply(&plan);
+    let (_s, _) = started(&plan, &runner);
     sleep(Duration::from_secs(9)).await;
     assert_eq!(runner.max("requests:same.test"), 2);
     for t in ["pages", "a", "b"] {
@@ -249,12 +241,7 @@ async fn a_reload_of_the_limits_keeps_counting_runs_in_flight() {
         ),
     );
     let runner = FakeRunner::new(Duration::from_secs(8));
-    let mut s = Scheduler::new(
-        runner.clone(),
-        Arc::new(Exporter::new()),
-        before.scheduler.clone(),
-    );
-    s.apply(&before);
+    let (mut s, _) = started(&before, &runner);
     sleep(Duration::from_secs(1)).await;
     let after = plan_from(
         dir.path(),
@@ -330,13 +317,7 @@ async fn a_job_never_overlaps_itself_and_missed_slots_are_counted() {
         ),
     );
     let runner = FakeRunner::new(Duration::from_secs(8));
-    let exporter = Arc::new(Exporter::new());
-    let mut s = Scheduler::new(
-        runner.clone(),
-        Arc::clone(&exporter),
-        plan.scheduler.clone(),
-    );
-    s.apply(&plan);
+    let (_s, exporter) = started(&plan, &runner);
     sleep(Duration::from_secs(60)).await;
     assert_eq!(runner.max("target:t0:health"), 1);
     assert_eq!(runner.max("target:t1:health"), 1);
@@ -439,12 +420,7 @@ async fn shutdown_waits_for_in_flight_runs_at_most_the_grace() {
         "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: slow\n    url: https://slow.test/\n    checks: [exposed_paths]\n",
     );
     let runner = FakeRunner::new(Duration::from_secs(300));
-    let mut s = Scheduler::new(
-        runner.clone(),
-        Arc::new(Exporter::new()),
-        plan.scheduler.clone(),
-    );
-    s.apply(&plan);
+    let (s, _) = started(&plan, &runner);
     sleep(Duration::from_secs(1)).await;
     assert!(runner.runs_of("slow") >= 1);
     let t0 = Instant::now();
@@ -460,13 +436,7 @@ async fn shutdown_lets_in_flight_runs_finish_and_starts_nothing_new() {
         &health_targets(1, |_| "h.test".into(), "scheduler:\n  initial_spread: 0s"),
     );
     let runner = FakeRunner::new(Duration::from_secs(5));
-    let exporter = Arc::new(Exporter::new());
-    let mut s = Scheduler::new(
-        runner.clone(),
-        Arc::clone(&exporter),
-        plan.scheduler.clone(),
-    );
-    s.apply(&plan);
+    let (s, exporter) = started(&plan, &runner);
     sleep(Duration::from_secs(1)).await;
     assert_eq!(runner.runs_of("t0"), 1);
     s.shutdown().await;
