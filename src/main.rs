@@ -413,6 +413,7 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<Exit
             permits: Arc::new(tokio::sync::Semaphore::new(server::PROBE_CONCURRENCY)),
             limits: scheduler.limits(),
             recent: Arc::default(),
+            host_runs: Arc::default(),
         },
     };
     let reloader = Reloader {

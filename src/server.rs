@@ -54,7 +54,17 @@ pub struct ProbeState {
     pub limits: SharedLimits,
     /// The last answer per (target, module), reused within [`PROBE_MIN_SPACING`].
     pub recent: RecentProbes,
+    /// Start times of the on-demand runs per host in the last minute.
+    pub host_runs: HostRuns,
 }
+
+/// Recent on-demand run starts per host, for [`PROBE_RUNS_PER_HOST_PER_MINUTE`].
+pub type HostRuns = Arc<std::sync::Mutex<HashMap<String, Vec<tokio::time::Instant>>>>;
+
+/// On-demand runs per host per minute at most: distinct URLs on one host (a query string makes
+/// a new one) each get their own answer, but together they cannot turn `/probe` into a load
+/// generator. Beyond it `/probe` answers 429 with `Retry-After`.
+pub const PROBE_RUNS_PER_HOST_PER_MINUTE: usize = 30;
 
 /// `/probe` answers by (target, module): each behind its own lock, so that concurrent requests
 /// for one target wait for one run instead of starting their own.
@@ -233,6 +243,32 @@ async fn probe(
         && at.elapsed() < PROBE_MIN_SPACING
     {
         return ([(header::CONTENT_TYPE, TEXT_FORMAT)], last.body.clone()).into_response();
+    }
+    {
+        // Bounded: only allowed hosts get here, and each keeps a minute of starts.
+        let mut runs = state
+            .probe
+            .host_runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let starts = runs.entry(planned.target.host.clone()).or_default();
+        let minute = Duration::from_secs(60);
+        starts.retain(|t| t.elapsed() < minute);
+        if starts.len() >= PROBE_RUNS_PER_HOST_PER_MINUTE {
+            let wait = starts
+                .first()
+                .map_or(minute, |t| minute.saturating_sub(t.elapsed()));
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, (wait.as_secs() + 1).to_string())],
+                format!(
+                    "more than {PROBE_RUNS_PER_HOST_PER_MINUTE} on-demand runs for host {} in the last minute\n",
+                    planned.target.host
+                ),
+            )
+                .into_response();
+        }
+        starts.push(tokio::time::Instant::now());
     }
     // Prometheus announces its scrape timeout; finish half a second before it.
     let scrape_timeout = headers

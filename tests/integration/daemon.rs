@@ -734,3 +734,34 @@ async fn probe_runs_no_active_probe_and_honours_the_schedulers_backoff() {
     assert_eq!(web.a.count(), before + 1, "{:?}", web.a.requests());
     assert_eq!(d.terminate(), Some(0));
 }
+
+/// Distinct URLs on one host (a query string makes a new one) each get their own on-demand
+/// run, but no more than `PROBE_RUNS_PER_HOST_PER_MINUTE` a minute: then 429 with Retry-After,
+/// and nothing is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_demand_runs_per_host_are_capped() {
+    let web = Web::serving(vec![("/", Resp::new(200).html("<p>ok</p>"))]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = web.pki.write_ca(dir.path());
+    let yaml = format!(
+        "scheduler:\n  initial_spread: 1h\ndefaults:\n  ca_file: {}\ntargets:\n  - name: shop\n    url: https://{}/\n    checks: [health]\n",
+        ca.display(),
+        web.a.addr
+    );
+    let path = write(dir.path(), "prodprobe.yaml", &yaml);
+    let mut d = Daemon::start(&path);
+    let cap = prodprobe::server::PROBE_RUNS_PER_HOST_PER_MINUTE;
+    for i in 0..cap {
+        let q = format!("/probe?target=https://{}/?n={i}", web.a.addr);
+        let (status, _, body) = http_get(d.addr, &q, None).await;
+        assert_eq!(status, 200, "run {i}: {body}");
+    }
+    let sent = web.a.count();
+    assert_eq!(sent, cap, "one health request per run");
+    let q = format!("/probe?target=https://{}/?n=more", web.a.addr);
+    let (status, head, body) = http_get(d.addr, &q, None).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    assert_eq!(web.a.count(), sent, "nothing sent past the cap");
+    assert_eq!(d.terminate(), Some(0));
+}
