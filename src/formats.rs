@@ -20,8 +20,13 @@ fn xml_escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters even escaped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
+            // XML 1.0 forbids most control characters even escaped, and U+FFFE/U+FFFF; the
+            // rest of the controls (DEL, C1) are allowed but no reader wants them.
+            c if (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+                || matches!(c, '\u{fffe}' | '\u{ffff}') =>
+            {
+                out.push('\u{fffd}')
+            }
             c => out.push(c),
         }
     }
@@ -66,7 +71,8 @@ pub fn junit(report: &Report) -> String {
             let _ = write!(
                 out,
                 "    <testcase classname=\"prodprobe.{}\" name=\"{}\"",
-                xml_escape(&t.name),
+                // Dots would split the target into Java-style packages in Jenkins.
+                xml_escape(&t.name.replace('.', "_")),
                 c.check
             );
             let details = xml_escape(&finding_lines(c));
@@ -92,9 +98,10 @@ pub fn junit(report: &Report) -> String {
                     );
                 }
                 Status::Error => {
+                    // An error may still carry findings (rate_limit says where it stopped).
                     let _ = writeln!(
                         out,
-                        ">\n      <error message=\"could not evaluate: {}\" type=\"error\"/>\n    </testcase>",
+                        ">\n      <error message=\"could not evaluate: {}\" type=\"error\">{details}</error>\n    </testcase>",
                         c.reason.unwrap_or("unknown")
                     );
                 }
@@ -173,11 +180,21 @@ pub fn sarif(report: &Report) -> String {
                 Status::Error | Status::Skipped => notifications.push(json!({
                     "level": if c.status == Status::Error { "error" } else { "note" },
                     "message": { "text": format!("{}: {} {} ({})", t.name, c.check, c.status.as_str(), c.reason.unwrap_or("unknown")) },
-                    "descriptor": { "id": c.check },
+                    "properties": { "target": t.name, "check": c.check },
                 })),
                 Status::Pass | Status::Fail => {}
             }
+            // Several findings of one id (one per cookie, per custom path) stay apart: the
+            // fingerprint counts them in report order.
+            let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
             for f in &c.findings {
+                let n = seen.entry(f.id).or_default();
+                *n += 1;
+                let occurrence = if *n == 1 {
+                    String::new()
+                } else {
+                    format!("|{n}")
+                };
                 let rule_id = format!("{}/{}", c.check, f.id);
                 let index = rule_ids.iter().position(|r| *r == rule_id);
                 let mut result = json!({
@@ -185,11 +202,11 @@ pub fn sarif(report: &Report) -> String {
                     "level": sarif_level(f.severity),
                     "message": { "text": format!("{} ({}): {}", f.id, t.name, f.evidence) },
                     "locations": [{
-                        "physicalLocation": { "artifactLocation": { "uri": t.url } },
+                        "physicalLocation": { "artifactLocation": { "uri": relative_uri(&t.url) } },
                         "logicalLocations": [{ "name": t.name, "fullyQualifiedName": format!("{}/{}", t.name, c.check), "kind": "resource" }],
                     }],
-                    "partialFingerprints": { "prodprobe/v1": format!("{}|{}|{}", t.name, c.check, f.id) },
-                    "properties": { "target": t.name, "check": c.check, "severity": f.severity.as_str() },
+                    "partialFingerprints": { "prodprobe/v1": format!("{}|{}|{}{occurrence}", t.name, c.check, f.id) },
+                    "properties": { "target": t.name, "url": t.url, "check": c.check, "severity": f.severity.as_str() },
                 });
                 if let Some(i) = index {
                     result["ruleIndex"] = json!(i);
@@ -218,13 +235,41 @@ pub fn sarif(report: &Report) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
+/// A relative URI for SARIF's `artifactLocation`: code-scanning services accept only paths
+/// relative to the checkout, not `https://` URLs. `https://shop.example:8443/app?x` becomes
+/// `shop.example%3A8443/app` (the full URL stays in the result's properties).
+fn relative_uri(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    rest.replace('%', "%25")
+        .replace(':', "%3A")
+        .replace(' ', "%20")
+}
+
+/// Evidence in a pull-request comment: inside a code span, so `@team` mentions, `#123` links,
+/// `[links](…)` and images stay text; `|` escaped for the table; at most 300 characters.
+fn md_code(s: &str) -> String {
+    const MAX: usize = 300;
+    let safe = crate::report::display_safe(s).replace('`', "'");
+    let cut: String = safe.chars().take(MAX).collect();
+    let more = if safe.chars().count() > MAX {
+        "…"
+    } else {
+        ""
+    };
+    format!("`{}{more}`", cut.replace('|', "\\|"))
+}
+
 fn md_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
+    crate::report::display_safe(s)
+        .replace('\\', "\\\\")
+        .replace('&', "&amp;")
         .replace('|', "\\|")
         .replace('`', "'")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-        .replace(['\n', '\r'], " ")
+        .replace('@', "&#64;")
+        .replace('\r', " ")
 }
 
 fn status_badge(st: Status) -> &'static str {
@@ -237,7 +282,10 @@ fn status_badge(st: Status) -> &'static str {
 }
 
 fn target_markdown(out: &mut String, t: &TargetReport) {
-    let failed = t.checks.iter().any(|c| c.status == Status::Fail);
+    let failed = t
+        .checks
+        .iter()
+        .any(|c| c.status == Status::Fail || c.not_evaluated());
     let _ = writeln!(
         out,
         "### {} {} — {}\n",
@@ -250,7 +298,7 @@ fn target_markdown(out: &mut String, t: &TargetReport) {
         let findings: Vec<String> = c
             .findings
             .iter()
-            .map(|f| format!("**{}** `{}` {}", f.severity, f.id, md_escape(&f.evidence)))
+            .map(|f| format!("**{}** `{}` {}", f.severity, f.id, md_code(&f.evidence)))
             .collect();
         let detail = match (c.status, c.reason) {
             (Status::Error | Status::Skipped, Some(r)) => format!("({r})"),
@@ -286,5 +334,132 @@ pub fn markdown(report: &Report) -> String {
     for t in &report.targets {
         target_markdown(&mut out, t);
     }
+    // GitHub refuses comments over 65,536 characters.
+    const MAX: usize = 60_000;
+    if out.len() > MAX {
+        let mut cut = MAX;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let dropped = out.len() - cut;
+        out.truncate(cut);
+        let _ = writeln!(
+            out,
+            "\n\n… report truncated ({dropped} more bytes): see `prodprobe check --format json`"
+        );
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{CheckReport, FindingReport, Summary};
+
+    /// A hostile server's evidence: ANSI escapes, a C1 CSI, BEL, U+FFFE, markdown mentions,
+    /// links and table pipes.
+    const HOSTILE: &str = "Traceback \u{1b}[2J\u{1b}]0;owned\u{7} \u{9b}31m \u{fffe} @ops #12 [x](https://evil.example) | ![i](https://evil.example/i.png)";
+
+    fn report() -> Report {
+        let finding = |evidence: &str| FindingReport {
+            id: "without_secure",
+            severity: Severity::Medium,
+            evidence: evidence.to_owned(),
+        };
+        Report {
+            schema_version: 1,
+            prodprobe_version: "test",
+            summary: Summary::default(),
+            targets: vec![TargetReport {
+                name: "shop.example".into(),
+                url: "https://shop.example:8443/app?x=1".into(),
+                labels: Default::default(),
+                probes: Vec::new(),
+                checks: vec![
+                    CheckReport {
+                        check: "cookies",
+                        status: Status::Fail,
+                        reason: None,
+                        severity: Some(Severity::Medium),
+                        findings: vec![finding(HOSTILE), finding("sid")],
+                        gauges: Vec::new(),
+                    },
+                    CheckReport {
+                        check: "csp",
+                        status: Status::Skipped,
+                        reason: Some("invalid_cert"),
+                        severity: None,
+                        findings: Vec::new(),
+                        gauges: Vec::new(),
+                    },
+                ],
+            }],
+        }
+    }
+
+    fn no_controls(s: &str) -> bool {
+        !s.chars()
+            .any(|c| (c.is_control() && c != '\n') || matches!(c, '\u{fffe}' | '\u{ffff}'))
+    }
+
+    #[test]
+    fn hostile_evidence_reaches_no_terminal_xml_or_comment_raw() {
+        let r = report();
+        assert!(no_controls(&r.to_text(false)), "{:?}", r.to_text(false));
+        assert!(no_controls(&junit(&r)));
+        let md = markdown(&r);
+        assert!(no_controls(&md));
+        let row = md.lines().find(|l| l.contains("cookies")).unwrap();
+        assert_eq!(
+            row.matches(" | ").count(),
+            3,
+            "the evidence's pipe is escaped: {row}"
+        );
+        // Mentions, links and images stay inside the evidence's code span.
+        let open = row.find("`Traceback").unwrap();
+        let close = open + 1 + row[open + 1..].find('`').unwrap();
+        let mention = row.find("@ops").unwrap();
+        assert!(open < mention && mention < close, "{row}");
+        assert!(!row[close..].contains("]("), "{row}");
+    }
+
+    #[test]
+    fn a_check_that_could_not_be_judged_gates_and_marks_the_target() {
+        let r = report();
+        assert!(markdown(&r).contains("### ❌ shop.example"));
+        let mut passing = report();
+        passing.targets[0].checks.remove(0);
+        assert_eq!(
+            passing.exit_code(Severity::Low, false),
+            1,
+            "skipped (invalid_cert)"
+        );
+        assert_eq!(passing.exit_code(Severity::Low, true), 0, "--allow-errors");
+        passing.targets[0].checks[0].reason = Some("not_https");
+        assert_eq!(
+            passing.exit_code(Severity::Low, false),
+            0,
+            "a skip that is the answer"
+        );
+    }
+
+    #[test]
+    fn sarif_locations_are_relative_and_fingerprints_tell_findings_of_one_id_apart() {
+        let doc: Value = serde_json::from_str(&sarif(&report())).unwrap();
+        let results = doc["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), 2);
+        let uri = &results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
+        assert_eq!(uri, "shop.example%3A8443/app");
+        assert_eq!(
+            results[0]["properties"]["url"],
+            "https://shop.example:8443/app?x=1"
+        );
+        let fp = |i: usize| results[i]["partialFingerprints"]["prodprobe/v1"].clone();
+        assert_ne!(fp(0), fp(1));
+    }
+
+    #[test]
+    fn junit_class_names_have_no_package_dots() {
+        assert!(junit(&report()).contains("classname=\"prodprobe.shop_example\""));
+    }
 }

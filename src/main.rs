@@ -91,7 +91,8 @@ enum Command {
         /// Write the report to this file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
-        /// Exit 1 when a check fails with a finding at or above this severity.
+        /// Exit 1 when a check fails with a finding at or above this severity (info findings
+        /// never fail a check: `info` gates like `low`).
         #[arg(long, default_value = "low", value_parser = parse_severity)]
         fail_on: Severity,
         /// Do not exit 1 when a check could not be evaluated (status error).

@@ -129,6 +129,34 @@ pub struct FindingReport {
     pub evidence: String,
 }
 
+impl CheckReport {
+    /// The check should have been judged and was not: status `error`, or skipped for a reason
+    /// that hides the answer (a certificate that failed verification, a backoff, a failing
+    /// health gate). A skip that is the answer (`not_https`, `address_pinned`) is not.
+    pub fn not_evaluated(&self) -> bool {
+        self.status == Status::Error
+            || (self.status == Status::Skipped
+                && matches!(
+                    self.reason,
+                    Some("invalid_cert" | "backoff" | "health_failing")
+                ))
+    }
+}
+
+/// Text safe to print on a terminal or in a comment: control characters (C0 but tab, DEL, C1,
+/// which hostile evidence can carry to clear a screen or retitle a terminal) and the
+/// non-characters XML forbids become U+FFFD; a newline becomes ` ⏎ `.
+pub fn display_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\n' => " ⏎ ".to_owned(),
+            '\t' => "\t".to_owned(),
+            c if c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}') => '\u{fffd}'.to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// A short fact for the text report: the rate-limit burst's outcome.
 fn note(c: &CheckReport) -> String {
     let g = |name: &str| {
@@ -256,7 +284,7 @@ impl Report {
     pub fn exit_code(&self, fail_on: Severity, allow_errors: bool) -> i32 {
         let failed = self.targets.iter().flat_map(|t| &t.checks).any(|c| {
             (c.status == Status::Fail && c.severity.is_some_and(|s| s >= fail_on))
-                || (c.status == Status::Error && !allow_errors)
+                || (c.not_evaluated() && !allow_errors)
         });
         i32::from(failed)
     }
@@ -268,6 +296,7 @@ impl Report {
 
     /// Text for a terminal.
     pub fn to_text(&self, color: bool) -> String {
+        // Padding goes on the plain text, before any colour code is added.
         let paint = |code: &str, s: &str| {
             if color {
                 format!("\x1b[{code}m{s}\x1b[0m")
@@ -283,7 +312,12 @@ impl Report {
         };
         let mut out = String::new();
         for t in &self.targets {
-            let _ = writeln!(out, "{}  {}", paint("1", &t.name), t.url);
+            let _ = writeln!(
+                out,
+                "{}  {}",
+                paint("1", &display_safe(&t.name)),
+                display_safe(&t.url)
+            );
             let width = t.checks.iter().map(|c| c.check.len()).max().unwrap_or(0);
             for c in &t.checks {
                 let (mark, code) = match c.status {
@@ -298,15 +332,23 @@ impl Report {
                     _ => String::new(),
                 };
                 tail.push_str(&note(c));
-                let _ = writeln!(out, "  {:<5} {:<width$}{tail}", paint(code, mark), c.check);
+                let _ = writeln!(
+                    out,
+                    "  {} {:<width$}{}",
+                    paint(code, &format!("{mark:<5}")),
+                    c.check,
+                    display_safe(&tail)
+                );
                 for f in &c.findings {
-                    let evidence = f.evidence.replace('\n', " ⏎ ");
                     let _ = writeln!(
                         out,
-                        "        {:<8} {}  {}",
-                        paint(sev_color(f.severity), f.severity.as_str()),
+                        "        {} {}  {}",
+                        paint(
+                            sev_color(f.severity),
+                            &format!("{:<8}", f.severity.as_str())
+                        ),
                         f.id,
-                        paint("2", &evidence)
+                        paint("2", &display_safe(&f.evidence))
                     );
                 }
             }

@@ -296,7 +296,8 @@ pub fn evaluate(def: &'static CheckDef, input: &CheckInput<'_>) -> Verdict {
     if !secrets.is_empty() {
         for f in &mut verdict.findings {
             if let Some(r) = crate::redact::redact(&f.evidence, &secrets) {
-                f.evidence = r;
+                // `[redacted]` can be longer than the secret it replaces.
+                f.evidence = crate::verdict::truncate(r, crate::verdict::EVIDENCE_MAX_BYTES);
             }
         }
         for m in &mut verdict.measurements {
