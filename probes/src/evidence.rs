@@ -292,12 +292,19 @@ pub struct FetchEvidence {
 }
 
 impl FetchEvidence {
-    /// Every response of the cycle's fetch (for checks that scan all responses).
+    /// Every response of the cycle's fetch (for checks that scan all responses), each once: a
+    /// plain-HTTP target's main chain is also its HTTP chain (for https_redirect), and is not
+    /// counted twice.
     pub fn responses(&self) -> impl Iterator<Item = &Exchange> {
         self.main
             .responses()
             .chain(self.root.iter().flat_map(|c| c.responses()))
-            .chain(self.http.iter().flat_map(|c| c.responses()))
+            .chain(
+                self.http
+                    .iter()
+                    .filter(|c| c.start != self.main.start)
+                    .flat_map(|c| c.responses()),
+            )
             .chain(self.robots.iter().flat_map(|c| c.responses()))
             .chain(self.extra.iter().flat_map(|c| c.responses()))
     }

@@ -52,6 +52,8 @@ async fn web() -> Web {
                 .header("Content-Type", "application/json")
                 .body("{}"),
         ),
+        // No Content-Type at all: browsers sniff the page as HTML and render it.
+        ("/no-type", Resp::new(200).body("<!doctype html><p>x</p>")),
     ];
     Web::start(a, vec![], vec![], vec![]).await
 }
@@ -87,6 +89,8 @@ async fn every_finding_from_real_responses() {
         // frame-ancestors in Report-Only or <meta> never counts.
         ("/report-only-fa", &["missing"], Status::Fail),
         ("/meta-fa", &["missing"], Status::Fail),
+        // Not capped at info: not known to be anything but a page.
+        ("/no-type", &["missing"], Status::Fail),
     ];
     for (path, expected, status) in cases {
         let t = target(&web.a(path), web.pki.client(), None);

@@ -114,6 +114,25 @@ async fn cookies(url: &str, web: &Web, http_url: Option<&str>) -> Verdict {
     verdicts.remove(1)
 }
 
+/// The HSTS fact is the cookies rule's own: `--checks cookies` (or a `checks:` list without
+/// hsts) judges a cookie on an HSTS host as HSTS-protected all the same.
+#[tokio::test]
+async fn hsts_protection_holds_when_only_cookies_is_checked() {
+    let web = web().await;
+    let v = crate::support::verdict(
+        &target(&web.a("/hsts/other"), web.pki.client(), None),
+        "cookies",
+    )
+    .await;
+    assert_eq!(ids(&v), ["without_secure_hsts"]);
+    let v = crate::support::verdict(
+        &target(&web.a("/plain/other"), web.pki.client(), None),
+        "cookies",
+    )
+    .await;
+    assert_eq!(ids(&v), ["without_secure"]);
+}
+
 #[tokio::test]
 async fn every_finding_from_real_responses() {
     let web = web().await;

@@ -106,3 +106,28 @@ async fn other_2xx_responses_without_nosniff_are_counted() {
     assert_eq!(missing.value, 2.0, "the root and robots.txt lack it");
     assert_eq!(v.status, Status::Pass);
 }
+
+/// A plain-HTTP target's main chain is also its HTTP chain: its responses count once.
+#[tokio::test]
+async fn a_plain_http_target_counts_each_response_once() {
+    let srv = crate::support::TestServer::http("127.0.0.1", |_: &crate::support::Req| {
+        Resp::new(200).html("<p>intranet</p>")
+    })
+    .await;
+    let v = verdict(
+        &target(
+            &srv.url("http", "/"),
+            crate::support::Pki::new().client(),
+            None,
+        ),
+        "x_content_type_options",
+    )
+    .await;
+    let missing = v
+        .measurements
+        .iter()
+        .find(|m| m.gauge.name == "xcto_missing_responses")
+        .unwrap();
+    // The judged page itself is not counted; robots.txt (the same 200 page) is.
+    assert_eq!(missing.value, 1.0, "{:?}", srv.requests());
+}

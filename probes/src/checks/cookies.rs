@@ -461,9 +461,20 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         Ok(r) => r,
         Err(j) => return Evaluation::bare(j),
     };
-    let hsts = input
-        .verdict_of("hsts")
-        .is_some_and(|v| v.status == Status::Pass);
+    // The hsts rule itself, whether or not the hsts check is reported (`--checks cookies`, a
+    // `checks:` list without it): the fact belongs to the cookies rule too.
+    let hsts = super::evaluate(&super::hsts::CHECK, input);
+    let hsts = if hsts.status != Status::Pass {
+        HstsCover::None
+    } else if hsts
+        .measurements
+        .iter()
+        .any(|m| m.gauge.name == "hsts_include_subdomains" && m.value == 1.0)
+    {
+        HstsCover::HostAndSubdomains
+    } else {
+        HstsCover::Host
+    };
     let (findings, m) = judge(
         fetch.responses(),
         &input.target.options.cookies,
@@ -479,12 +490,24 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
 /// Findings of one id kept at most (each names one cookie).
 const MAX_FINDINGS_PER_ID: usize = 20;
 
-/// Judges the cookies of `responses`. `hsts` says whether `hsts` passes for `target_host`.
+/// Where a passing `hsts` check protects cookies (CHECKS.md §7 "HSTS-protected").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HstsCover {
+    /// hsts does not pass.
+    None,
+    /// The target host only.
+    Host,
+    /// The target host and, by `includeSubDomains`, its subdomains (the `www` an apex
+    /// redirects to).
+    HostAndSubdomains,
+}
+
+/// Judges the cookies of `responses`. `hsts` says where `hsts` protects them.
 pub fn judge<'a>(
     responses: impl Iterator<Item = &'a Exchange>,
     opts: &CookieOptions,
     target_host: &str,
-    hsts: bool,
+    hsts: HstsCover,
     now: SystemTime,
 ) -> (Vec<Finding>, Vec<Measurement>) {
     let now = now_secs(now);
@@ -541,7 +564,14 @@ pub fn judge<'a>(
             findings.push(Finding::new(def, evidence(l, why)));
         }
     };
-    let protected = |l: &Line<'_>| hsts && l.host == target_host;
+    let subdomain_suffix = format!(".{target_host}");
+    let protected = |l: &Line<'_>| match hsts {
+        HstsCover::None => false,
+        HstsCover::Host => l.host == target_host,
+        HstsCover::HostAndSubdomains => {
+            l.host == target_host || l.host.ends_with(&subdomain_suffix)
+        }
+    };
     let lacks_secure = |l: &Line<'_>, session: Option<&str>| -> (&'static FindingDef, String) {
         let hsts = protected(l);
         match (session, hsts) {
@@ -774,6 +804,17 @@ mod tests {
     }
 
     fn ids(lines: &[(&str, &[&str])], hsts: bool) -> Vec<&'static str> {
+        ids_with(
+            lines,
+            if hsts {
+                HstsCover::Host
+            } else {
+                HstsCover::None
+            },
+        )
+    }
+
+    fn ids_with(lines: &[(&str, &[&str])], hsts: HstsCover) -> Vec<&'static str> {
         let responses: Vec<Exchange> = lines
             .iter()
             .map(|(url, cookies)| {
@@ -820,6 +861,28 @@ mod tests {
             true,
         );
         assert_eq!(got, ["without_secure_hsts"]);
+    }
+
+    #[test]
+    fn include_subdomains_protects_the_www_an_apex_redirects_to() {
+        let www = [(
+            "https://www.example.test/",
+            &["_app_session=1; HttpOnly; SameSite=Lax"][..],
+        )];
+        assert_eq!(
+            ids_with(&www, HstsCover::HostAndSubdomains),
+            ["session_without_secure_hsts"]
+        );
+        assert_eq!(ids_with(&www, HstsCover::Host), ["session_without_secure"]);
+        // A look-alike host is no subdomain.
+        let other = [(
+            "https://notexample.test/",
+            &["_app_session=1; HttpOnly; SameSite=Lax"][..],
+        )];
+        assert_eq!(
+            ids_with(&other, HstsCover::HostAndSubdomains),
+            ["session_without_secure"]
+        );
     }
 
     #[test]

@@ -239,9 +239,10 @@ impl<'a> CheckInput<'a> {
 }
 
 /// Non-HTML responses (APIs): findings capped at `info` (CHECKS.md §0.3), for csp and
-/// clickjacking.
+/// clickjacking. A response without a media type is not known to be non-HTML (browsers sniff
+/// `<!doctype html>` and render it), so it is judged like a page.
 pub fn cap_for_non_html(findings: &mut [Finding], response: &Exchange) {
-    if !response.is_html() {
+    if response.media_type().is_some() && !response.is_html() {
         for f in findings {
             f.severity = f.severity.min(Severity::Info);
         }

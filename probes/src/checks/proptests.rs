@@ -125,7 +125,7 @@ fn all_header_checks(e: &Exchange) {
         std::iter::once(e),
         &cookies::CookieOptions::default(),
         "www.example.test",
-        true,
+        cookies::HstsCover::HostAndSubdomains,
         UNIX_EPOCH + Duration::from_secs(1_700_000_000),
     );
     bounded(&f, cookies::CHECK.findings);
