@@ -209,6 +209,13 @@ impl TargetRuntime {
         let _ = rx.wait_for(|seen| *seen).await;
     }
 
+    /// Restores a verdict kept across a restart (the last rate-limit burst's), until a run
+    /// replaces it.
+    pub fn restore_verdict(&self, v: Verdict) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.verdicts.entry(v.check).or_insert(v);
+    }
+
     /// Marks the checks that read `kinds` as skipped with `reason`, for probes that have no
     /// evidence (the `check` command's view of runs skipped during backoff).
     pub fn mark_skipped(&self, kinds: &[ProbeKind], reason: &'static str) {
@@ -579,6 +586,18 @@ impl Scheduler {
                 runtime.extend_backoff(*until);
             }
             exporter.add_target(&runtime.target, generation);
+            // The last burst's verdict stands until the next burst (up to its interval away).
+            if let Some(def) = runtime.target.checks.iter().find(|c| c.id == "rate_limit")
+                && let Some(v) = self
+                    .shared
+                    .state
+                    .as_ref()
+                    .and_then(|s| s.rate_limit_verdict(&planned.target.name))
+                    .and_then(|stored| stored.verdict(def))
+            {
+                runtime.restore_verdict(v.clone());
+                exporter.record_verdicts(&runtime.target, generation, &[(v, Duration::ZERO)]);
+            }
             // Not a child of `shutdown`: shutdown lets in-flight runs finish, removal cuts them.
             let cancel = CancellationToken::new();
             new_jobs += runtime.jobs.len();
@@ -770,6 +789,9 @@ async fn job_loop(
         if let Some(state) = &shared.state {
             if job.kind == ProbeKind::RateLimit {
                 state.record_rate_limit_run(name, run.started_at);
+                if let Some((v, _)) = verdicts.iter().find(|(v, _)| v.check == "rate_limit") {
+                    state.record_rate_limit_verdict(name, v);
+                }
             }
             if let Some(left) = rt
                 .backoff_until()

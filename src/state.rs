@@ -1,5 +1,6 @@
 //! What `serve` remembers across restarts (`scheduler.state_file`): when each target's
-//! rate-limit burst last ran, and until when each target is in backoff.
+//! rate-limit burst last ran and the verdict it produced, and until when each target is in
+//! backoff.
 //!
 //! Without it a daemon that restarts (a deploy, a crash loop) would fire every opted-in burst
 //! again as soon as health passes, and would forget a server's `Retry-After`: the tool would
@@ -13,12 +14,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use probes::checks::CheckDef;
+use probes::measure::Measurement;
+use probes::verdict::{Finding, Severity, Status, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// The file is read up to this size; anything longer is not ours.
 const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct Persisted {
     /// Format version.
@@ -29,7 +33,102 @@ struct Persisted {
     /// Target name → Unix seconds at which its backoff ends.
     #[serde(default)]
     backoff_until: BTreeMap<String, u64>,
+    /// Target name → the verdict of its last rate-limit burst, shown until the next one.
+    #[serde(default)]
+    rate_limit_verdicts: BTreeMap<String, StoredVerdict>,
 }
+
+/// A verdict as the state file keeps it: ids and gauge names, rebuilt against the catalogue
+/// when read (an id the catalogue no longer has drops the whole verdict).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StoredVerdict {
+    status: String,
+    reason: Option<String>,
+    /// (finding id, severity, evidence).
+    findings: Vec<(String, String, String)>,
+    /// (gauge name, label values, value).
+    measurements: Vec<(String, Vec<String>, f64)>,
+}
+
+impl StoredVerdict {
+    /// What to keep of `v`.
+    pub fn of(v: &Verdict) -> Self {
+        StoredVerdict {
+            status: v.status.as_str().to_owned(),
+            reason: v.reason.map(str::to_owned),
+            findings: v
+                .findings
+                .iter()
+                .map(|f| {
+                    (
+                        f.id.to_owned(),
+                        f.severity.as_str().to_owned(),
+                        f.evidence.clone(),
+                    )
+                })
+                .collect(),
+            measurements: v
+                .measurements
+                .iter()
+                .map(|m| (m.gauge.name.to_owned(), m.labels.clone(), m.value))
+                .collect(),
+        }
+    }
+
+    /// The verdict of check `def`, or `None` when something in the file is not (or no longer)
+    /// part of its catalogue.
+    pub fn verdict(&self, def: &'static CheckDef) -> Option<Verdict> {
+        let status = [Status::Pass, Status::Fail, Status::Error, Status::Skipped]
+            .into_iter()
+            .find(|s| s.as_str() == self.status)?;
+        // Reasons are low-cardinality `&'static str`s: only those the catalogue's verdicts
+        // can carry are restored.
+        let reason = match &self.reason {
+            None => None,
+            Some(r) => Some(*RESTORABLE_REASONS.iter().find(|k| **k == r.as_str())?),
+        };
+        let mut findings = Vec::new();
+        for (id, severity, evidence) in &self.findings {
+            let fd = def.findings.iter().find(|f| f.id == id.as_str())?;
+            let mut f = Finding::new(fd, evidence.clone());
+            f.severity = Severity::from_name(severity)?;
+            findings.push(f);
+        }
+        let mut measurements = Vec::new();
+        for (name, labels, value) in &self.measurements {
+            let gauge = def.gauges.iter().find(|g| g.name == name.as_str())?;
+            if labels.len() != gauge.labels.len() {
+                return None;
+            }
+            measurements.push(Measurement {
+                gauge,
+                labels: labels.clone(),
+                value: *value,
+            });
+        }
+        Some(Verdict {
+            check: def.id,
+            status,
+            reason,
+            findings,
+            measurements,
+            memo: None,
+        })
+    }
+}
+
+/// Reasons a rate_limit verdict can carry (CHECKS.md §12 and the active probes' stops).
+const RESTORABLE_REASONS: &[&str] = &[
+    "health_failing",
+    "backoff",
+    "rate_limited",
+    "budget_exhausted",
+    "unreachable",
+    "aborted_server_error",
+    "no_response",
+    "invalid_cert",
+];
 
 /// The state file of one `serve` process.
 #[derive(Debug)]
@@ -44,6 +143,7 @@ impl Default for Persisted {
             version: 1,
             rate_limit_last_run: BTreeMap::new(),
             backoff_until: BTreeMap::new(),
+            rate_limit_verdicts: BTreeMap::new(),
         }
     }
 }
@@ -107,6 +207,21 @@ impl StateFile {
         }
     }
 
+    /// The verdict of `target`'s last rate-limit burst, as stored.
+    pub fn rate_limit_verdict(&self, target: &str) -> Option<StoredVerdict> {
+        self.lock().rate_limit_verdicts.get(target).cloned()
+    }
+
+    /// Records the verdict of `target`'s latest rate-limit burst.
+    pub fn record_rate_limit_verdict(&self, target: &str, v: &Verdict) {
+        let mut d = self.lock();
+        let stored = StoredVerdict::of(v);
+        if d.rate_limit_verdicts.get(target) != Some(&stored) {
+            d.rate_limit_verdicts.insert(target.to_owned(), stored);
+            self.write(&d);
+        }
+    }
+
     /// Records that `target` is in backoff until `until` (kept only if later than what is
     /// stored).
     pub fn record_backoff(&self, target: &str, until: SystemTime) {
@@ -121,13 +236,24 @@ impl StateFile {
     /// Forgets targets no longer configured and backoffs that ended, so the file stays small.
     pub fn retain(&self, targets: &[&str], now: SystemTime) {
         let mut d = self.lock();
-        let before = (d.rate_limit_last_run.len(), d.backoff_until.len());
+        let before = (
+            d.rate_limit_last_run.len(),
+            d.backoff_until.len(),
+            d.rate_limit_verdicts.len(),
+        );
         d.rate_limit_last_run
+            .retain(|t, _| targets.contains(&t.as_str()));
+        d.rate_limit_verdicts
             .retain(|t, _| targets.contains(&t.as_str()));
         let now = unix(now);
         d.backoff_until
             .retain(|t, until| targets.contains(&t.as_str()) && *until > now);
-        if (d.rate_limit_last_run.len(), d.backoff_until.len()) != before {
+        if (
+            d.rate_limit_last_run.len(),
+            d.backoff_until.len(),
+            d.rate_limit_verdicts.len(),
+        ) != before
+        {
             self.write(&d);
         }
     }
@@ -190,6 +316,47 @@ mod tests {
         assert_eq!(s.backoff_until("shop"), None, "an ended backoff is dropped");
         s.retain(&[], t0);
         assert_eq!(StateFile::open(&path).rate_limit_last_run("shop"), None);
+    }
+
+    #[test]
+    fn a_stored_verdict_is_rebuilt_against_the_catalogue_or_dropped() {
+        let def = probes::checks::by_id("rate_limit").unwrap();
+        let stored = StoredVerdict {
+            status: "fail".into(),
+            reason: None,
+            findings: vec![(
+                "no_rate_limit_observed".into(),
+                "medium".into(),
+                "20 requests, no 429".into(),
+            )],
+            measurements: vec![("ratelimit_requests_sent".into(), vec![], 20.0)],
+        };
+        let v = stored.verdict(def).unwrap();
+        assert_eq!((v.check, v.status), ("rate_limit", Status::Fail));
+        assert_eq!(v.findings[0].id, "no_rate_limit_observed");
+        assert_eq!(v.measurements[0].value, 20.0);
+        assert_eq!(StoredVerdict::of(&v), stored);
+        // Anything the catalogue does not know drops the verdict rather than inventing one.
+        for broken in [
+            StoredVerdict {
+                status: "maybe".into(),
+                ..stored.clone()
+            },
+            StoredVerdict {
+                findings: vec![("gone".into(), "low".into(), String::new())],
+                ..stored.clone()
+            },
+            StoredVerdict {
+                measurements: vec![("ratelimit_requests_sent".into(), vec!["x".into()], 1.0)],
+                ..stored.clone()
+            },
+            StoredVerdict {
+                reason: Some("made_up".into()),
+                ..stored.clone()
+            },
+        ] {
+            assert!(broken.verdict(def).is_none(), "{broken:?}");
+        }
     }
 
     #[test]

@@ -552,16 +552,38 @@ async fn a_restart_neither_repeats_the_burst_nor_forgets_a_backoff() {
 
     let plan = plan_from(dir.path(), &with_state(&rate_limited_targets(1)));
     let first = Scripted::new((200, None));
-    let (s, _) = scheduler(&plan, Arc::clone(&first));
+    let (s, first_exporter) = scheduler(&plan, Arc::clone(&first));
     sleep(Duration::from_secs(5)).await;
     assert_eq!(first.starts("t0", ProbeKind::RateLimit).len(), 1);
     s.shutdown().await;
     let text = std::fs::read_to_string(&state).unwrap();
     assert!(text.contains("\"t0\""), "{text}");
 
+    let verdict_lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains("check=\"rate_limit\"") && l.starts_with("probe_check_"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (first_lines, first_state) = {
+        let text = std::fs::read_to_string(&state).unwrap();
+        (verdict_lines(&first_exporter.encode_text()), text)
+    };
+    assert!(
+        first_lines
+            .iter()
+            .any(|l| l.starts_with("probe_check_evaluated{") && l.ends_with(" 1.0")),
+        "{first_lines:?}"
+    );
+    assert!(first_state.contains("rate_limit_verdicts"), "{first_state}");
+
     let second = Scripted::new((200, None));
-    let (s, _) = scheduler(&plan, Arc::clone(&second));
-    sleep(Duration::from_secs(50 * 60)).await;
+    let (s, second_exporter) = scheduler(&plan, Arc::clone(&second));
+    // The last burst's verdict is back at once, and health runs do not replace it.
+    sleep(Duration::from_secs(60)).await;
+    assert_eq!(verdict_lines(&second_exporter.encode_text()), first_lines);
+    sleep(Duration::from_secs(49 * 60)).await;
+    assert_eq!(verdict_lines(&second_exporter.encode_text()), first_lines);
     assert!(
         second.starts("t0", ProbeKind::RateLimit).is_empty(),
         "no burst within the hour after the last one"

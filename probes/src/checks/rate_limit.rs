@@ -11,7 +11,7 @@ use crate::probe::ProbeKind;
 use crate::rate_limit::Stop;
 use crate::ratelimit_fields::{self, Fields, Style};
 use crate::safety::{RATE_LIMIT_DEFAULT_BURST, RATE_LIMIT_DEFAULT_CAP, RATE_LIMIT_DEFAULT_RPS};
-use crate::verdict::{Finding, FindingDef, Judgement, Severity};
+use crate::verdict::{Finding, FindingDef, Judgement, Severity, Status};
 
 /// The burst's method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -166,7 +166,26 @@ fn merge(into: &mut Fields, from: Fields) {
 fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     let ev = match input.rate_limit() {
         Ok(e) => e,
-        Err(j) => return Evaluation::bare(j),
+        // No burst in this process yet (a health run re-evaluates the check): the verdict of
+        // the last burst, restored from the state file, stands until the next one.
+        Err(j) => {
+            return match input.verdict_of(CHECK.id) {
+                Some(previous) => Evaluation::new(
+                    match previous.status {
+                        Status::Pass | Status::Fail => {
+                            Judgement::Evaluated(previous.findings.clone())
+                        }
+                        Status::Error => Judgement::ErrorWith(
+                            previous.reason.unwrap_or("error"),
+                            previous.findings.clone(),
+                        ),
+                        Status::Skipped => Judgement::Skipped(previous.reason.unwrap_or("skipped")),
+                    },
+                    previous.measurements.clone(),
+                ),
+                None => Evaluation::bare(j),
+            };
+        }
     };
     if let Some(reason) = ev.skipped {
         return Evaluation::bare(Judgement::Skipped(reason));
