@@ -195,7 +195,34 @@ pub fn sarif(report: &Report) -> String {
                 } else {
                     format!("|{n}")
                 };
-                let rule_id = format!("{}/{}", c.check, f.id);
+                let def = checks::by_id(c.check);
+                let catalogue = def
+                    .and_then(|d| d.findings.iter().find(|x| x.id == f.id))
+                    .map(|x| x.severity);
+                // Code scanning takes the severity from the rule: a finding whose severity was
+                // adjusted (non-HTML cap, preload list, a custom path's) gets a rule of its own.
+                let rule_id = if catalogue.is_none_or(|sev| sev == f.severity) {
+                    format!("{}/{}", c.check, f.id)
+                } else {
+                    let id = format!("{}/{}/{}", c.check, f.id, f.severity.as_str());
+                    if !rule_ids.contains(&id) {
+                        rule_ids.push(id.clone());
+                        rules.push(json!({
+                            "id": id,
+                            "name": format!("{}_{}_{}", c.check, f.id, f.severity.as_str()),
+                            "shortDescription": { "text": format!("{}: {} ({})", c.check, f.id.replace('_', " "), f.severity.as_str()) },
+                            "fullDescription": { "text": format!("{} check: {}", c.check, def.map_or("", |d| d.summary)) },
+                            "helpUri": format!("{INFO_URI}/blob/main/docs/checks.md#{}", c.check),
+                            "defaultConfiguration": { "level": sarif_level(f.severity) },
+                            "properties": {
+                                "security-severity": security_severity(f.severity),
+                                "tags": ["security", "production-readiness", c.check],
+                                "prodprobe-severity": f.severity.as_str(),
+                            },
+                        }));
+                    }
+                    id
+                };
                 let index = rule_ids.iter().position(|r| *r == rule_id);
                 let mut result = json!({
                     "ruleId": rule_id,
@@ -456,6 +483,16 @@ mod tests {
         );
         let fp = |i: usize| results[i]["partialFingerprints"]["prodprobe/v1"].clone();
         assert_ne!(fp(0), fp(1));
+        // A severity other than the catalogue's gets a rule of its own, carrying it.
+        let mut r = report();
+        r.targets[0].checks[0].findings[1].severity = Severity::Low;
+        let doc: Value = serde_json::from_str(&sarif(&r)).unwrap();
+        let run = &doc["runs"][0];
+        let result = &run["results"][1];
+        assert_eq!(result["ruleId"], "cookies/without_secure/low");
+        let rule = &run["tool"]["driver"]["rules"][result["ruleIndex"].as_u64().unwrap() as usize];
+        assert_eq!(rule["id"], "cookies/without_secure/low");
+        assert_eq!(rule["properties"]["security-severity"], "3.0");
     }
 
     #[test]
