@@ -251,8 +251,12 @@ async fn probe(
             .host_runs
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let starts = runs.entry(planned.target.host.clone()).or_default();
         let minute = Duration::from_secs(60);
+        // Allowed-host patterns (`*.example.com`) admit many hosts: forget idle ones.
+        if runs.len() > 1024 {
+            runs.retain(|_, v| v.iter().any(|t| t.elapsed() < minute));
+        }
+        let starts = runs.entry(planned.target.host.clone()).or_default();
         starts.retain(|t| t.elapsed() < minute);
         if starts.len() >= PROBE_RUNS_PER_HOST_PER_MINUTE {
             let wait = starts

@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
         std::iter::once(&e),
         &cookies::CookieOptions::default(),
         "www.example.test",
-        data.first().is_some_and(|b| b & 1 == 1),
+        match data.first().map(|b| b % 3) {
+            Some(1) => cookies::HstsCover::Host,
+            Some(2) => cookies::HstsCover::HostAndSubdomains,
+            _ => cookies::HstsCover::None,
+        },
         UNIX_EPOCH + Duration::from_secs(1_700_000_000),
     );
     assert!(findings.iter().all(|f| f.evidence.len() <= 1024));
