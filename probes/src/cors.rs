@@ -288,7 +288,8 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         requests: session.sent(),
         stopped,
     };
-    let (success, reason) = active_success(evidence.responses(), evidence_failure(&evidence));
+    let failure = evidence_failure(&evidence).or(halted_by_backoff(evidence.stopped));
+    let (success, reason) = active_success(evidence.responses(), failure);
     Outcome {
         evidence: Evidence::Cors(evidence),
         success,
@@ -302,6 +303,12 @@ fn evidence_failure(e: &CorsEvidence) -> Option<&'static str> {
         .iter()
         .flat_map(|p| p.probes.iter())
         .find_map(|p| p.outcome.as_ref().err().map(|f| f.reason))
+}
+
+/// A run the target's backoff (a 429, or a 503 with Retry-After) cut short did not complete:
+/// not a success, reason `rate_limited` (as the checks it feeds say).
+pub(crate) fn halted_by_backoff(stopped: Option<&'static str>) -> Option<&'static str> {
+    (stopped == Some("backoff")).then_some("rate_limited")
 }
 
 /// blackbox-style success of an active probe: no request failed and every certificate verified.

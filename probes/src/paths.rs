@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::active::{Session, token};
 use crate::context::ProbeContext;
-use crate::cors::active_success;
+use crate::cors::{active_success, halted_by_backoff};
 use crate::evidence::{Evidence, Exchange, Hop};
 use crate::fetch::{OTHER_BODY_CAP, RequestSpec};
 use crate::probe::{Outcome, ProbeKind};
@@ -249,7 +249,8 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         .iter()
         .map(|b| &b.outcome)
         .chain(evidence.results.iter().map(|r| &r.outcome))
-        .find_map(|h| h.as_ref().err().map(|f| f.reason));
+        .find_map(|h| h.as_ref().err().map(|f| f.reason))
+        .or(halted_by_backoff(evidence.stopped));
     let (success, reason) = active_success(evidence.responses(), failure);
     Outcome {
         evidence: Evidence::Paths(evidence),

@@ -315,6 +315,27 @@ fn int_field(e: &Exchange, name: &str) -> Option<Option<i64>> {
     Some(first.parse::<i64>().ok())
 }
 
+/// A legacy reset field: an integer, or a Unix timestamp with a fraction (slowapi sends
+/// `X-RateLimit-Reset: 1796307325.1008356`), whose whole seconds are kept.
+fn reset_field(e: &Exchange, name: &str) -> Option<Option<i64>> {
+    let v = int_field(e, name)?;
+    if v.is_some() {
+        return Some(v);
+    }
+    let raw = e.combined(name)?;
+    let first = raw.split([',', ';']).next().unwrap_or("").trim();
+    Some(match first.split_once('.') {
+        Some((whole, frac))
+            if !whole.is_empty()
+                && whole.bytes().all(|b| b.is_ascii_digit())
+                && frac.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            whole.parse::<i64>().ok()
+        }
+        _ => None,
+    })
+}
+
 /// Reads the rate-limit fields of one response. `now` converts Unix-timestamp resets when
 /// the response has no `Date`.
 pub fn read(e: &Exchange, now: SystemTime) -> Fields {
@@ -419,8 +440,8 @@ pub fn read(e: &Exchange, now: SystemTime) -> Fields {
     ] {
         let lim = int_field(e, &format!("{prefix}limit"));
         let rem = int_field(e, &format!("{prefix}remaining"));
-        let rst = int_field(e, &format!("{prefix}reset"));
-        // Each integer field stands on its own: `X-RateLimit-Reset: 1714000000.5` beside valid
+        let rst = reset_field(e, &format!("{prefix}reset"));
+        // Each integer field stands on its own: `X-RateLimit-Reset: soon` beside valid
         // Limit and Remaining fields keeps those two. These fields are not RateLimit or
         // RateLimit-Policy, so an unparsable one is ignored, never `ratelimit_header_malformed`.
         if ![lim, rem, rst].iter().any(|v| matches!(v, Some(Some(_)))) {
@@ -480,7 +501,7 @@ mod tests {
             &[
                 ("X-RateLimit-Limit", "1000"),
                 ("X-RateLimit-Remaining", "990"),
-                ("X-RateLimit-Reset", "1714000000.5"),
+                ("X-RateLimit-Reset", "in a minute"),
             ],
             "",
         );
@@ -490,6 +511,15 @@ mod tests {
             (f.quota, f.remaining, f.reset),
             (Some(1000), Some(990), None)
         );
+        // slowapi's fractional Unix timestamp keeps its whole seconds.
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_307_300);
+        let e = crate::checks::test_support::exchange(
+            &[("X-RateLimit-Reset", "1796307325.1008356")],
+            "",
+        );
+        assert_eq!(read(&e, now).reset, Some(25));
+        let e = crate::checks::test_support::exchange(&[("X-RateLimit-Reset", "1.2.3")], "");
+        assert_eq!(read(&e, now).reset, None);
         assert!(f.malformed.is_empty(), "{:?}", f.malformed);
         // Nothing parses: no style, and still not `malformed` (not a RateLimit field).
         let e = crate::checks::test_support::exchange(&[("X-RateLimit-Limit", "lots")], "");

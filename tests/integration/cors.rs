@@ -203,6 +203,52 @@ async fn every_misconfiguration_class_from_real_servers() {
             expected: &["origin_bypass_with_credentials"],
         },
         Case {
+            // Starlette `allow_origin_regex=r"https://.*\.example\.com"`: the allowed_suffix
+            // look-alike `corsprobe{n}app.example.com` is granted, and so is the subdomain
+            // probe, while `corsprobe{n}example.com` (suffix, registrable) is refused: only
+            // subdomains are trusted.
+            name: "subdomains of the site's domain trusted by a regex",
+            rule: cors_server(
+                |o| {
+                    (o.starts_with("https://") && o.ends_with(".example.com")).then(|| o.to_owned())
+                },
+                Some("true"),
+                true,
+                false,
+            ),
+            allowed_origins: &["https://app.example.com"],
+            expected: &["any_subdomain_trusted_with_credentials"],
+        },
+        Case {
+            // `origin.endsWith("example.com")`: `corsprobe{n}example.com` can be bought.
+            name: "the site's domain matched by its end",
+            rule: cors_server(
+                |o| o.ends_with("example.com").then(|| o.to_owned()),
+                Some("true"),
+                true,
+                false,
+            ),
+            allowed_origins: &["https://app.example.com"],
+            expected: &[
+                "origin_bypass_with_credentials",
+                "any_subdomain_trusted_with_credentials",
+            ],
+        },
+        Case {
+            // `origin.endsWith("partner.example.org")` on another domain than the site's: no
+            // probe of the path tells subdomain trust from a suffix match, so the rule of
+            // CHECKS.md §8 stands (allowed_suffix granted: bypass).
+            name: "an allowed origin on another domain matched by its end",
+            rule: cors_server(
+                |o| o.ends_with("partner.example.org").then(|| o.to_owned()),
+                Some("true"),
+                true,
+                false,
+            ),
+            allowed_origins: &["https://partner.example.org"],
+            expected: &["origin_bypass_with_credentials"],
+        },
+        Case {
             name: "only the preflight is permissive",
             rule: Arc::new(|req: &Req| {
                 if req.method != "OPTIONS" {
@@ -322,6 +368,19 @@ async fn every_misconfiguration_class_from_real_servers() {
         });
         let want_status = if fails { Status::Fail } else { Status::Pass };
         assert_eq!(v.status, want_status, "case {:?}", case.name);
+        if case.name == "the site's domain matched by its end" {
+            // One finding per id, naming every probe that raised it.
+            let f = v
+                .findings
+                .iter()
+                .find(|f| f.id == "origin_bypass_with_credentials")
+                .unwrap();
+            assert!(
+                f.evidence.starts_with("suffix ") && f.evidence.contains("; also allowed_suffix "),
+                "{}",
+                f.evidence
+            );
+        }
     }
 }
 

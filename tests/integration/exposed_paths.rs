@@ -417,3 +417,75 @@ async fn php_8_phpinfo_is_found() {
     assert_eq!(found(&v, "phpinfo"), 1.0, "{:#?}", v.findings);
     assert!(ids(&v).contains(&"phpinfo"), "{:#?}", v.findings);
 }
+
+#[tokio::test]
+async fn a_sweep_refused_everywhere_is_an_error_not_a_pass() {
+    let pki = Pki::new();
+    // An anti-DoS module (mod_evasive) tripped by the cycle's own requests answers 403 to
+    // every path, random ones included; a limiter (nginx limit_req) answers 503; a 429 puts
+    // the target in backoff, which stops the sweep.
+    for (status, reason) in [
+        (403, "blocked"),
+        (503, "server_error"),
+        (429, "rate_limited"),
+    ] {
+        let srv = server(&pki, move |r: &Req| {
+            if r.header("range").is_some() {
+                Resp::new(status).html("<h1>no</h1>")
+            } else {
+                Resp::new(200).html("<h1>shop</h1>")
+            }
+        })
+        .await;
+        let mut t = target(&srv.url("https", "/"), pki.client(), None);
+        t.checks.retain(|c| c.id == "exposed_paths");
+        let (runs, verdicts) = crate::support::evaluate(&t).await;
+        let v = verdicts
+            .iter()
+            .find(|v| v.check == "exposed_paths")
+            .unwrap();
+        assert_eq!(v.status, Status::Error, "{status}: {v:?}");
+        assert_eq!(v.reason, Some(reason), "{status}");
+        // The sweep the backoff cut short did not complete (probe_success 0).
+        let run = runs.iter().find(|r| r.kind == ProbeKind::Paths).unwrap();
+        assert_eq!(
+            (run.success, run.reason),
+            if status == 429 {
+                (false, Some("rate_limited"))
+            } else {
+                (true, None)
+            },
+            "{status}"
+        );
+    }
+
+    // A deny-all for dotfiles (403) while random paths get 404: judged, and those 403s are
+    // protected paths; a site answering 403 to random paths too protects nothing in particular.
+    let srv = server(&pki, |r: &Req| {
+        if r.path.starts_with("/.") {
+            Resp::new(403).html("forbidden")
+        } else {
+            Resp::new(404).html("not found")
+        }
+    })
+    .await;
+    let t = target(&srv.url("https", "/"), pki.client(), None);
+    let v = verdict(&t, "exposed_paths").await;
+    assert_eq!(v.status, Status::Pass, "{v:?}");
+    // `/.{r}` of the baseline draws 403 as well: dotfiles are refused wholesale, not protected
+    // one by one.
+    assert_eq!(gauge(&v, "exposed_paths_protected"), 0.0);
+
+    let srv = server(&pki, |r: &Req| {
+        if r.path == "/.env" || r.path == "/server-status" {
+            Resp::new(401).html("auth")
+        } else {
+            Resp::new(404).html("not found")
+        }
+    })
+    .await;
+    let t = target(&srv.url("https", "/"), pki.client(), None);
+    let v = verdict(&t, "exposed_paths").await;
+    assert_eq!(v.status, Status::Pass, "{v:?}");
+    assert_eq!(gauge(&v, "exposed_paths_protected"), 2.0);
+}

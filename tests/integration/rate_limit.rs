@@ -436,3 +436,58 @@ async fn health_failing_skips_the_burst_without_sending() {
     assert_eq!(v.reason, Some("health_failing"));
     assert_eq!(srv.count(), 0);
 }
+
+#[tokio::test]
+async fn a_limiter_answering_403_is_shown_in_the_evidence_and_legacy_quotas_are_held_to_their_reset()
+ {
+    let pki = Pki::new();
+    // django-ratelimit's default: 403 once the quota is spent, no rate-limit fields. Not a 429
+    // (CHECKS.md §12), but the evidence shows where the answers changed.
+    let (srv, _) = limiter(&pki, 3, Resp::new(403).body("Forbidden"), &[]).await;
+    let mut t = rl_target(&srv, &pki);
+    t.options.rate_limit.burst = 8;
+    let v = verdict(&t, "rate_limit").await;
+    assert_eq!(ids(&v), ["no_rate_limit_observed"], "{:#?}", v.findings);
+    assert!(
+        v.findings[0]
+            .evidence
+            .ends_with("(statuses: 200 ×3, 403 ×5)"),
+        "{}",
+        v.findings[0].evidence
+    );
+
+    // Flask-Limiter with `on_breach` answering 403: `X-RateLimit-Limit: 3` and a reset a
+    // minute away, no window. The burst outran the quota inside that reset: not enforced.
+    let (srv, _) = limiter(
+        &pki,
+        3,
+        Resp::new(403).body("forbidden"),
+        &[("X-RateLimit-Limit", "3"), ("X-RateLimit-Reset", "60")],
+    )
+    .await;
+    let mut t = rl_target(&srv, &pki);
+    t.options.rate_limit.burst = 8;
+    let v = verdict(&t, "rate_limit").await;
+    assert_eq!(ids(&v), ["limit_not_enforced"], "{:#?}", v.findings);
+    assert_eq!(v.status, Status::Fail);
+    let e = &v.findings[0].evidence;
+    assert!(
+        e.contains("the first response's reset was 60 s away") && e.contains("403 ×5"),
+        "{e}"
+    );
+
+    // The same quota with a reset already due: the burst may have spanned two windows, so
+    // nothing is claimed.
+    let (srv, _) = limiter(
+        &pki,
+        usize::MAX,
+        Resp::new(200),
+        &[("X-RateLimit-Limit", "3"), ("X-RateLimit-Reset", "0")],
+    )
+    .await;
+    let mut t = rl_target(&srv, &pki);
+    t.options.rate_limit.burst = 8;
+    let v = verdict(&t, "rate_limit").await;
+    assert!(v.findings.is_empty(), "{:#?}", v.findings);
+    assert_eq!(v.status, Status::Pass);
+}

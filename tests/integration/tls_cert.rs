@@ -875,3 +875,39 @@ fn public_root_only_rules_on_committed_bytes_lifetime_and_ed25519() {
     assert!(!ids(&v).contains(&"weak_key"), "{:?}", v.findings);
     let _ = PKCS_ECDSA_P256_SHA256;
 }
+
+#[tokio::test]
+async fn a_ca_certificate_served_as_the_leaf_names_its_reason() {
+    // `openssl req -x509 -addext subjectAltName=…` makes a CA:TRUE certificate; configured as
+    // `ca_file` and served, WebPKI refuses it as an end entity. The reason must say so, not
+    // the catch-all `invalid_certificate`.
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let cert = params.self_signed(&key).unwrap();
+    let der = cert.der().clone();
+    let srv = TestServer::https(
+        "127.0.0.1",
+        crate::support::server_config(
+            vec![der.clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        ),
+        |_: &crate::support::Req| Resp::new(200).body("ok"),
+    )
+    .await;
+    let client = Arc::new(TlsClient::new(std::slice::from_ref(&der)).unwrap());
+    let v = verdict(&target(&srv.url("https", "/"), client, None), "tls_cert").await;
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.id == "untrusted_chain")
+        .unwrap_or_else(|| panic!("{:?}", v.findings));
+    assert!(
+        f.evidence.contains("ca_used_as_end_entity"),
+        "{}",
+        f.evidence
+    );
+}

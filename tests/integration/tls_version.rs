@@ -356,7 +356,7 @@ async fn openssl_tls12_with_cbc_rsa_suites_only_is_legacy_suites_only() {
         .iter()
         .find(|f| f.id == "tls12_legacy_suites_only")
         .unwrap();
-    assert!(f.evidence.contains("0x002f"), "{}", f.evidence);
+    assert!(f.evidence.contains("0x002f, CBC"), "{}", f.evidence);
 
     // rustls cannot talk to this server at all: health is unreachable, and says why and where
     // to look instead of a bare "handshake failure".
@@ -598,4 +598,53 @@ async fn a_refused_address_is_not_judged_and_refused_everywhere_is_an_error() {
         "{:#?}",
         v.findings
     );
+}
+
+#[tokio::test]
+async fn openssl_tls12_with_dhe_aead_suites_only_is_legacy_suites_only_not_no_tls12() {
+    // DHE-RSA-CHACHA20-POLY1305 and DHE-RSA-AES256-CCM: AEAD, but no suite rustls or a
+    // current browser offers. The broad hello must include them, or the server looks like
+    // one without TLS 1.2 (`no_modern_tls`) and its certificate goes unjudged.
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
+    let (cert, key) = openssl::leaf(
+        dir.path(),
+        "dhe",
+        "rsa:2048",
+        "IP:127.0.0.1",
+        "sha256",
+        (&ca_cert, &ca_key),
+    );
+    let srv = SServer::start(
+        &cert,
+        &key,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "DHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES256-CCM",
+        ],
+    );
+    let url = format!("https://{}/", srv.addr);
+    let (_, v) = run_versions(&versions_target(&url, &pki), Duration::from_secs(60)).await;
+    assert_eq!(
+        sorted(&v),
+        ["tls12_legacy_suites_only", "tls13_unsupported"],
+        "{:?}",
+        v.findings
+    );
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.id == "tls12_legacy_suites_only")
+        .unwrap();
+    assert!(
+        f.evidence.contains("0xccaa, DHE key exchange")
+            || f.evidence.contains("DHE key exchange, AES-CCM"),
+        "{}",
+        f.evidence
+    );
+    // The certificate, read from the server's flight, is judged: valid for 127.0.0.1.
+    let cert = crate::support::verdict(&target(&url, pki.client(), None), "tls_cert").await;
+    assert_eq!(cert.status, probes::verdict::Status::Pass, "{cert:?}");
 }

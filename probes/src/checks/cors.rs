@@ -2,12 +2,13 @@
 //! credentials. *Allowed* ⇔ the ACAO value (OWS-trimmed) is byte-identical to the Origin sent
 //! (Fetch CORS check); *credentialed* ⇔ ACAC is exactly `true`.
 
-use super::{CheckDef, CheckInput, Evaluation, dedup_findings};
+use super::{CheckDef, CheckInput, Evaluation};
 use crate::active::{cert_gate, stopped_judgement};
-use crate::cors::{CorsProbe, Variant};
+use crate::cors::{CorsPath, CorsProbe, Variant, parse_origin};
 use crate::evidence::{Exchange, latin1};
 use crate::measure::{GaugeDef, Measurement};
 use crate::probe::ProbeKind;
+use crate::target::registrable_domain;
 use crate::verdict::{Finding, FindingDef, Judgement, Severity};
 
 /// Options of `cors`.
@@ -162,6 +163,67 @@ fn describe(p: &CorsProbe, e: &Exchange) -> String {
     )
 }
 
+/// Whether an allowed_suffix hit is explained by subdomain trust alone. The look-alike
+/// `corsprobe{n}app.example.com` of `https://app.example.com` is a name under `example.com`;
+/// when that is also the target's registrable domain, the path's own probes tell the two
+/// readings apart: `corsprobe-{n}.example.com` (subdomain) granted while
+/// `corsprobe{n}example.com` (suffix, a domain anyone can register) is refused means a rule
+/// like `https://.*\.example\.com`, which an attacker exploits only by owning a subdomain
+/// (takeover, XSS). Any other hit stays the bypass CHECKS.md §8 names (ADR 0005).
+fn subdomain_trust_only(origin: &str, target: &crate::target::Target, path: &CorsPath) -> bool {
+    let Some(rd) = parse_origin(origin).and_then(|(_, h, _)| registrable_domain(&h)) else {
+        return false;
+    };
+    if target
+        .url
+        .host_str()
+        .and_then(registrable_domain)
+        .as_deref()
+        != Some(rd.as_str())
+    {
+        return false;
+    }
+    let granted = |v: Variant| {
+        path.probes.iter().any(|p| {
+            p.variant == v
+                && p.origin
+                    .as_deref()
+                    .is_some_and(|o| p.outcome.as_ref().is_ok_and(|e| allowed(e, o)))
+        })
+    };
+    granted(Variant::Subdomain) && !granted(Variant::Suffix)
+}
+
+/// One finding per id; the first keeps its evidence and names the other probes that raised the
+/// same id (`prefix` and `allowed_suffix` granted on two paths): fixing the one shown must not
+/// leave the rest unseen.
+fn merge_same_id(findings: &mut Vec<Finding>) {
+    let mut out: Vec<Finding> = Vec::new();
+    for f in findings.drain(..) {
+        match out.iter_mut().find(|o| o.id == f.id) {
+            None => out.push(f),
+            Some(first) => {
+                // `{variant} {method} {url} Origin: {origin}`, without the response part.
+                let probe = f.evidence.split(" → ").next().unwrap_or(&f.evidence);
+                if !first.evidence.contains(probe) {
+                    let sep = if first.evidence.contains("; also ") {
+                        "; "
+                    } else {
+                        "; also "
+                    };
+                    first.evidence.push_str(sep);
+                    first.evidence.push_str(probe);
+                    first.evidence = crate::verdict::truncate(
+                        std::mem::take(&mut first.evidence),
+                        crate::verdict::EVIDENCE_MAX_BYTES,
+                    );
+                }
+            }
+        }
+    }
+    *findings = out;
+}
+
 fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     let ev = match input.cors() {
         Ok(e) => e,
@@ -240,6 +302,10 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
                     null = true;
                     (&NULL_ORIGIN_WITH_CREDENTIALS, &NULL_ORIGIN)
                 }
+                Variant::AllowedSuffix if subdomain_trust_only(origin, input.target, path) => (
+                    &ANY_SUBDOMAIN_TRUSTED_WITH_CREDENTIALS,
+                    &ANY_SUBDOMAIN_TRUSTED,
+                ),
                 Variant::Prefix
                 | Variant::Suffix
                 | Variant::DotRegex
@@ -287,7 +353,7 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         ));
     }
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    dedup_findings(&mut findings);
+    merge_same_id(&mut findings);
     Evaluation::new(
         Judgement::Evaluated(findings),
         vec![

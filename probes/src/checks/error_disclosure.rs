@@ -67,10 +67,27 @@ const fn sig(
 static SIGNATURES: &[Signature] = &[
     sig(
         PYTHON_TRACEBACK,
-        &[&[
-            (r"Traceback \(most recent call last\):", 1),
-            (r#"File "[^"\n]+", line \d+, in "#, 1),
-        ]],
+        &[
+            &[
+                (r"Traceback \(most recent call last\):", 1),
+                (r#"File "[^"\n]+", line \d+, in "#, 1),
+            ],
+            // Deviations (ADR 0005), debug pages CHECKS.md's pair misses. Sanic's text page:
+            // `Traceback of app (most recent call last):` and `File /srv/x.py, line 10, in f`.
+            &[
+                (r"Traceback of [^\n]+ \(most recent call last\):", 1),
+                (r"File [^\n,]+, line \d+, in ", 1),
+            ],
+            // Starlette / FastAPI `debug=True`, HTML.
+            &[
+                (r#"class="traceback-title">Traceback<"#, 1),
+                (r#"class="frame-filename">"#, 1),
+            ],
+            // Litestar `debug=True`, HTML.
+            &[(r"<title>Litestar exception page", 1)],
+            // Sanic debug mode, HTML (tracerite): source and locals of every frame.
+            &[(r"Sanic debug mode only", 1)],
+        ],
     ),
     sig(
         DJANGO_DEBUG,
@@ -103,7 +120,8 @@ static SIGNATURES: &[Signature] = &[
     sig(
         JAVA_TRACE_JSON,
         &[&[(
-            r#""trace"\s*:\s*"(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)"#,
+            // `cause0`… (deviation, ADR 0005): Jetty's JSON error page lists the exception chain.
+            r#""(?:trace|cause\d+)"\s*:\s*"(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)"#,
             1,
         )]],
     ),
@@ -143,16 +161,28 @@ static SIGNATURES: &[Signature] = &[
     ),
     sig(
         NODE_STACKTRACE,
-        &[&[
-            (
-                r"(?:Error|TypeError|ReferenceError|SyntaxError|RangeError)(?:\[[A-Z_]+\])?: ",
+        &[
+            &[
+                (
+                    r"(?:Error|TypeError|ReferenceError|SyntaxError|RangeError)(?:\[[A-Z_]+\])?: ",
+                    1,
+                ),
+                // CHECKS.md's frame, widened (deviation, ADR 0005) to what V8 prints after an
+                // await or in a constructor (`at async getUser (…)`, `at new Repo (…)`,
+                // `at Layer.handle [as handle_request] (…)`) and to a frame that ends a JSON
+                // string or an HTML element (`…:5:102</pre>`, `…:5:102"}`).
+                (
+                    r#"(?m)^\s*at (?:async )?(?:new )?(?:[^\s()]+ )?(?:\[as [^\]\n]+\] )?\(?(?:/|[A-Za-z]:\\|node:|file://)[^()\s"<]*:\d+:\d+\)?(?:["',\]}]|</\w+>)*\s*$"#,
+                    2,
+                ),
+            ],
+            // One frame right below the error line: Express in development prints
+            // `TypeError: … <br> &nbsp; &nbsp;at /srv/app.js:5:102` for an async handler.
+            &[(
+                r#"(?m)(?:Error|TypeError|ReferenceError|SyntaxError|RangeError)(?:\[[A-Z_]+\])?: [^\n]*\n[ \t]*at (?:async )?(?:new )?(?:[^\s()]+ )?\(?(?:/|[A-Za-z]:\\|node:|file://)[^()\s"<]*:\d+:\d+\)?(?:["',\]}]|</\w+>)*[ \t]*$"#,
                 1,
-            ),
-            (
-                r"(?m)^\s*at (?:\S+ )?\(?(?:/|[A-Za-z]:\\|node:|file://)[^()\s]*:\d+:\d+\)?\s*$",
-                2,
-            ),
-        ]],
+            )],
+        ],
     ),
     sig(
         RAILS_DEBUG,
@@ -186,7 +216,7 @@ static SIGNATURES: &[Signature] = &[
                 // CHECKS.md's pattern behind a left boundary: the directory must start the
                 // path, not sit inside a URL (Next.js 404 pages link
                 // `/_next/static/chunks/app/layout-….js`, Django's `/static/app/js/main.js`).
-                r"(?:^|[^\w./-])(?:/home/[\w.-]+|/var/www|/usr/(?:local/)?lib|/opt|/srv|/app)/[\w./-]+\.(?:py|rb|php|js|ts|java|go|cs|jsp)\b",
+                r"(?:^|[^\w./-])(?:/home/[\w.-]+|/var/www|/usr/(?:local/)?lib|/opt|/srv|/app)/[\w./-]+\.(?:py|rb|php|m?js|cjs|ts|java|go|cs|jsp)\b",
                 1,
             )],
             &[(
@@ -504,6 +534,78 @@ mod tests {
             r#"<a href="https://cdn.example/opt/lib/x.js">"#,
         ] {
             assert!(matches(asset, 404).is_empty(), "{asset}");
+        }
+    }
+
+    #[test]
+    fn framework_debug_pages_on_committed_bytes() {
+        // (signature, status, body): excerpts of what each framework sends by default in debug
+        // mode (Sanic 25, Starlette 1.x, Litestar 2, Jetty 9.4, Node 20 behind Express 5).
+        let cases: &[(&str, u16, &str)] = &[
+            (
+                "python_traceback",
+                500,
+                "Traceback of app (most recent call last):\n  File /srv/app/server.py, line 10, in crash\n    1/0\nZeroDivisionError: division by zero",
+            ),
+            (
+                "python_traceback",
+                500,
+                "<div class=\"traceback-container\"><p class=\"traceback-title\">Traceback</p><p><span class=\"frame-filename\">/srv/app/main.py</span>, line <i>7</i>",
+            ),
+            (
+                "python_traceback",
+                500,
+                "<html><head><title>Litestar exception page</title></head>",
+            ),
+            (
+                "python_traceback",
+                404,
+                "<h2>Details for developers (Sanic debug mode only)</h2>",
+            ),
+            (
+                "java_trace_json",
+                500,
+                r#"{"url":"/crash.jsp","status":"500","message":"boom","servlet":"jsp","cause0":"javax.servlet.ServletException: java.lang.IllegalStateException: boom"}"#,
+            ),
+            (
+                "node_stacktrace",
+                500,
+                "<pre>TypeError: Cannot read properties of undefined (reading 'items')<br> &nbsp; &nbsp;at /srv/app/index.js:5:102</pre>",
+            ),
+            (
+                "node_stacktrace",
+                500,
+                "Error: query failed\n    at q (/srv/app/db.js:4:66)\n    at async getUser (/srv/app/users.js:9:3)\n    at async Server.handler (/srv/app/server.js:12:5)",
+            ),
+            (
+                "node_stacktrace",
+                500,
+                "TypeError: x is not a function\n    at new Repo (/srv/app/repo.js:7:36)\n    at Layer.handle [as handle_request] (/srv/node_modules/express/lib/router/layer.js:95:5)",
+            ),
+            (
+                "node_stacktrace",
+                500,
+                r#"{"error":"Error: nope\n    at f (/srv/a.js:1:2)\n    at g (/srv/b.js:3:4)"}"#,
+            ),
+        ];
+        for (id, status, body) in cases {
+            let normalised = normalise(body.as_bytes());
+            let got: Vec<&str> = matches(&normalised, *status).iter().map(|m| m.0).collect();
+            assert!(got.contains(id), "{id}: {got:?} on {body}");
+        }
+        // Not a trace: the words without a frame, a frame without an error line, asset URLs.
+        for clean in [
+            "Error: not found",
+            "see the docs: at https://example.com/x.js:1:2",
+            "Traceback (most recent call last): (quoted in a blog, no frame)",
+            "<p>TypeError: is a JavaScript error type</p><p>at least 2 apples</p>",
+        ] {
+            assert!(
+                matches(&normalise(clean.as_bytes()), 500)
+                    .iter()
+                    .all(|m| m.0 != "node_stacktrace" && m.0 != "python_traceback"),
+                "{clean}"
+            );
         }
     }
 }

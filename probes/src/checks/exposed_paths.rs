@@ -264,7 +264,13 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     let mut protected = 0usize;
     for r in &ev.results {
         let Ok(e) = &r.outcome else { continue };
-        if matches!(e.status, 401 | 403) {
+        // A 401/403 that random paths of the same shape also draw is the site's answer to
+        // anything (a WAF rule, a deny-all location), not this path being protected.
+        if matches!(e.status, 401 | 403)
+            && ev
+                .baseline_for(Shape::of(&r.path), r.under_base)
+                .is_none_or(|b| b.status != e.status)
+        {
             protected += 1;
         }
         if !matches!(e.status, 200 | 206) || found.contains(&r.id) {
@@ -313,6 +319,11 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     {
         return Evaluation::bare(j);
     }
+    if findings.is_empty()
+        && let Some(reason) = refused_everything(ev)
+    {
+        return Evaluation::bare(Judgement::Error(reason));
+    }
     // A catch-all honouring Range answers the baseline 206 (nginx try_files, Express static).
     let soft = ev
         .baseline
@@ -338,6 +349,30 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         ));
     }
     Evaluation::new(Judgement::Evaluated(findings), measurements)
+}
+
+/// Why nothing in the sweep can be judged, when every answer (catalogue paths and random
+/// baseline paths alike) was a refusal or a server error: a sweep blocked by a WAF or an
+/// anti-DoS module that the cycle's own requests tripped (mod_evasive answers 403 to
+/// everything for a while), or a limiter's 503. Passing it would hide an exposure the next
+/// run may see (CHECKS.md §0.3: `error` = could not evaluate).
+fn refused_everything(ev: &PathsEvidence) -> Option<&'static str> {
+    let statuses: Vec<u16> = ev
+        .results
+        .iter()
+        .map(|r| &r.outcome)
+        .chain(ev.baseline.iter().map(|b| &b.outcome))
+        .filter_map(|o| o.as_ref().ok())
+        .map(|e| e.status)
+        .collect();
+    if statuses.is_empty() || !statuses.iter().all(|&s| matches!(s, 403 | 429) || s >= 500) {
+        return None;
+    }
+    Some(if statuses.iter().all(|&s| s >= 500) {
+        "server_error"
+    } else {
+        "blocked"
+    })
 }
 
 #[cfg(test)]

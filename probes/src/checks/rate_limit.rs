@@ -163,6 +163,26 @@ fn merge(into: &mut Fields, from: Fields) {
     into.reset = from.reset.or(into.reset);
 }
 
+/// The burst's statuses in order, runs collapsed: `200 ×5, 403 ×15`. A limiter answering
+/// 403 (django-ratelimit, mod_evasive) is not a 429, but the evidence must show it.
+fn statuses(ev: &crate::rate_limit::RateLimitEvidence) -> String {
+    let mut runs: Vec<(Option<u16>, usize)> = Vec::new();
+    for a in &ev.attempts {
+        match runs.last_mut() {
+            Some((s, n)) if *s == a.status => *n += 1,
+            _ => runs.push((a.status, 1)),
+        }
+    }
+    let parts: Vec<String> = runs
+        .iter()
+        .map(|(s, n)| {
+            let s = s.map_or_else(|| "no response".to_owned(), |s| s.to_string());
+            if *n == 1 { s } else { format!("{s} ×{n}") }
+        })
+        .collect();
+    format!("statuses: {}", parts.join(", "))
+}
+
 fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     let ev = match input.rate_limit() {
         Ok(e) => e,
@@ -284,27 +304,47 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             }
         }
         None => {
-            let within = |w: u64| ev.elapsed.as_secs_f64() <= w as f64;
-            match (fields.quota, fields.window) {
-                (Some(q), Some(w)) if (sent as u64) > q && within(w) => {
+            let elapsed = ev.elapsed.as_secs_f64();
+            // Legacy `X-RateLimit-*` fields advertise a quota without a window; the first
+            // response's reset then bounds the window it opened: a burst that ended before
+            // that reset came due sent all its requests inside one window.
+            let first_reset = ev
+                .first
+                .as_ref()
+                .and_then(|e| ratelimit_fields::read(e, ev.finished_at).reset);
+            let window = match (fields.window, first_reset) {
+                (Some(w), _) => (elapsed <= w as f64).then(|| format!("per {w} s")),
+                (None, Some(r)) => (elapsed < r as f64)
+                    .then(|| format!("(no window; the first response's reset was {r} s away)")),
+                (None, None) => None,
+            };
+            match (fields.quota, window) {
+                (Some(q), Some(window)) if (sent as u64) > q => {
                     findings.push(Finding::new(
                         &LIMIT_NOT_ENFORCED,
                         format!(
-                            "advertised {q} per {w} s; {sent} requests in {:.1} s, no 429",
-                            ev.elapsed.as_secs_f64()
+                            "advertised {q} {window}; {sent} requests in {elapsed:.1} s, no 429 ({})",
+                            statuses(ev)
                         ),
                     ));
                 }
                 (Some(q), _) if (sent as u64) <= q => {
+                    let cap = input.target.options.rate_limit.cap;
+                    let why = if q >= cap as u64 {
+                        format!("over the cap of {cap}")
+                    } else if fields.window.is_some_and(|w| w > 60) {
+                        "its window is over 60 s".to_owned()
+                    } else {
+                        "no window of at most 60 s is advertised".to_owned()
+                    };
                     findings.push(Finding::new(
                         &ADVERTISED_NOT_TESTED,
                         format!(
-                            "advertised quota {q}{}; sent {sent} (cap {})",
+                            "advertised quota {q}{}; sent {sent}, not exceeded on purpose ({why})",
                             fields
                                 .window
                                 .map(|w| format!(" per {w} s"))
                                 .unwrap_or_default(),
-                            input.target.options.rate_limit.cap
                         ),
                     ));
                 }
@@ -314,10 +354,10 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
                 findings.push(Finding::new(
                     &NO_RATE_LIMIT_OBSERVED,
                     format!(
-                        "{} {}: {sent} requests in {:.1} s, no 429, no rate-limit fields",
+                        "{} {}: {sent} requests in {elapsed:.1} s, no 429, no rate-limit fields ({})",
                         ev.method,
                         ev.url,
-                        ev.elapsed.as_secs_f64()
+                        statuses(ev)
                     ),
                 ));
             }

@@ -133,8 +133,11 @@ fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
         out.push(Finding::new(
             &TLS12_LEGACY_SUITES_ONLY,
             format!(
-                "{at}: TLS 1.2 only with CBC or RSA key-exchange suites (chose {})",
-                suite.map_or("?".to_owned(), |s| format!("{s:#06x}"))
+                "{at}: TLS 1.2 only with suites neither rustls nor current browsers offer (chose {})",
+                suite.map_or("?".to_owned(), |s| format!(
+                    "{s:#06x}, {}",
+                    crate::tls::legacy::legacy_suite_kind(s)
+                ))
             ),
         ));
     }

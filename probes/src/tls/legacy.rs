@@ -116,11 +116,28 @@ const LONG_SUITES: [u16; 80] = [
 ];
 
 /// TLS 1.2-only suites added to the long list for the legacy-suite retry: RSA and DHE key
-/// exchange with GCM, and the CBC-SHA256/384 suites (RFC 5246 App. A.5, RFC 5288, RFC 5289).
-const TLS12_EXTRA_SUITES: [u16; 14] = [
+/// exchange with GCM, and the CBC-SHA256/384 suites (RFC 5246 App. A.5, RFC 5288, RFC 5289),
+/// DHE with ChaCha20-Poly1305 (RFC 7905) and the AES-CCM suites (RFC 6655, RFC 7251), none of
+/// which rustls offers: a server limited to them is not a server without TLS 1.2.
+const TLS12_EXTRA_SUITES: [u16; 27] = [
     0xc028, 0xc024, 0xc027, 0xc023, 0x009f, 0x009e, 0x009d, 0x009c, 0x006b, 0x0067, 0x003d, 0x003c,
-    0x00a3, 0x00a2,
+    0x00a3, 0x00a2, 0xccaa, 0xc09c, 0xc09d, 0xc09e, 0xc09f, 0xc0a0, 0xc0a1, 0xc0a2, 0xc0a3, 0xc0ac,
+    0xc0ad, 0xc0ae, 0xc0af,
 ];
+
+/// What makes a TLS 1.2 suite that rustls (ECDHE with AES-GCM or ChaCha20-Poly1305 only)
+/// does not offer legacy, for evidence (IANA TLS Cipher Suites registry).
+pub fn legacy_suite_kind(suite: u16) -> &'static str {
+    match suite {
+        0xc09c | 0xc09d | 0xc0a0 | 0xc0a1 => "RSA key exchange, AES-CCM",
+        0xc09e | 0xc09f | 0xc0a2 | 0xc0a3 => "DHE key exchange, AES-CCM",
+        0xc0ac..=0xc0af => "AES-CCM",
+        0x009c | 0x009d => "RSA key exchange",
+        0x009e | 0x009f | 0x00a2 | 0x00a3 | 0xccaa => "DHE key exchange",
+        0x0004 | 0x0005 | 0xc002 | 0xc007 | 0xc00c | 0xc011 | 0x0018 | 0x0020 | 0x0024 => "RC4",
+        _ => "CBC",
+    }
+}
 
 /// signature_algorithms for the TLS 1.2 hello (RFC 5246 §7.4.1.4.1; RFC 8446 §4.2.3 code
 /// points): RSA-PKCS1 and ECDSA with SHA-256/384/512, RSA-PSS, then the SHA-1 fallbacks.

@@ -127,6 +127,19 @@ pub(crate) fn reason(e: &TlsError) -> &'static str {
                 "invalid_purpose"
             }
             CertificateError::BadEncoding => "bad_encoding",
+            // rustls passes these WebPKI verdicts on as `Other`, named by their Debug form.
+            CertificateError::Other(o) => {
+                let name = o.to_string();
+                match name.as_str() {
+                    // `openssl req -x509` makes a CA:TRUE certificate, refused as a leaf.
+                    "CaUsedAsEndEntity" => "ca_used_as_end_entity",
+                    "EndEntityUsedAsCa" => "end_entity_used_as_ca",
+                    "MaximumPathDepthExceeded" | "MaximumPathBuildCallsExceeded" => {
+                        "chain_too_long"
+                    }
+                    _ => "invalid_certificate",
+                }
+            }
             _ => "invalid_certificate",
         },
         _ => "invalid_certificate",
