@@ -71,6 +71,23 @@ async fn web() -> Web {
                 r#"{"status":"Degraded","totalDuration":"00:00:00.01","entries":{"db":{"status":"Unhealthy","duration":"00:00:00.01"},"self":{"status":"Healthy"}}}"#,
             ),
         ),
+        // py-healthcheck with `failed_status=200`: `success` / `failure`.
+        (
+            "/pyhc-failure",
+            json(
+                200,
+                "application/json",
+                r#"{"hostname":"web-1","status":"failure","timestamp":1796300000.0,"results":[{"checker":"db","passed":false}]}"#,
+            ),
+        ),
+        (
+            "/pyhc-success",
+            json(
+                200,
+                "application/json",
+                r#"{"status":"success","results":[]}"#,
+            ),
+        ),
     ];
     let c = vec![(
         "/pass",
@@ -113,6 +130,13 @@ async fn every_finding_from_real_responses() {
             0.0,
         ),
         ("/aspnet-ui", &["degraded"], Status::Fail, 1.0),
+        (
+            "/pyhc-failure",
+            &["reports_unhealthy", "status_code_mismatch"],
+            Status::Fail,
+            0.0,
+        ),
+        ("/pyhc-success", &[], Status::Pass, 2.0),
     ];
     for (path, expected, status, reported) in cases {
         let t = target(&web.a(path), web.pki.client(), None);

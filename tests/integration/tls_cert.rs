@@ -911,3 +911,38 @@ async fn a_ca_certificate_served_as_the_leaf_names_its_reason() {
         f.evidence
     );
 }
+
+#[tokio::test]
+async fn a_chain_deeper_than_webpki_follows_is_chain_too_long() {
+    // Root → 8 intermediates → leaf, every certificate served: WebPKI stops at its path
+    // depth, and the reason says so instead of `invalid_certificate`.
+    let root = Pki::new();
+    let mut served = Vec::new();
+    let mut issuer = root.intermediate("depth 1");
+    served.push(issuer.1.clone());
+    for depth in 2..=8 {
+        let next = issuer.0.intermediate(&format!("depth {depth}"));
+        served.push(next.1.clone());
+        issuer = next;
+    }
+    let (mut chain, key) = issuer.0.leaf(&Leaf::valid(&["127.0.0.1"]));
+    served.reverse();
+    chain.extend(served);
+    let srv = TestServer::https(
+        "127.0.0.1",
+        crate::support::server_config(chain, key),
+        |_: &crate::support::Req| Resp::new(200).body("ok"),
+    )
+    .await;
+    let v = verdict(
+        &target(&srv.url("https", "/"), root.client(), None),
+        "tls_cert",
+    )
+    .await;
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.id == "untrusted_chain")
+        .unwrap_or_else(|| panic!("{:?}", v.findings));
+    assert!(f.evidence.contains("chain_too_long"), "{}", f.evidence);
+}

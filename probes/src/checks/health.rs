@@ -108,10 +108,13 @@ pub enum Reported {
 fn classify(status: &str) -> Option<Reported> {
     match status.to_ascii_lowercase().as_str() {
         // CHECKS.md §11, plus ASP.NET Core's `HealthStatus` names (Healthy, Degraded,
-        // Unhealthy: its default writer and the widespread HealthChecks.UI JSON writer).
-        "pass" | "ok" | "up" | "healthy" => Some(Reported::Pass),
+        // Unhealthy: its default writer and the widespread HealthChecks.UI JSON writer) and
+        // py-healthcheck's `success` / `failure` (ADR 0005).
+        "pass" | "ok" | "up" | "healthy" | "success" => Some(Reported::Pass),
         "warn" | "unknown" | "degraded" => Some(Reported::Warn),
-        "fail" | "error" | "down" | "out_of_service" | "unhealthy" => Some(Reported::Fail),
+        "fail" | "error" | "down" | "out_of_service" | "unhealthy" | "failure" | "failed" => {
+            Some(Reported::Fail)
+        }
         _ => None,
     }
 }
