@@ -274,6 +274,28 @@ async fn robots_txt_cookies_are_read() {
         "{}",
         v.findings[0].evidence
     );
+
+    // Apache sets the same cookie on every response: the evidence names the page it was
+    // first seen on, not `/robots.txt`, which the cycle requests last.
+    let a = vec![
+        ("/", cookie(true, &["SESSIONID=a1; Path=/"])),
+        (
+            "/robots.txt",
+            Resp::new(200)
+                .header("Set-Cookie", "SESSIONID=b2; Path=/")
+                .body("User-agent: *\n"),
+        ),
+    ];
+    let web = Web::start(a, vec![], vec![], vec![]).await;
+    let v = cookies(&web.a("/"), &web, None).await;
+    assert!(!v.findings.is_empty());
+    for f in &v.findings {
+        assert!(
+            !f.evidence.contains("/robots.txt") && f.evidence.ends_with(&web.a("/")),
+            "{}",
+            f.evidence
+        );
+    }
 }
 
 #[tokio::test]

@@ -434,6 +434,9 @@ pub fn prefix_violation(c: &SetCookie) -> Option<&'static str> {
 struct Line<'a> {
     cookie: SetCookie,
     response: &'a Exchange,
+    /// The first response of the cycle that set this cookie with the same attributes over the
+    /// same scheme: evidence names the main page rather than `/robots.txt`, which comes later.
+    cited: &'a Exchange,
     host: String,
     key: (String, String, String),
     deletion: bool,
@@ -447,7 +450,7 @@ fn evidence(l: &Line<'_>, why: &str) -> String {
     };
     format!(
         "cookie \"{}\" ({why}): Set-Cookie: {}=<{} bytes>{attrs} on GET {}",
-        l.cookie.name, l.cookie.name, l.cookie.value_len, l.response.url
+        l.cookie.name, l.cookie.name, l.cookie.value_len, l.cited.url
     )
 }
 
@@ -519,6 +522,10 @@ pub fn judge<'a>(
             .any(|n| n.eq_ignore_ascii_case(name))
     };
     let mut lines: Vec<Line<'_>> = Vec::new();
+    let mut first_seen: std::collections::HashMap<
+        (String, String, String, String, String),
+        &Exchange,
+    > = std::collections::HashMap::new();
     for r in responses {
         let host = r.url.host_str().map(normalize_host).unwrap_or_default();
         for v in r.header_lines("set-cookie") {
@@ -547,10 +554,21 @@ pub fn judge<'a>(
                 (None, Some(t)) => t <= now,
                 (None, None) => false,
             };
+            let key = (cookie.name.clone(), domain, path);
+            let cited = *first_seen
+                .entry((
+                    key.0.clone(),
+                    key.1.clone(),
+                    key.2.clone(),
+                    cookie.attributes.clone(),
+                    r.url.scheme().to_owned(),
+                ))
+                .or_insert(r);
             lines.push(Line {
-                key: (cookie.name.clone(), domain, path),
+                key,
                 cookie,
                 response: r,
+                cited,
                 host: host.clone(),
                 deletion,
             });
