@@ -268,6 +268,24 @@ async fn every_misconfiguration_class_from_real_servers() {
             expected: &["preflight_permissive_with_credentials"],
         },
         Case {
+            // rack-cors: `Vary: Origin` on every GET, none on the preflight answer, which no
+            // HTTP cache stores (OPTIONS): no missing_vary_origin.
+            name: "a preflight answer without Vary",
+            rule: Arc::new(|req: &Req| {
+                let origin = req.header("origin").unwrap_or("").to_owned();
+                if req.method == "OPTIONS" {
+                    return Resp::new(200)
+                        .header("Access-Control-Allow-Origin", &origin)
+                        .header("Access-Control-Allow-Credentials", "true")
+                        .header("Access-Control-Allow-Methods", "GET, POST, PUT")
+                        .header("Access-Control-Allow-Headers", "*");
+                }
+                Resp::new(200).header("Vary", "Origin").body("ok")
+            }),
+            allowed_origins: &[],
+            expected: &["preflight_permissive_with_credentials"],
+        },
+        Case {
             name: "wildcard with credentials",
             rule: cors_server(|_| Some("*".into()), Some("true"), false, false),
             allowed_origins: &[],

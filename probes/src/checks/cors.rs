@@ -287,7 +287,10 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             // "ACAO depends on Origin (any probe echoed)": a fixed ACAO that happens to equal
             // the Origin sent (nginx `add_header … https://app.example`) depends on nothing.
             let echoed = granted && baseline_acao.as_deref() != Some(origin);
-            if echoed && !list_has(e, "vary", "origin") {
+            // A preflight answer is not cacheable by HTTP caches (RFC 9110 §9.3.7: OPTIONS
+            // responses are not), so the replay `Vary: Origin` prevents cannot happen there;
+            // rack-cors sends Vary on every GET but not on its preflight answers.
+            if echoed && p.variant != Variant::Preflight && !list_has(e, "vary", "origin") {
                 findings.push(Finding::new(&MISSING_VARY_ORIGIN, describe(p, e)));
             }
             if !granted {

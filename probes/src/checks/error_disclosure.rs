@@ -193,12 +193,20 @@ static SIGNATURES: &[Signature] = &[
     ),
     sig(
         RUBY_BACKTRACE,
-        &[&[(r"(?m)^\s*(?:/[\w.@-]+)+\.rb:\d+:in ", 1)]],
+        &[
+            &[(r"(?m)^\s*(?:/[\w.@-]+)+\.rb:\d+:in ", 1)],
+            // Deviations (ADR 0003): the HTML backtrace pages of Rack's ShowExceptions (what
+            // `rackup` adds in development) and of Sinatra in development, which print frames
+            // as `<code>/…/base.rb</code> in <code>call</code>`, without `:in `.
+            &[(r"Traceback <span>\(innermost first\)</span>", 1)],
+            &[(r"/__sinatra__/500\.png", 1), (r"(?i)backtrace", 1)],
+        ],
     ),
     sig(
         GO_PANIC,
         &[&[
-            (r"(?m)^panic: ", 1),
+            // `PANIC: ` too (deviation): negroni's Recovery prints it above the goroutine dump.
+            (r"(?m)^(?:panic|PANIC): ", 1),
             (r"(?m)^goroutine \d+ \[[a-z ]+\]:", 1),
         ]],
     ),
@@ -267,14 +275,28 @@ pub fn normalise(body: &[u8]) -> String {
         .replace("\\\"", "\"")
         .replace("\\/", "/");
     let text = BR.replace_all(&text, "\n");
+    // Numeric character references (beyond CHECKS.md's `&#39;` / `&#x27;`): Rack and Sinatra
+    // escape every `/` of a backtrace as `&#x2F;`.
+    let text = NUMERIC_REF.replace_all(&text, |c: &regex::Captures<'_>| {
+        let code = match (c.get(1), c.get(2)) {
+            (Some(d), _) => d.as_str().parse::<u32>().ok(),
+            (_, Some(h)) => u32::from_str_radix(h.as_str(), 16).ok(),
+            _ => None,
+        };
+        code.and_then(char::from_u32)
+            .filter(|ch| *ch != '\0')
+            .map_or_else(|| c[0].to_owned(), String::from)
+    });
     text.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
         .replace("&nbsp;", " ")
         .replace("&amp;", "&")
 }
+
+static NUMERIC_REF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"&#(?:([0-9]{1,7})|[xX]([0-9a-fA-F]{1,6}));").expect("reference pattern compiles")
+});
 
 /// The evidence around a match: from its line's start (at most 80 bytes before it) to the end
 /// of the next line (a stack trace's message and first frame), lines joined with ` | `; the
@@ -586,6 +608,26 @@ mod tests {
                 "node_stacktrace",
                 500,
                 r#"{"error":"Error: nope\n    at f (/srv/a.js:1:2)\n    at g (/srv/b.js:3:4)"}"#,
+            ),
+            (
+                "ruby_backtrace",
+                500,
+                "<h2>Traceback <span>(innermost first)</span></h2><ul class=\"traceback\"><li class=\"frame\"><code>&#x2F;srv&#x2F;app&#x2F;config.ru</code>: in <code>block in &lt;main&gt;</code>",
+            ),
+            (
+                "ruby_backtrace",
+                500,
+                "<img src=\"/__sinatra__/500.png\" alt=\"application error\" /><div id=\"backtrace\" class=\"condensed\">",
+            ),
+            (
+                "internal_path",
+                500,
+                "<code>&#x2F;srv&#x2F;app&#x2F;app.rb</code> in <code>block in &lt;class:App&gt;</code>",
+            ),
+            (
+                "go_panic",
+                500,
+                "PANIC: kaboom\ngoroutine 5 [running]:\nmain.main.func1()\n",
             ),
         ];
         for (id, status, body) in cases {
