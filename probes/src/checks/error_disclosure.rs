@@ -152,11 +152,37 @@ static SIGNATURES: &[Signature] = &[
                 r"<b>(?:Fatal error|Parse error|Warning|Notice|Deprecated)</b>:\s+.*? in <b>[^<]+</b> on line <b>\d+</b>",
                 1,
             )],
+            // `PHP ` optional and `Deprecated` (deviation, ADR 0003): with `html_errors=Off`
+            // PHP writes `Warning: Undefined variable $x in /srv/a.php on line 2` into the
+            // page; the `PHP ` prefix only appears in logs.
             &[(
-                r"PHP (?:Fatal error|Parse error|Warning|Notice):\s+.+ in \S+ on line \d+",
+                r"(?m)^(?:PHP )?(?:Fatal error|Parse error|Warning|Notice|Deprecated):\s+.+ in \S+ on line \d+",
                 1,
             )],
-            &[(r"(?m)^Stack trace:\s*\n#0 ", 1)],
+            &[(r"(?m)^(?:Stack trace:|\[stacktrace\])\s*\n#0 ", 1)],
+            // Deviations (ADR 0003), each a default PHP debug output. Xdebug (Debian's
+            // php-xdebug loads it in `develop` mode): its HTML error table, or its text
+            // `Call Stack:` listing.
+            &[(r"class='xdebug-error", 1)],
+            &[(r"(?m)^Call Stack:\s*\n\s+[\d.]+\s+\d+\s+1\. ", 1)],
+            // Symfony's ErrorHandler debug page (Laravel 8 renders with it too): HTML, and its
+            // problem+json with the trace's frames.
+            &[
+                (r#"class="exception-message-wrapper""#, 1),
+                (r#"class="[^"]*trace-file-path"#, 1),
+            ],
+            &[(r#""trace"\s*:\s*\[\s*\{\s*"namespace"\s*:"#, 1)],
+            // Laravel's JSON debug response.
+            &[(
+                r#""exception"\s*:\s*"[\w\\]+"\s*,\s*"file"\s*:\s*"[^"]+\.php"\s*,\s*"line"\s*:\s*\d+"#,
+                1,
+            )],
+            // Frames of a PHP trace without its `Stack trace:` heading (Slim's error page,
+            // Monolog lines, a JSON `"trace"` array).
+            &[(
+                r#"(?m)^[\s"]*#\d+ (?:\[internal function\]|(?:/|[A-Za-z]:\\)[^\n(]+\.php\(\d+\)): "#,
+                2,
+            )],
         ],
     ),
     sig(
@@ -628,6 +654,53 @@ mod tests {
                 "go_panic",
                 500,
                 "PANIC: kaboom\ngoroutine 5 [running]:\nmain.main.func1()\n",
+            ),
+            // PHP 8.2 with `html_errors=Off`, Xdebug 3.2 (HTML and text), Symfony 5.4's debug
+            // page and problem+json, Laravel 8's JSON, Slim 3's trace, Monolog's stack trace.
+            (
+                "php_error",
+                200,
+                "\nWarning: Undefined variable $undefined in /var/www/html/warn.php on line 2\n",
+            ),
+            (
+                "php_error",
+                200,
+                "\nDeprecated: preg_replace(): Passing null to parameter #3 in /var/www/html/wp.php on line 9\n",
+            ),
+            (
+                "php_error",
+                500,
+                "<br />\n<font size='1'><table class='xdebug-error xe-uncaught-exception' dir='ltr' border='1' cellspacing='0' cellpadding='1'>",
+            ),
+            (
+                "php_error",
+                500,
+                "Exception: boom in /var/www/html/boom.php on line 2\n\nCall Stack:\n    0.0001     355552   1. {main}() /var/www/html/boom.php:0\n",
+            ),
+            (
+                "php_error",
+                500,
+                "<div class=\"exception-message-wrapper\"><div class=\"container\"><h1 class=\"break-long-words exception-message\">boom</h1></div></div><span class=\"block trace-file-path\">in <a>index.php</a></span>",
+            ),
+            (
+                "php_error",
+                500,
+                r#"{"title":"An error occurred","status":500,"detail":"boom","class":"RuntimeException","trace":[{"namespace":"","short_class":"","class":"","type":"","function":"","file":"\/var\/www\/html\/symfony\/index.php","line":45}]}"#,
+            ),
+            (
+                "php_error",
+                500,
+                r#"{"message": "boom", "exception": "RuntimeException", "file": "/var/www/html/laravel/app/RouteProvider.php", "line": 8, "trace": []}"#,
+            ),
+            (
+                "php_error",
+                500,
+                "<h2>Trace</h2><pre>#0 [internal function]: Closure-&gt;{closure}()\n#1 /usr/share/php/Slim/Handlers/Strategies/RequestResponse.php(40): call_user_func()\n#2 /usr/share/php/Slim/Route.php(281): x()</pre>",
+            ),
+            (
+                "php_error",
+                200,
+                "[2026-12-03 10:00:00] local.ERROR: boom at /var/www/html/mono/index.php:4)\n[stacktrace]\n#0 /var/www/html/mono/index.php(10): thrower()\n#1 {main}\n",
             ),
         ];
         for (id, status, body) in cases {

@@ -216,7 +216,14 @@ pub fn judge<'a>(
     let mut push = |def: &FindingDef, header: &str, disclosed: String, url: &url::Url| {
         headers.insert(header.to_owned());
         let evidence = format!("{disclosed} (GET {url})");
-        if seen.insert((def.id, disclosed)) {
+        // Symfony's profiler token is new on every response: its presence is the fact, one
+        // finding per header.
+        let key = if def.id == DEBUG_TOKEN.id {
+            header.to_owned()
+        } else {
+            disclosed
+        };
+        if seen.insert((def.id, key)) {
             findings.push(Finding::new(def, evidence));
         }
     };
@@ -306,6 +313,35 @@ mod tests {
         for v in ["nginx", "cloudflare", "Apache", "gunicorn", "AmazonS3"] {
             assert!(!version_bearing(v), "{v}");
         }
+    }
+
+    #[test]
+    fn a_debug_token_new_on_every_response_is_one_finding_per_header() {
+        use crate::checks::test_support::exchange_at;
+        // Symfony's WebProfilerBundle: a fresh token on each of the cycle's responses.
+        let responses: Vec<_> = (0..40)
+            .map(|i| {
+                exchange_at(
+                    &format!("https://example.test/p{i}"),
+                    &[
+                        ("x-debug-token", &format!("{i:06x}")),
+                        (
+                            "x-debug-token-link",
+                            &format!("https://example.test/_profiler/{i:06x}"),
+                        ),
+                    ],
+                    "",
+                )
+            })
+            .collect();
+        let (findings, _) = judge(responses.iter(), &responses[0]);
+        let tokens: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.id == "debug_token")
+            .map(|f| f.evidence.as_str())
+            .collect();
+        assert_eq!(tokens.len(), 2, "{tokens:?}");
+        assert!(tokens[0].starts_with("x-debug-token: 000000"), "{tokens:?}");
     }
 
     #[test]
