@@ -83,7 +83,7 @@ enum Command {
         /// Config file (or give URLs instead).
         #[arg(long, short)]
         config: Option<PathBuf>,
-        /// URLs to check with default settings, without a config file.
+        /// URLs to check with default settings, without a config file (a bare host such as `shop.example.com` means `https://shop.example.com/`).
         urls: Vec<String>,
         /// Report format.
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]

@@ -931,7 +931,14 @@ pub fn for_urls(urls: &[String], cx: &PlanContext) -> Result<Plan, String> {
     let mut targets = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for raw in urls {
-        let url = config::TargetUrl::try_from(raw.clone())?.0;
+        // A bare host (`shop.example.com`, `localhost:8443`) means its HTTPS origin, as
+        // testssl.sh and the Observatory read it.
+        let raw = if raw.contains("://") || raw.starts_with('/') {
+            raw.clone()
+        } else {
+            format!("https://{raw}")
+        };
+        let url = config::TargetUrl::try_from(raw)?.0;
         let base = url.host_str().unwrap_or("target").to_owned();
         let mut name = base.clone();
         let mut n = 2;
@@ -940,8 +947,14 @@ pub fn for_urls(urls: &[String], cx: &PlanContext) -> Result<Plan, String> {
             n += 1;
         }
         names.push(name.clone());
-        let target =
+        let mut target =
             Target::new(name, url, Arc::clone(&cx.public_tls)).map_err(|e| e.to_string())?;
+        // As for config targets: a plain-HTTP URL has no certificate and no TLS versions.
+        if target.url.scheme() == "http" {
+            target
+                .checks
+                .retain(|c| !matches!(c.id, "tls_cert" | "tls_version"));
+        }
         let jobs = target
             .probes()
             .into_iter()

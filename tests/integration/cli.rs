@@ -196,6 +196,24 @@ async fn a_bare_url_needs_no_config() {
     );
     let out = check(&[&url, "--checks", "health"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // A plain-HTTP URL has no certificate and no TLS versions: those checks and probes are
+    // not run (as for a config target), not reported as failed probes.
+    assert!(
+        !t.contains("tls_cert") && !t.contains("tls_version") && !t.contains("not_https"),
+        "{t}"
+    );
+
+    // A bare host is its HTTPS origin.
+    let https = web.a("/");
+    let host = https.trim_start_matches("https://").trim_end_matches('/');
+    let out = check(&[host, "--format", "json", "--checks", "tls_cert"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["targets"][0]["url"].as_str(),
+        Some(https.as_str()),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
