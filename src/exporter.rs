@@ -336,7 +336,8 @@ impl Exporter {
         run: &ProbeRun,
         interval: Duration,
     ) {
-        self.store.record_probe(target, generation, run, interval);
+        self.store
+            .record_probe(target, generation, run, Some(interval));
     }
 
     /// Records check verdicts: `probe_check_*` and the checks' evidence gauges.
@@ -493,7 +494,13 @@ impl SeriesStore {
     }
 
     /// Records a probe run: `probe_success`, timings, the probe's own gauges.
-    fn record_probe(&self, target: &Target, generation: u64, run: &ProbeRun, interval: Duration) {
+    fn record_probe(
+        &self,
+        target: &Target,
+        generation: u64,
+        run: &ProbeRun,
+        interval: Option<Duration>,
+    ) {
         let probe = ("probe", run.kind.name().to_owned());
         let finished = run
             .started_at
@@ -508,8 +515,14 @@ impl SeriesStore {
             ),
             sample(&DURATION, vec![probe.clone()], run.duration.as_secs_f64()),
             sample(&LAST_RUN, vec![probe.clone()], finished),
-            sample(&INTERVAL, vec![probe.clone()], interval.as_secs_f64()),
         ];
+        if let Some(interval) = interval {
+            samples.push(sample(
+                &INTERVAL,
+                vec![probe.clone()],
+                interval.as_secs_f64(),
+            ));
+        }
         samples.extend(
             run.measurements
                 .iter()
@@ -577,16 +590,13 @@ impl SeriesStore {
 }
 
 /// Renders one target's latest results on their own, in the text format and without prodprobe's
-/// own metrics: what blackbox's `/probe` answers. `runs` pairs each run with its interval.
-pub fn render_target(
-    target: &Target,
-    runs: &[(&ProbeRun, Duration)],
-    verdicts: &[Verdict],
-) -> String {
+/// own metrics: what blackbox's `/probe` answers. An on-demand run has no interval, so
+/// `probe_interval_seconds` is left out (and the staleness alert never matches `/probe` series).
+pub fn render_target(target: &Target, runs: &[&ProbeRun], verdicts: &[Verdict]) -> String {
     let store = Arc::new(SeriesStore::default());
     store.add_target(target, 1);
-    for (run, interval) in runs {
-        store.record_probe(target, 1, run, *interval);
+    for run in runs {
+        store.record_probe(target, 1, run, None);
     }
     let verdicts: Vec<(Verdict, Duration)> = verdicts
         .iter()

@@ -430,7 +430,12 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
             },
         })
     } else {
-        Err(b.errors)
+        // A mistake under `defaults` or a profile is found once per target that inherits it:
+        // report it once.
+        let mut seen = std::collections::HashSet::new();
+        let mut errors = b.errors;
+        errors.retain(|e| seen.insert((e.line, e.column, e.message.clone())));
+        Err(errors)
     }
 }
 

@@ -79,7 +79,19 @@ impl Runner for EngineRunner {
 struct TargetState {
     evidence: EvidenceSet,
     verdicts: BTreeMap<&'static str, Verdict>,
+    /// Probes that have run, or had a slot skipped by a backoff, since the runtime started.
+    settled: std::collections::HashSet<ProbeKind>,
 }
+
+/// Probes whose responses a cycle-scanning check reads (rate_limit, run a day apart, is not
+/// waited for).
+const CYCLE_PROBES: [ProbeKind; 5] = [
+    ProbeKind::Fetch,
+    ProbeKind::Health,
+    ProbeKind::UnknownPath,
+    ProbeKind::Cors,
+    ProbeKind::Paths,
+];
 
 /// A target while it is scheduled.
 #[derive(Debug)]
@@ -98,6 +110,8 @@ pub struct TargetRuntime {
     backoff: tokio::sync::watch::Sender<Option<Instant>>,
     /// Turns true once the first health run is recorded (rate_limit waits for it).
     health_seen: tokio::sync::watch::Sender<bool>,
+    /// When each job last started a run (monotonic), for a reload to resume the schedule.
+    last_start: Mutex<HashMap<ProbeKind, Instant>>,
 }
 
 impl TargetRuntime {
@@ -111,7 +125,24 @@ impl TargetRuntime {
             state: Mutex::new(TargetState::default()),
             backoff: tokio::sync::watch::Sender::new(None),
             health_seen: tokio::sync::watch::Sender::new(false),
+            last_start: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// When `kind`'s job last started a run, if it did.
+    pub fn last_start(&self, kind: ProbeKind) -> Option<Instant> {
+        self.last_start
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&kind)
+            .copied()
+    }
+
+    fn note_start(&self, kind: ProbeKind, at: Instant) {
+        self.last_start
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(kind, at);
     }
 
     /// When the target's backoff ends (it may lie in the past).
@@ -161,6 +192,8 @@ impl TargetRuntime {
         let kind = run.kind;
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.evidence.insert(run);
+        st.settled.insert(kind);
+        let complete = self.cycle_complete(&st);
         let mut out = Vec::new();
         let due: Vec<&'static checks::CheckDef> = self
             .target
@@ -178,7 +211,7 @@ impl TargetRuntime {
                     previous: &st.verdicts,
                     now: SystemTime::now(),
                 };
-                checks::evaluate(def, &input)
+                self.unless_partial(def, checks::evaluate(def, &input), complete)
             };
             st.verdicts.insert(def.id, verdict.clone());
             out.push((verdict, c0.elapsed()));
@@ -188,6 +221,39 @@ impl TargetRuntime {
             self.health_seen.send_replace(true);
         }
         out
+    }
+
+    /// Whether every probe of the target whose responses a cycle-scanning check reads has
+    /// run (or had a slot skipped) since the runtime started.
+    fn cycle_complete(&self, st: &TargetState) -> bool {
+        self.jobs
+            .iter()
+            .filter(|j| CYCLE_PROBES.contains(&j.kind))
+            .all(|j| st.settled.contains(&j.kind))
+    }
+
+    /// A cycle-scanning check (error_disclosure) that finds nothing before the cycle is whole
+    /// has not passed: after a start, the response carrying a stack trace may belong to a
+    /// probe that has not run yet, and a pass exported meanwhile would make the check look
+    /// regressed (`ProdprobeCheckRegressed`) when the next run finds the trace again. A
+    /// finding stands: what was seen is real.
+    fn unless_partial(&self, def: &checks::CheckDef, v: Verdict, complete: bool) -> Verdict {
+        if def.scans_cycle && !complete && v.status == Status::Pass {
+            Verdict::from_judgement(
+                def.id,
+                Judgement::Error("cycle_incomplete"),
+                self.target.fail_min_severity,
+                Vec::new(),
+            )
+        } else {
+            v
+        }
+    }
+
+    /// A slot of `kind` was skipped (backoff): the cycle no longer waits for it.
+    pub fn settle(&self, kind: ProbeKind) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.settled.insert(kind);
     }
 
     /// Whether the health check passes on the newest health evidence (rate_limit's gate,
@@ -209,6 +275,52 @@ impl TargetRuntime {
         let _ = rx.wait_for(|seen| *seen).await;
     }
 
+    /// Takes over what a previous incarnation of this target (changed by a reload) knew: the
+    /// newest run of each probe it still has and the verdicts of the checks it still has, so
+    /// that checks re-evaluated by its first new runs judge a whole cycle, not the one probe
+    /// that ran (a cors or exposed_paths verdict would drop to `error (no_evidence)`, and a
+    /// cycle scan such as error_disclosure would pass on part of the cycle). Returns the runs
+    /// and verdicts taken.
+    pub fn carry_over(&self, old: &TargetRuntime) -> (Vec<Arc<ProbeRun>>, Vec<Verdict>) {
+        let (runs, verdicts) = old.snapshot_all();
+        let runs: Vec<Arc<ProbeRun>> = runs
+            .into_iter()
+            .filter(|r| self.jobs.iter().any(|j| j.kind == r.kind))
+            .collect();
+        let verdicts: Vec<Verdict> = verdicts
+            .into_iter()
+            .filter(|v| self.target.has_check(v.check))
+            .collect();
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for r in &runs {
+            st.evidence.insert(Arc::clone(r));
+            st.settled.insert(r.kind);
+        }
+        for v in &verdicts {
+            st.verdicts.insert(v.check, v.clone());
+        }
+        drop(st);
+        if runs.iter().any(|r| r.kind == ProbeKind::Health) {
+            self.health_seen.send_replace(true);
+        }
+        for job in &self.jobs {
+            if let Some(at) = old.last_start(job.kind) {
+                self.note_start(job.kind, at);
+            }
+        }
+        (runs, verdicts)
+    }
+
+    /// Every run and every verdict held, whatever the target's current checks.
+    fn snapshot_all(&self) -> (Vec<Arc<ProbeRun>>, Vec<Verdict>) {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let runs = ProbeKind::ALL
+            .iter()
+            .filter_map(|k| st.evidence.run(*k).cloned())
+            .collect();
+        (runs, st.verdicts.values().cloned().collect())
+    }
+
     /// Restores a verdict kept across a restart (the last rate-limit burst's), until a run
     /// replaces it.
     pub fn restore_verdict(&self, v: Verdict) {
@@ -220,6 +332,32 @@ impl TargetRuntime {
     /// evidence (the `check` command's view of runs skipped during backoff).
     pub fn mark_skipped(&self, kinds: &[ProbeKind], reason: &'static str) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.settled.extend(kinds.iter().copied());
+        // A check held at `cycle_incomplete` waited for these: judge it on what ran.
+        let complete = self.cycle_complete(&st);
+        let waiting: Vec<&'static checks::CheckDef> = self
+            .target
+            .checks
+            .iter()
+            .copied()
+            .filter(|c| {
+                st.verdicts
+                    .get(c.id)
+                    .is_some_and(|v| v.reason == Some("cycle_incomplete"))
+            })
+            .collect();
+        for def in waiting {
+            let verdict = {
+                let input = CheckInput {
+                    target: &self.target,
+                    evidence: &st.evidence,
+                    previous: &st.verdicts,
+                    now: SystemTime::now(),
+                };
+                self.unless_partial(def, checks::evaluate(def, &input), complete)
+            };
+            st.verdicts.insert(def.id, verdict);
+        }
         for def in &self.target.checks {
             if def
                 .inputs
@@ -546,12 +684,20 @@ impl Scheduler {
         // A changed target restarts with the backoff it was serving; its series stay until
         // its new runs replace them (the exporter keeps those it still has).
         let mut carried_backoff: HashMap<String, Instant> = HashMap::new();
+        let mut previous: HashMap<String, Arc<TargetRuntime>> = HashMap::new();
         for name in stale {
             if let Some(s) = self.scheduled.remove(&name) {
                 s.cancel.cancel();
-                if wanted.contains_key(name.as_str()) {
+                if let Some(p) = wanted.get(name.as_str()) {
                     if let Some(until) = s.runtime.backoff_until() {
                         carried_backoff.insert(name.clone(), until);
+                    }
+                    // Evidence of the same URL (and pinned address) still describes the
+                    // target: the new jobs resume its schedule and its checks keep judging it.
+                    if p.target.url == s.runtime.target.url
+                        && p.target.resolve == s.runtime.target.resolve
+                    {
+                        previous.insert(name.clone(), Arc::clone(&s.runtime));
                     }
                     tracing::info!(target_name = %name, "target changed: its jobs restart");
                 } else {
@@ -586,6 +732,21 @@ impl Scheduler {
                 runtime.extend_backoff(*until);
             }
             exporter.add_target(&runtime.target, generation);
+            if let Some(old) = previous.get(&planned.target.name) {
+                let (runs, verdicts) = runtime.carry_over(old);
+                for run in &runs {
+                    let interval = runtime
+                        .jobs
+                        .iter()
+                        .find(|j| j.kind == run.kind)
+                        .map_or(run.kind.default_interval(), |j| j.interval);
+                    exporter.record_probe(&runtime.target, generation, run, interval);
+                }
+                let verdicts: Vec<(Verdict, Duration)> =
+                    verdicts.into_iter().map(|v| (v, Duration::ZERO)).collect();
+                exporter.record_verdicts(&runtime.target, generation, &verdicts);
+                exporter.set_backoff(&planned.target.name, generation, runtime.backoff_until());
+            }
             // The last burst's verdict stands until the next burst (up to its interval away).
             if let Some(def) = runtime.target.checks.iter().find(|c| c.id == "rate_limit")
                 && let Some(v) = self
@@ -695,6 +856,12 @@ async fn job_loop(
     let mut first = FirstRun(first);
     let name = rt.target.name.as_str();
     let mut next = Instant::now() + first_offset(name, job.kind, job.interval, spread);
+    // A job of a target changed by a reload keeps its schedule: the next run falls one
+    // interval after the last (a reload is no way around the active probes' floors, and a
+    // config-management loop that reloads often must not turn into repeated sweeps).
+    if let Some(last) = rt.last_start(job.kind) {
+        next = (last + job.interval).max(Instant::now());
+    }
     // A burst the previous process ran is not repeated before its interval is over.
     if job.kind == ProbeKind::RateLimit
         && let Some(last) = shared
@@ -724,8 +891,10 @@ async fn job_loop(
         let rate_limit_permit = match gate(&shared, &rt, job, &cancel, &shutdown).await {
             Gate::Stop => return,
             Gate::Skip(again) => {
-                // A skipped slot was handled: readiness does not wait an hour of backoff.
+                // A skipped slot was handled: readiness does not wait an hour of backoff, and
+                // neither does a cycle-scanning check.
                 first.done();
+                rt.settle(job.kind);
                 next = again;
                 continue;
             }
@@ -742,12 +911,14 @@ async fn job_loop(
         if !job.kind.runs_during_backoff() && rt.in_backoff() {
             drop(permits);
             first.done();
+            rt.settle(job.kind);
             next = skip_for_backoff(&shared, &rt, job, next);
             continue;
         }
         shared
             .exporter
             .observe_lag(Instant::now().saturating_duration_since(next));
+        rt.note_start(job.kind, Instant::now());
         shared.exporter.in_flight(1);
         // Shutdown lets the run finish; removal of the target cuts it, and so does a backoff
         // that starts meanwhile (another probe's 429), for probes that must not run during one
@@ -781,6 +952,7 @@ async fn job_loop(
             Ended::CutByBackoff => {
                 tracing::info!(target_name = %name, probe = job.kind.name(), "run cut: the target went into backoff");
                 first.done();
+                rt.settle(job.kind);
                 next = skip_for_backoff(&shared, &rt, job, next);
                 continue;
             }

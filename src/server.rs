@@ -287,7 +287,6 @@ async fn probe(
             job.timeout = job.timeout.min(limit);
         }
     }
-    let intervals: Vec<_> = planned.jobs.iter().map(|j| (j.kind, j.interval)).collect();
     let single = plan.with_targets(vec![planned]);
     let limits = Arc::clone(&state.probe.limits.read().unwrap_or_else(|e| e.into_inner()));
     let run = scheduler::run_once_within(&single, Arc::clone(&state.probe.runner), limits);
@@ -311,16 +310,7 @@ async fn probe(
         return text(StatusCode::INTERNAL_SERVER_ERROR, "no target\n".into());
     };
     let (runs, verdicts) = rt.snapshot();
-    let runs: Vec<_> = runs
-        .iter()
-        .map(|r| {
-            let interval = intervals
-                .iter()
-                .find(|(k, _)| *k == r.kind)
-                .map_or(Duration::ZERO, |(_, i)| *i);
-            (r.as_ref(), interval)
-        })
-        .collect();
+    let runs: Vec<&probes::evidence::ProbeRun> = runs.iter().map(AsRef::as_ref).collect();
     let body = exporter::render_target(&rt.target, &runs, &verdicts);
     *last = Recent {
         at: Some(tokio::time::Instant::now()),

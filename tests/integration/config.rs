@@ -295,6 +295,16 @@ fn several_errors_are_reported_together() {
     );
     let errors = plan::load(&path, &cx()).unwrap_err();
     assert_eq!(errors.len(), 2, "{errors:?}");
+
+    // One mistake under `defaults`, inherited by three targets: one error, with its line.
+    let path = crate::support::write(
+        dir.path(),
+        "d.yaml",
+        "defaults:\n  probes:\n    health: { interval: 500ms }\ntargets:\n  - { name: a, url: https://a.example/ }\n  - { name: b, url: https://b.example/ }\n  - { name: c, url: https://c.example/ }\n",
+    );
+    let errors = plan::load(&path, &cx()).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].line, 3, "{errors:?}");
 }
 
 #[test]

@@ -443,6 +443,9 @@ async fn probe_endpoint_is_blackbox_compatible_and_refuses_unconfigured_hosts() 
         !body.contains("prodprobe_"),
         "no self-metrics in a probe answer"
     );
+    // An on-demand run has no interval: the staleness alert never matches /probe series.
+    assert!(!body.contains("probe_interval_seconds"), "{body}");
+    assert!(body.contains("probe_last_run_timestamp_seconds"));
     assert!(web.a.requests().iter().any(|r| r.path == "/other"));
 
     // Without a module, a URL on the host is probed as the configured target would be.

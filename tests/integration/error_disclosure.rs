@@ -384,3 +384,71 @@ async fn tomcat_10_error_report_without_server_info() {
         v.findings
     );
 }
+
+/// After a start (or a reload that changed the target's URL), the response that carries a
+/// stack trace may belong to a probe that has not run yet: until every probe whose responses
+/// the check reads has run, finding nothing is `error (cycle_incomplete)`, never a pass that
+/// would make the always-failing check look regressed once the trace is read again.
+#[tokio::test]
+async fn nothing_found_on_part_of_the_cycle_is_not_a_pass() {
+    use std::sync::Arc;
+
+    use probes::fetch::Engine;
+    use probes::probe::ProbeKind;
+    use probes::resolve::Resolver;
+    use prodprobe::plan::{self, PlanContext};
+    use prodprobe::scheduler::{EngineRunner, TargetRuntime, execute};
+
+    let trace = "Traceback (most recent call last):\n  File \"/srv/app/health.py\", line 3, in check\n    db.ping()\nConnectionError: refused\n";
+    let pki = Pki::new();
+    let srv = TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+        move |r: &Req| match r.path.as_str() {
+            "/" => Resp::new(200).html("<h1>shop</h1>"),
+            "/health" => Resp::new(200).body(trace),
+            _ => Resp::new(404).body("not found"),
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki.write_ca(dir.path());
+    let cfg = crate::support::write(
+        dir.path(),
+        "prodprobe.yaml",
+        &format!(
+            "defaults:\n  ca_file: {}\ntargets:\n  - name: t\n    url: https://{}/\n    checks: [error_disclosure, health]\n    health: {{ url: /health }}\n",
+            ca.display(),
+            srv.addr
+        ),
+    );
+    let cx = PlanContext {
+        public_tls: Arc::new(probes::tls::TlsClient::new(&[]).unwrap()),
+    };
+    let plan = plan::load(&cfg, &cx).unwrap_or_else(|e| panic!("{e:?}"));
+    let planned = &plan.targets[0];
+    let job = |k: ProbeKind| *planned.jobs.iter().find(|j| j.kind == k).unwrap();
+    let runner = EngineRunner {
+        engine: Arc::new(Engine::new(Resolver::hosts_only(), probes::USER_AGENT)),
+    };
+    let rt = TargetRuntime::new(planned, 1);
+    let disclosure = |verdicts: &[(probes::verdict::Verdict, std::time::Duration)]| {
+        verdicts
+            .iter()
+            .find(|(v, _)| v.check == "error_disclosure")
+            .map(|(v, _)| v.clone())
+    };
+
+    execute(&runner, &rt, job(ProbeKind::UnknownPath)).await;
+    let (_, verdicts) = execute(&runner, &rt, job(ProbeKind::Fetch)).await;
+    let v = disclosure(&verdicts).expect("both inputs have run");
+    assert_eq!(
+        (v.status, v.reason),
+        (Status::Error, Some("cycle_incomplete")),
+        "health, which carries the trace, has not run: {v:?}"
+    );
+    let (_, verdicts) = execute(&runner, &rt, job(ProbeKind::Health)).await;
+    let v = disclosure(&verdicts).unwrap();
+    assert_eq!(v.status, Status::Fail, "{v:?}");
+    assert!(ids(&v).contains(&"python_traceback"), "{:#?}", v.findings);
+}

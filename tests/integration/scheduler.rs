@@ -304,6 +304,72 @@ async fn a_changed_target_keeps_its_series_across_the_reload() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_changed_target_keeps_its_evidence_and_its_schedule_across_the_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |health: u32| {
+        format!(
+            "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: t0\n    url: https://h.test/\n    checks: [health, cors]\n    probes:\n      health: {{ interval: {health}s, timeout: 9s }}\n      cors: {{ interval: 5m, timeout: 60s }}\n"
+        )
+    };
+    let runner = FakeRunner::new(Duration::from_secs(1));
+    let (mut s, exporter) = started(&plan_from(dir.path(), &yaml(10)), &runner);
+    sleep(Duration::from_secs(30)).await;
+    let cors_starts = || {
+        runner
+            .starts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, k, _)| *k == ProbeKind::Cors)
+            .map(|(_, _, at)| *at)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(cors_starts().len(), 1);
+    let live = s.live();
+    let first_cors = |live: &prodprobe::scheduler::LiveTargets| {
+        let rt = Arc::clone(&live.read().unwrap()[0]);
+        let (runs, _) = rt.snapshot();
+        runs.iter()
+            .find(|r| r.kind == ProbeKind::Cors)
+            .map(|r| r.started_at)
+    };
+    let before = first_cors(&live).expect("cors ran");
+
+    // Only health's interval changes: the target restarts with the cors run it had, and the
+    // cors job waits out its interval instead of sweeping again (CHECKS.md §0.5 floors).
+    s.apply(&plan_from(dir.path(), &yaml(20)));
+    sleep(Duration::from_secs(30)).await;
+    assert_eq!(cors_starts().len(), 1, "{:?}", cors_starts());
+    assert_eq!(
+        first_cors(&s.live()),
+        Some(before),
+        "the cors evidence is carried over"
+    );
+    assert!(
+        sample(
+            &exporter.encode_text(),
+            "probe_success",
+            &[("target", "t0"), ("probe", "cors")]
+        )
+        .is_some()
+    );
+    sleep(Duration::from_secs(5 * 60)).await;
+    let starts = cors_starts();
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    let gap = starts[1] - starts[0];
+    assert!(
+        gap >= Duration::from_secs(299) && gap <= Duration::from_secs(301),
+        "{gap:?}"
+    );
+
+    // A new URL is a new target: nothing is carried, its jobs start afresh.
+    let moved = yaml(20).replace("https://h.test/", "https://other.test/");
+    s.apply(&plan_from(dir.path(), &moved));
+    sleep(Duration::from_secs(5)).await;
+    assert_eq!(cors_starts().len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_job_never_overlaps_itself_and_missed_slots_are_counted() {
     let dir = tempfile::tempdir().unwrap();
     // Two jobs share a host with one slot; each run takes 8 s of a 10 s interval, so each job
