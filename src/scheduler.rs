@@ -81,6 +81,8 @@ struct TargetState {
     verdicts: BTreeMap<&'static str, Verdict>,
     /// Probes that have run, or had a slot skipped by a backoff, since the runtime started.
     settled: std::collections::HashSet<ProbeKind>,
+    /// When each job last started a run (monotonic), for a reload to resume the schedule.
+    last_start: HashMap<ProbeKind, Instant>,
 }
 
 /// Probes whose responses a cycle-scanning check reads (rate_limit, run a day apart, is not
@@ -110,8 +112,6 @@ pub struct TargetRuntime {
     backoff: tokio::sync::watch::Sender<Option<Instant>>,
     /// Turns true once the first health run is recorded (rate_limit waits for it).
     health_seen: tokio::sync::watch::Sender<bool>,
-    /// When each job last started a run (monotonic), for a reload to resume the schedule.
-    last_start: Mutex<HashMap<ProbeKind, Instant>>,
 }
 
 impl TargetRuntime {
@@ -125,24 +125,18 @@ impl TargetRuntime {
             state: Mutex::new(TargetState::default()),
             backoff: tokio::sync::watch::Sender::new(None),
             health_seen: tokio::sync::watch::Sender::new(false),
-            last_start: Mutex::new(HashMap::new()),
         }
     }
 
     /// When `kind`'s job last started a run, if it did.
     pub fn last_start(&self, kind: ProbeKind) -> Option<Instant> {
-        self.last_start
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&kind)
-            .copied()
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.last_start.get(&kind).copied()
     }
 
     fn note_start(&self, kind: ProbeKind, at: Instant) {
-        self.last_start
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(kind, at);
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.last_start.insert(kind, at);
     }
 
     /// When the target's backoff ends (it may lie in the past).
@@ -204,15 +198,7 @@ impl TargetRuntime {
             .collect();
         for def in due {
             let c0 = std::time::Instant::now();
-            let verdict = {
-                let input = CheckInput {
-                    target: &self.target,
-                    evidence: &st.evidence,
-                    previous: &st.verdicts,
-                    now: SystemTime::now(),
-                };
-                self.unless_partial(def, checks::evaluate(def, &input), complete)
-            };
+            let verdict = self.judge(def, &st, complete);
             st.verdicts.insert(def.id, verdict.clone());
             out.push((verdict, c0.elapsed()));
         }
@@ -232,12 +218,19 @@ impl TargetRuntime {
             .all(|j| st.settled.contains(&j.kind))
     }
 
-    /// A cycle-scanning check (error_disclosure) that finds nothing before the cycle is whole
-    /// has not passed: after a start, the response carrying a stack trace may belong to a
-    /// probe that has not run yet, and a pass exported meanwhile would make the check look
-    /// regressed (`ProdprobeCheckRegressed`) when the next run finds the trace again. A
-    /// finding stands: what was seen is real.
-    fn unless_partial(&self, def: &checks::CheckDef, v: Verdict, complete: bool) -> Verdict {
+    /// Evaluates `def` on the held evidence. A cycle-scanning check (error_disclosure) that
+    /// finds nothing before the cycle is whole has not passed: after a start, the response
+    /// carrying a stack trace may belong to a probe that has not run yet, and a pass exported
+    /// meanwhile would make the check look regressed (`ProdprobeCheckRegressed`) when the next
+    /// run finds the trace again. A finding stands: what was seen is real.
+    fn judge(&self, def: &'static checks::CheckDef, st: &TargetState, complete: bool) -> Verdict {
+        let input = CheckInput {
+            target: &self.target,
+            evidence: &st.evidence,
+            previous: &st.verdicts,
+            now: SystemTime::now(),
+        };
+        let v = checks::evaluate(def, &input);
         if def.scans_cycle && !complete && v.status == Status::Pass {
             Verdict::from_judgement(
                 def.id,
@@ -347,15 +340,7 @@ impl TargetRuntime {
             })
             .collect();
         for def in waiting {
-            let verdict = {
-                let input = CheckInput {
-                    target: &self.target,
-                    evidence: &st.evidence,
-                    previous: &st.verdicts,
-                    now: SystemTime::now(),
-                };
-                self.unless_partial(def, checks::evaluate(def, &input), complete)
-            };
+            let verdict = self.judge(def, &st, complete);
             st.verdicts.insert(def.id, verdict);
         }
         for def in &self.target.checks {
