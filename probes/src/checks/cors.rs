@@ -169,7 +169,7 @@ fn describe(p: &CorsProbe, e: &Exchange) -> String {
 /// readings apart: `corsprobe-{n}.example.com` (subdomain) granted while
 /// `corsprobe{n}example.com` (suffix, a domain anyone can register) is refused means a rule
 /// like `https://.*\.example\.com`, which an attacker exploits only by owning a subdomain
-/// (takeover, XSS). Any other hit stays the bypass CHECKS.md §8 names (ADR 0005).
+/// (takeover, XSS). Any other hit stays the bypass CHECKS.md §8 names (ADR 0003).
 fn subdomain_trust_only(origin: &str, target: &crate::target::Target, path: &CorsPath) -> bool {
     let Some(rd) = parse_origin(origin).and_then(|(_, h, _)| registrable_domain(&h)) else {
         return false;

@@ -72,7 +72,7 @@ static SIGNATURES: &[Signature] = &[
                 (r"Traceback \(most recent call last\):", 1),
                 (r#"File "[^"\n]+", line \d+, in "#, 1),
             ],
-            // Deviations (ADR 0005), debug pages CHECKS.md's pair misses. Sanic's text page:
+            // Deviations (ADR 0003), debug pages CHECKS.md's pair misses. Sanic's text page:
             // `Traceback of app (most recent call last):` and `File /srv/x.py, line 10, in f`.
             &[
                 (r"Traceback of [^\n]+ \(most recent call last\):", 1),
@@ -120,7 +120,7 @@ static SIGNATURES: &[Signature] = &[
     sig(
         JAVA_TRACE_JSON,
         &[&[(
-            // `cause0`… (deviation, ADR 0005): Jetty's JSON error page lists the exception chain.
+            // `cause0`… (deviation, ADR 0003): Jetty's JSON error page lists the exception chain.
             r#""(?:trace|cause\d+)"\s*:\s*"(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)"#,
             1,
         )]],
@@ -193,7 +193,7 @@ static SIGNATURES: &[Signature] = &[
                     r"(?:Error|TypeError|ReferenceError|SyntaxError|RangeError)(?:\[[A-Z_]+\])?: ",
                     1,
                 ),
-                // CHECKS.md's frame, widened (deviation, ADR 0005) to what V8 prints after an
+                // CHECKS.md's frame, widened (deviation, ADR 0003) to what V8 prints after an
                 // await or in a constructor (`at async getUser (…)`, `at new Repo (…)`,
                 // `at Layer.handle [as handle_request] (…)`) and to a frame that ends a JSON
                 // string or an HTML element (`…:5:102</pre>`, `…:5:102"}`).

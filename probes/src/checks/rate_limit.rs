@@ -211,8 +211,14 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         return Evaluation::bare(Judgement::Skipped(reason));
     }
     let mut fields = Fields::default();
-    for e in ev.responses() {
-        merge(&mut fields, ratelimit_fields::read(e, ev.finished_at));
+    // The first response's reset, on its own: it bounds the window that response opened.
+    let mut first_reset = None;
+    for (i, e) in ev.responses().enumerate() {
+        let read = ratelimit_fields::read(e, ev.finished_at);
+        if i == 0 && ev.first.is_some() {
+            first_reset = read.reset;
+        }
+        merge(&mut fields, read);
     }
     let limited_response: Option<&Exchange> = ev.first_limited.and(ev.last.as_ref());
     let retry = limited_response.and_then(|e| retry_after_seconds(e, ev.finished_at));
@@ -308,10 +314,6 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             // Legacy `X-RateLimit-*` fields advertise a quota without a window; the first
             // response's reset then bounds the window it opened: a burst that ended before
             // that reset came due sent all its requests inside one window.
-            let first_reset = ev
-                .first
-                .as_ref()
-                .and_then(|e| ratelimit_fields::read(e, ev.finished_at).reset);
             let window = match (fields.window, first_reset) {
                 (Some(w), _) => (elapsed <= w as f64).then(|| format!("per {w} s")),
                 (None, Some(r)) => (elapsed < r as f64)
