@@ -85,8 +85,16 @@ static SIGNATURES: &[Signature] = &[
             ],
             // Litestar `debug=True`, HTML.
             &[(r"<title>Litestar exception page", 1)],
-            // Sanic debug mode, HTML (tracerite): source and locals of every frame.
+            // Sanic debug mode, HTML (tracerite): source and locals of every frame. Its
+            // inline CSS and script usually push this line past the 64 KiB read, so the JSON
+            // form below (what unknown-path request (b) gets in debug mode) is the one that
+            // catches Sanic.
             &[(r"Sanic debug mode only", 1)],
+            // Sanic debug mode, JSON: `"exceptions":[{"type":…,"exception":…,"frames":[{"file":`.
+            &[
+                (r#""exceptions"\s*:\s*\[\s*\{\s*"type"\s*:"#, 1),
+                (r#""frames"\s*:\s*\[\s*\{\s*"file"\s*:"#, 1),
+            ],
         ],
     ),
     sig(
@@ -609,6 +617,11 @@ mod tests {
                 "python_traceback",
                 404,
                 "<h2>Details for developers (Sanic debug mode only)</h2>",
+            ),
+            (
+                "python_traceback",
+                404,
+                r#"{"description":"Not Found","status":404,"message":"Requested URL /x not found","path":"/x","args":{},"exceptions":[{"type":"NotFound","exception":"Requested URL /x not found","frames":[{"file":"/srv/venv/lib/python3.11/site-packages/sanic/router.py","line":48,"name":"_get","src":"raise NotFound(f\"Requested URL {path} not found\")"}]}]}"#,
             ),
             (
                 "java_trace_json",
