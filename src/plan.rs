@@ -430,12 +430,7 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
             },
         })
     } else {
-        // A mistake under `defaults` or a profile is found once per target that inherits it:
-        // report it once.
-        let mut seen = std::collections::HashSet::new();
-        let mut errors = b.errors;
-        errors.retain(|e| seen.insert((e.line, e.column, e.message.clone())));
-        Err(errors)
+        Err(once_per_place(b.errors))
     }
 }
 
@@ -925,6 +920,36 @@ fn resolve_secret(b: &mut Builder<'_>, t: &Spanned<config::SecretTemplate>) -> O
             None
         }
     }
+}
+
+/// A mistake under `defaults` or a profile is found once per target that inherits it: it is
+/// reported once, at its place, naming how many targets inherit it instead of the first one.
+fn once_per_place(errors: Vec<ConfigError>) -> Vec<ConfigError> {
+    let base = |m: &str| -> String {
+        match m.rfind(" (target \"") {
+            Some(i) if m.ends_with("\")") => m[..i].to_owned(),
+            _ => m.to_owned(),
+        }
+    };
+    let mut out: Vec<(ConfigError, String, usize)> = Vec::new();
+    for e in errors {
+        let key = base(&e.message);
+        match out
+            .iter_mut()
+            .find(|(o, k, _)| o.line == e.line && o.column == e.column && *k == key)
+        {
+            Some((_, _, n)) => *n += 1,
+            None => out.push((e, key, 1)),
+        }
+    }
+    out.into_iter()
+        .map(|(mut e, key, n)| {
+            if n > 1 {
+                e.message = format!("{key} ({n} targets inherit it)");
+            }
+            e
+        })
+        .collect()
 }
 
 /// A plan for bare URLs (`prodprobe check https://…`): default checks, default intervals.

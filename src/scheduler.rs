@@ -903,7 +903,7 @@ async fn job_loop(
         shared
             .exporter
             .observe_lag(Instant::now().saturating_duration_since(next));
-        rt.note_start(job.kind, Instant::now());
+        let started = Instant::now();
         shared.exporter.in_flight(1);
         // Shutdown lets the run finish; removal of the target cuts it, and so does a backoff
         // that starts meanwhile (another probe's 429), for probes that must not run during one
@@ -943,6 +943,9 @@ async fn job_loop(
             }
             Ended::Done(run, verdicts) => (run, verdicts),
         };
+        // Only a run that finished counts for a reload's resumed schedule: one a reload cut
+        // left no evidence, and its job must not wait a whole interval for the next.
+        rt.note_start(job.kind, started);
         if let Some(state) = &shared.state {
             if job.kind == ProbeKind::RateLimit {
                 state.record_rate_limit_run(name, run.started_at);

@@ -305,6 +305,21 @@ fn several_errors_are_reported_together() {
     let errors = plan::load(&path, &cx()).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].line, 3, "{errors:?}");
+
+    // A message that names its target: once, saying how many targets inherit the mistake.
+    let path = crate::support::write(
+        dir.path(),
+        "e.yaml",
+        "defaults:\n  probes:\n    fetch: { interval: 30s, timeout: 40s }\ntargets:\n  - { name: a, url: https://a.example/ }\n  - { name: b, url: https://b.example/ }\n",
+    );
+    let errors = plan::load(&path, &cx()).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].message.contains("must be less than its interval")
+            && errors[0].message.ends_with("(2 targets inherit it)"),
+        "{}",
+        errors[0].message
+    );
 }
 
 #[test]

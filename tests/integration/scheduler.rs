@@ -362,11 +362,22 @@ async fn a_changed_target_keeps_its_evidence_and_its_schedule_across_the_reload(
         "{gap:?}"
     );
 
+    // A reload that cuts a run in flight: that run left no evidence, so its job does not
+    // wait an interval counted from the cut start. (The fake cors run takes 1 s.)
+    let before_cut = cors_starts().len();
+    let next_due = starts[1] + Duration::from_secs(300);
+    sleep(next_due.saturating_sub(runner.t0.elapsed()) + Duration::from_millis(500)).await;
+    assert_eq!(cors_starts().len(), before_cut + 1, "cors is in flight now");
+    s.apply(&plan_from(dir.path(), &yaml(30)));
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(cors_starts().len(), before_cut + 2, "{:?}", cors_starts());
+    let starts = cors_starts();
+
     // A new URL is a new target: nothing is carried, its jobs start afresh.
     let moved = yaml(20).replace("https://h.test/", "https://other.test/");
     s.apply(&plan_from(dir.path(), &moved));
     sleep(Duration::from_secs(5)).await;
-    assert_eq!(cors_starts().len(), 3);
+    assert_eq!(cors_starts().len(), starts.len() + 1);
 }
 
 #[tokio::test(start_paused = true)]
