@@ -391,13 +391,10 @@ async fn tomcat_10_error_report_without_server_info() {
 /// would make the always-failing check look regressed once the trace is read again.
 #[tokio::test]
 async fn nothing_found_on_part_of_the_cycle_is_not_a_pass() {
-    use std::sync::Arc;
-
-    use probes::fetch::Engine;
     use probes::probe::ProbeKind;
-    use probes::resolve::Resolver;
-    use prodprobe::plan::{self, PlanContext};
-    use prodprobe::scheduler::{EngineRunner, TargetRuntime, execute};
+    use prodprobe::scheduler::execute;
+
+    use crate::support::{job_of, scheduled_target};
 
     let trace = "Traceback (most recent call last):\n  File \"/srv/app/health.py\", line 3, in check\n    db.ping()\nConnectionError: refused\n";
     let pki = Pki::new();
@@ -422,16 +419,8 @@ async fn nothing_found_on_part_of_the_cycle_is_not_a_pass() {
             srv.addr
         ),
     );
-    let cx = PlanContext {
-        public_tls: Arc::new(probes::tls::TlsClient::new(&[]).unwrap()),
-    };
-    let plan = plan::load(&cfg, &cx).unwrap_or_else(|e| panic!("{e:?}"));
-    let planned = &plan.targets[0];
-    let job = |k: ProbeKind| *planned.jobs.iter().find(|j| j.kind == k).unwrap();
-    let runner = EngineRunner {
-        engine: Arc::new(Engine::new(Resolver::hosts_only(), probes::USER_AGENT)),
-    };
-    let rt = TargetRuntime::new(planned, 1);
+    let (rt, jobs, runner) = scheduled_target(&cfg);
+    let job = |k: ProbeKind| job_of(&jobs, k);
     let disclosure = |verdicts: &[(probes::verdict::Verdict, std::time::Duration)]| {
         verdicts
             .iter()

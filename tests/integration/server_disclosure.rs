@@ -157,13 +157,10 @@ async fn long_server_banners_are_bounded_in_labels_and_evidence() {
 /// ran, a health run evaluates neither.
 #[tokio::test(flavor = "multi_thread")]
 async fn responses_of_a_probe_that_finishes_last_are_judged_too() {
-    use std::sync::Arc;
-
-    use probes::fetch::Engine;
     use probes::probe::ProbeKind;
-    use probes::resolve::Resolver;
-    use prodprobe::plan::{self, PlanContext};
-    use prodprobe::scheduler::{EngineRunner, TargetRuntime, execute};
+    use prodprobe::scheduler::execute;
+
+    use crate::support::{job_of, scheduled_target};
 
     let healthz = Resp::new(200)
         .header("Content-Type", "application/json")
@@ -183,16 +180,8 @@ async fn responses_of_a_probe_that_finishes_last_are_judged_too() {
             web.a.addr
         ),
     );
-    let cx = PlanContext {
-        public_tls: Arc::new(probes::tls::TlsClient::new(&[]).unwrap()),
-    };
-    let plan = plan::load(&cfg, &cx).unwrap_or_else(|e| panic!("{e:?}"));
-    let planned = &plan.targets[0];
-    let job = |k: ProbeKind| *planned.jobs.iter().find(|j| j.kind == k).unwrap();
-    let runner = EngineRunner {
-        engine: Arc::new(Engine::new(Resolver::hosts_only(), probes::USER_AGENT)),
-    };
-    let rt = TargetRuntime::new(planned, 1);
+    let (rt, jobs, runner) = scheduled_target(&cfg);
+    let job = |k: ProbeKind| job_of(&jobs, k);
 
     // Health first: neither disclosure check has its own evidence yet.
     let (_, verdicts) = execute(&runner, &rt, job(ProbeKind::Health)).await;

@@ -247,20 +247,30 @@ async fn a_blackholed_address_does_not_make_the_gauges_inconclusive() {
     assert_eq!(accepted(&v, "tls1.2"), 1.0);
 }
 
+/// An RSA-2048 leaf for 127.0.0.1 signed by `pki` with the openssl CLI (for `s_server`),
+/// written into `dir`: (certificate, key).
+fn loopback_rsa_leaf(
+    pki: &Pki,
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir);
+    openssl::leaf(
+        dir,
+        name,
+        "rsa:2048",
+        "IP:127.0.0.1",
+        "sha256",
+        (&ca_cert, &ca_key),
+    )
+}
+
 /// Debian's OpenSSL (3.0 here) still implements TLS 1.0 and 1.1 behind security level 0.
 #[tokio::test(flavor = "multi_thread")]
 async fn openssl_s_server_tls10_and_tls11_are_accepted_and_fail() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
-    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
-    let (cert, key) = openssl::leaf(
-        dir.path(),
-        "legacy",
-        "rsa:2048",
-        "IP:127.0.0.1",
-        "sha256",
-        (&ca_cert, &ca_key),
-    );
+    let (cert, key) = loopback_rsa_leaf(&pki, dir.path(), "legacy");
     let version = openssl::version();
     for (flag, label, finding) in [
         ("-tls1", "tls1.0", "tls10_accepted"),
@@ -317,15 +327,7 @@ async fn openssl_s_server_tls10_and_tls11_are_accepted_and_fail() {
 async fn openssl_tls12_with_cbc_rsa_suites_only_is_legacy_suites_only() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
-    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
-    let (cert, key) = openssl::leaf(
-        dir.path(),
-        "cbc",
-        "rsa:2048",
-        "IP:127.0.0.1",
-        "sha256",
-        (&ca_cert, &ca_key),
-    );
+    let (cert, key) = loopback_rsa_leaf(&pki, dir.path(), "cbc");
     let srv = SServer::start(
         &cert,
         &key,
@@ -607,15 +609,7 @@ async fn openssl_tls12_with_dhe_aead_suites_only_is_legacy_suites_only_not_no_tl
     // one without TLS 1.2 (`no_modern_tls`) and its certificate goes unjudged.
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
-    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
-    let (cert, key) = openssl::leaf(
-        dir.path(),
-        "dhe",
-        "rsa:2048",
-        "IP:127.0.0.1",
-        "sha256",
-        (&ca_cert, &ca_key),
-    );
+    let (cert, key) = loopback_rsa_leaf(&pki, dir.path(), "dhe");
     let srv = SServer::start(
         &cert,
         &key,

@@ -529,6 +529,38 @@ pub fn engine() -> Engine {
     Engine::new(Resolver::hosts_only(), probes::USER_AGENT)
 }
 
+/// The first target of the config at `cfg` as `serve` schedules it, with the real engine,
+/// for tests that run its probes one by one in a chosen order with [`execute`]:
+/// (runtime, its jobs, runner).
+///
+/// [`execute`]: prodprobe::scheduler::execute
+pub fn scheduled_target(
+    cfg: &Path,
+) -> (
+    prodprobe::scheduler::TargetRuntime,
+    Vec<prodprobe::plan::JobSpec>,
+    prodprobe::scheduler::EngineRunner,
+) {
+    let cx = prodprobe::plan::PlanContext {
+        public_tls: Arc::new(TlsClient::new(&[]).unwrap()),
+    };
+    let plan = prodprobe::plan::load(cfg, &cx).unwrap_or_else(|e| panic!("{e:?}"));
+    let planned = &plan.targets[0];
+    let runner = prodprobe::scheduler::EngineRunner {
+        engine: Arc::new(engine()),
+    };
+    (
+        prodprobe::scheduler::TargetRuntime::new(planned, 1),
+        planned.jobs.clone(),
+        runner,
+    )
+}
+
+/// The job of `kind` among `jobs`.
+pub fn job_of(jobs: &[prodprobe::plan::JobSpec], kind: ProbeKind) -> prodprobe::plan::JobSpec {
+    *jobs.iter().find(|j| j.kind == kind).unwrap()
+}
+
 /// An engine whose resolver asks only `dns` (a test DNS server on loopback), one attempt of
 /// at most `timeout`, no hosts file.
 pub fn engine_with_dns(dns: SocketAddr, timeout: Duration) -> Engine {
