@@ -120,6 +120,30 @@ pub fn junit(report: &Report) -> String {
     out
 }
 
+/// A SARIF reporting descriptor for findings of `check` reported at `severity`.
+fn sarif_rule(
+    id: &str,
+    name: &str,
+    short: &str,
+    check: &str,
+    summary: &str,
+    severity: Severity,
+) -> Value {
+    json!({
+        "id": id,
+        "name": name,
+        "shortDescription": { "text": short },
+        "fullDescription": { "text": format!("{check} check: {summary}") },
+        "helpUri": format!("{INFO_URI}/blob/main/docs/checks.md#{check}"),
+        "defaultConfiguration": { "level": sarif_level(severity) },
+        "properties": {
+            "security-severity": security_severity(severity),
+            "tags": ["security", "production-readiness", check],
+            "prodprobe-severity": severity.as_str(),
+        },
+    })
+}
+
 fn sarif_level(s: Severity) -> &'static str {
     match s {
         Severity::Critical | Severity::High => "error",
@@ -156,20 +180,16 @@ pub fn sarif(report: &Report) -> String {
             continue;
         };
         for f in def.findings {
-            rule_ids.push(format!("{}/{}", def.id, f.id));
-            rules.push(json!({
-                "id": format!("{}/{}", def.id, f.id),
-                "name": format!("{}_{}", def.id, f.id),
-                "shortDescription": { "text": format!("{}: {}", def.id, f.id.replace('_', " ")) },
-                "fullDescription": { "text": format!("{} check: {}", def.id, def.summary) },
-                "helpUri": format!("{INFO_URI}/blob/main/docs/checks.md#{}", def.id),
-                "defaultConfiguration": { "level": sarif_level(f.severity) },
-                "properties": {
-                    "security-severity": security_severity(f.severity),
-                    "tags": ["security", "production-readiness", def.id],
-                    "prodprobe-severity": f.severity.as_str(),
-                },
-            }));
+            let id = format!("{}/{}", def.id, f.id);
+            rules.push(sarif_rule(
+                &id,
+                &format!("{}_{}", def.id, f.id),
+                &format!("{}: {}", def.id, f.id.replace('_', " ")),
+                def.id,
+                def.summary,
+                f.severity,
+            ));
+            rule_ids.push(id);
         }
     }
     let mut results = Vec::new();
@@ -207,19 +227,19 @@ pub fn sarif(report: &Report) -> String {
                     let id = format!("{}/{}/{}", c.check, f.id, f.severity.as_str());
                     if !rule_ids.contains(&id) {
                         rule_ids.push(id.clone());
-                        rules.push(json!({
-                            "id": id,
-                            "name": format!("{}_{}_{}", c.check, f.id, f.severity.as_str()),
-                            "shortDescription": { "text": format!("{}: {} ({})", c.check, f.id.replace('_', " "), f.severity.as_str()) },
-                            "fullDescription": { "text": format!("{} check: {}", c.check, def.map_or("", |d| d.summary)) },
-                            "helpUri": format!("{INFO_URI}/blob/main/docs/checks.md#{}", c.check),
-                            "defaultConfiguration": { "level": sarif_level(f.severity) },
-                            "properties": {
-                                "security-severity": security_severity(f.severity),
-                                "tags": ["security", "production-readiness", c.check],
-                                "prodprobe-severity": f.severity.as_str(),
-                            },
-                        }));
+                        rules.push(sarif_rule(
+                            &id,
+                            &format!("{}_{}_{}", c.check, f.id, f.severity.as_str()),
+                            &format!(
+                                "{}: {} ({})",
+                                c.check,
+                                f.id.replace('_', " "),
+                                f.severity.as_str()
+                            ),
+                            c.check,
+                            def.map_or("", |d| d.summary),
+                            f.severity,
+                        ));
                     }
                     id
                 };
