@@ -459,33 +459,26 @@ async fn a_sweep_refused_everywhere_is_an_error_not_a_pass() {
         );
     }
 
-    // A deny-all for dotfiles (403) while random paths get 404: judged, and those 403s are
-    // protected paths; a site answering 403 to random paths too protects nothing in particular.
-    let srv = server(&pki, |r: &Req| {
-        if r.path.starts_with("/.") {
-            Resp::new(403).html("forbidden")
-        } else {
-            Resp::new(404).html("not found")
-        }
-    })
-    .await;
-    let t = target(&srv.url("https", "/"), pki.client(), None);
-    let v = verdict(&t, "exposed_paths").await;
-    assert_eq!(v.status, Status::Pass, "{v:?}");
-    // `/.{r}` of the baseline draws 403 as well: dotfiles are refused wholesale, not protected
-    // one by one.
-    assert_eq!(gauge(&v, "exposed_paths_protected"), 0.0);
-
-    let srv = server(&pki, |r: &Req| {
-        if r.path == "/.env" || r.path == "/server-status" {
-            Resp::new(401).html("auth")
-        } else {
-            Resp::new(404).html("not found")
-        }
-    })
-    .await;
-    let t = target(&srv.url("https", "/"), pki.client(), None);
-    let v = verdict(&t, "exposed_paths").await;
-    assert_eq!(v.status, Status::Pass, "{v:?}");
-    assert_eq!(gauge(&v, "exposed_paths_protected"), 2.0);
+    // (refusal of a path, protected paths counted): a deny-all for dotfiles (403) draws 403
+    // on the baseline's `/.{r}` too, so dotfiles are refused wholesale, not protected one by
+    // one; two paths behind authentication while random paths get 404 are two protected.
+    type Refusal = fn(&str) -> Option<u16>;
+    let cases: [(Refusal, f64); 2] = [
+        (|p| p.starts_with("/.").then_some(403), 0.0),
+        (
+            |p| matches!(p, "/.env" | "/server-status").then_some(401),
+            2.0,
+        ),
+    ];
+    for (refusal, protected) in cases {
+        let srv = server(&pki, move |r: &Req| match refusal(&r.path) {
+            Some(status) => Resp::new(status).html("no"),
+            None => Resp::new(404).html("not found"),
+        })
+        .await;
+        let t = target(&srv.url("https", "/"), pki.client(), None);
+        let v = verdict(&t, "exposed_paths").await;
+        assert_eq!(v.status, Status::Pass, "{v:?}");
+        assert_eq!(gauge(&v, "exposed_paths_protected"), protected);
+    }
 }

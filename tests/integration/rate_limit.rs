@@ -53,6 +53,20 @@ fn rl_target(srv: &TestServer, pki: &Pki) -> Target {
     t
 }
 
+/// A burst of at most 8 against a fresh [`limiter`]: (its server, the verdict).
+async fn burst_of_eight(
+    pki: &Pki,
+    allow: usize,
+    limited: Resp,
+    headers: &'static [(&'static str, &'static str)],
+) -> (TestServer, Verdict) {
+    let (srv, _) = limiter(pki, allow, limited, headers).await;
+    let mut t = rl_target(&srv, pki);
+    t.options.rate_limit.burst = 8;
+    let v = verdict(&t, "rate_limit").await;
+    (srv, v)
+}
+
 fn gauge(v: &Verdict, name: &str) -> f64 {
     v.measurements
         .iter()
@@ -195,10 +209,7 @@ async fn every_finding_from_real_limiters() {
         },
     ];
     for case in cases {
-        let (srv, _) = limiter(&pki, case.allow, case.limited, case.headers).await;
-        let mut t = rl_target(&srv, &pki);
-        t.options.rate_limit.burst = 8;
-        let v = verdict(&t, "rate_limit").await;
+        let (srv, v) = burst_of_eight(&pki, case.allow, case.limited, case.headers).await;
         assert_eq!(ids(&v), case.expected, "{}: {:#?}", case.name, v.findings);
         assert_eq!(v.status, case.status, "{}", case.name);
         assert_eq!(login_requests(&srv), case.requests, "{}", case.name);
@@ -443,10 +454,7 @@ async fn a_limiter_answering_403_is_shown_in_the_evidence_and_legacy_quotas_are_
     let pki = Pki::new();
     // django-ratelimit's default: 403 once the quota is spent, no rate-limit fields. Not a 429
     // (CHECKS.md §12), but the evidence shows where the answers changed.
-    let (srv, _) = limiter(&pki, 3, Resp::new(403).body("Forbidden"), &[]).await;
-    let mut t = rl_target(&srv, &pki);
-    t.options.rate_limit.burst = 8;
-    let v = verdict(&t, "rate_limit").await;
+    let (_, v) = burst_of_eight(&pki, 3, Resp::new(403).body("Forbidden"), &[]).await;
     assert_eq!(ids(&v), ["no_rate_limit_observed"], "{:#?}", v.findings);
     assert!(
         v.findings[0]
@@ -458,16 +466,13 @@ async fn a_limiter_answering_403_is_shown_in_the_evidence_and_legacy_quotas_are_
 
     // Flask-Limiter with `on_breach` answering 403: `X-RateLimit-Limit: 3` and a reset a
     // minute away, no window. The burst outran the quota inside that reset: not enforced.
-    let (srv, _) = limiter(
+    let (_, v) = burst_of_eight(
         &pki,
         3,
         Resp::new(403).body("forbidden"),
         &[("X-RateLimit-Limit", "3"), ("X-RateLimit-Reset", "60")],
     )
     .await;
-    let mut t = rl_target(&srv, &pki);
-    t.options.rate_limit.burst = 8;
-    let v = verdict(&t, "rate_limit").await;
     assert_eq!(ids(&v), ["limit_not_enforced"], "{:#?}", v.findings);
     assert_eq!(v.status, Status::Fail);
     let e = &v.findings[0].evidence;
@@ -478,16 +483,13 @@ async fn a_limiter_answering_403_is_shown_in_the_evidence_and_legacy_quotas_are_
 
     // The same quota with a reset already due: the burst may have spanned two windows, so
     // nothing is claimed.
-    let (srv, _) = limiter(
+    let (_, v) = burst_of_eight(
         &pki,
         usize::MAX,
         Resp::new(200),
         &[("X-RateLimit-Limit", "3"), ("X-RateLimit-Reset", "0")],
     )
     .await;
-    let mut t = rl_target(&srv, &pki);
-    t.options.rate_limit.burst = 8;
-    let v = verdict(&t, "rate_limit").await;
     assert!(v.findings.is_empty(), "{:#?}", v.findings);
     assert_eq!(v.status, Status::Pass);
 }
