@@ -18,10 +18,15 @@ use crate::probe::Outcome;
 use crate::resolve::classify;
 use crate::target::Target;
 
-/// CAA records kept at most per RRset (bounded evidence).
-const MAX_CAA: usize = 32;
-/// CNAME links kept at most.
+/// CNAME links kept (and, for a name that does not resolve, looked up) at most. A CAA RRset
+/// is kept whole: the DNS message that carried it (at most 64 KiB) bounds it, and a record
+/// dropped could be the critical one or the current CA's `issue`.
 const MAX_CNAME: usize = 16;
+
+/// A TTL as RFC 2181 §8 reads it: a value with the most significant bit set is treated as 0.
+fn ttl(raw: u32) -> u32 {
+    if raw > i32::MAX as u32 { 0 } else { raw }
+}
 
 /// One family's lookup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,10 +59,19 @@ pub struct CaaRecord {
 }
 
 impl CaaRecord {
-    /// For `issue` / `issuewild`: the issuer domain, lower-cased; `None` for `";"` (no CA).
+    /// For `issue` / `issuewild`: the issuer domain, lower-cased; `None` for `";"` (no CA)
+    /// and for a value that is not an issuer-domain-name (RFC 8659 §4.2: letters, digits and
+    /// inner hyphens in dot-separated labels), which authorises no CA either.
     pub fn issuer(&self) -> Option<String> {
         let domain = self.value.split(';').next().unwrap_or("").trim();
-        (!domain.is_empty()).then(|| domain.trim_end_matches('.').to_ascii_lowercase())
+        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        (!domain.is_empty() && domain.split('.').all(label_ok)).then(|| domain.to_ascii_lowercase())
     }
 }
 
@@ -137,7 +151,8 @@ async fn family(
     match looked_up {
         Ok(Ok(lookup)) => {
             for r in lookup.answers() {
-                out.min_ttl = Some(out.min_ttl.map_or(r.ttl, |t| t.min(r.ttl)));
+                let t = ttl(r.ttl);
+                out.min_ttl = Some(out.min_ttl.map_or(t, |m| m.min(t)));
                 match &r.data {
                     RData::A(a) if rtype == RecordType::A => out.addresses.push(IpAddr::V4(a.0)),
                     RData::AAAA(a) if rtype == RecordType::AAAA => {
@@ -168,6 +183,39 @@ async fn family(
     out
 }
 
+/// The CNAME chain from `host`, one CNAME query per link (at most [`MAX_CNAME`]), and whether
+/// it loops. Asked only for a host that has no address, so it never costs a resolving target.
+async fn cname_walk(
+    resolver: &TokioResolver,
+    host: &str,
+    deadline: Instant,
+) -> (Vec<String>, bool) {
+    let mut chain: Vec<String> = Vec::new();
+    let mut current = host.to_owned();
+    while chain.len() < MAX_CNAME {
+        let Ok(name) = Name::from_ascii(format!("{current}.")) else {
+            break;
+        };
+        let Ok(Ok(lookup)) = timeout_at(deadline, resolver.lookup(name, RecordType::CNAME)).await
+        else {
+            break;
+        };
+        let Some(next) = lookup.answers().iter().find_map(|r| match &r.data {
+            RData::CNAME(c) => Some(c.0.to_ascii().trim_end_matches('.').to_ascii_lowercase()),
+            _ => None,
+        }) else {
+            break;
+        };
+        let looped = next == host.to_ascii_lowercase() || chain.contains(&next);
+        chain.push(next.clone());
+        if looped {
+            return (chain, true);
+        }
+        current = next;
+    }
+    (chain, false)
+}
+
 /// RFC 8659 §3: the host's CAA RRset, else its parent's, …, up to but not including the root.
 async fn caa(resolver: &TokioResolver, host: &str, deadline: Instant) -> Caa {
     let labels: Vec<&str> = host.split('.').filter(|l| !l.is_empty()).collect();
@@ -195,7 +243,6 @@ async fn caa(resolver: &TokioResolver, host: &str, deadline: Instant) -> Caa {
                         }),
                         _ => None,
                     })
-                    .take(MAX_CAA)
                     .collect();
                 if !records.is_empty() {
                     return Caa::Found {
@@ -271,12 +318,24 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
             measurements: Vec::new(),
         };
     };
-    let (v4, v6) = tokio::join!(
+    let (mut v4, mut v6) = tokio::join!(
         family(resolver, &name, &host, RecordType::A, cx.deadline),
         family(resolver, &name, &host, RecordType::AAAA, cx.deadline)
     );
     evidence.duration = v4.duration.max(v6.duration);
     let resolved = !v4.addresses.is_empty() || !v6.addresses.is_empty();
+    let empty = |f: &FamilyLookup| matches!(f.error, None | Some("nxdomain"));
+    if !resolved && empty(&v4) && empty(&v6) {
+        // No address: name the CNAME chain that led nowhere (the resolver's error names
+        // only the host), and tell a loop, which a CA's resolver fails on, from an end.
+        let (chain, looped) = cname_walk(resolver, &host, cx.deadline).await;
+        if looped {
+            v4.error = Some("cname_loop");
+            v4.detail = Some(format!("{host} → {}", chain.join(" → ")));
+        }
+        v6.cname_chain.clone_from(&chain);
+        v4.cname_chain = chain;
+    }
     let nxdomain = v4.error == Some("nxdomain") && v6.error == Some("nxdomain");
     if !nxdomain {
         evidence.caa = caa(resolver, &host, cx.deadline).await;
@@ -317,5 +376,21 @@ mod tests {
         );
         assert_eq!(r(";").issuer(), None);
         assert_eq!(r("").issuer(), None);
+        assert_eq!(r("ca.example.").issuer().as_deref(), Some("ca.example"));
+        for malformed in [
+            "%%%not a domain%%%",
+            "\u{fffd}\u{fffd}",
+            "-ca.example",
+            "ca..example",
+        ] {
+            assert_eq!(r(malformed).issuer(), None, "{malformed}");
+        }
+    }
+
+    #[test]
+    fn a_ttl_with_the_top_bit_set_is_zero() {
+        assert_eq!(ttl(300), 300);
+        assert_eq!(ttl(i32::MAX as u32), i32::MAX as u32);
+        assert_eq!(ttl(0x8000_0000), 0);
     }
 }

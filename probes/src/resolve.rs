@@ -107,7 +107,9 @@ impl Resolver {
         };
         let opts: &mut ResolverOpts = builder.options_mut();
         opts.timeout = settings.timeout;
-        opts.attempts = settings.attempts;
+        // hickory's `attempts` counts retries after the first query; ours counts queries
+        // (CHECKS.md §16: timeout 3 s, 1 retry = 2 attempts).
+        opts.attempts = settings.attempts.saturating_sub(1);
         opts.use_hosts_file = if settings.use_hosts_file && cached {
             ResolveHosts::Always
         } else {
@@ -226,6 +228,11 @@ pub fn classify(host: &str, e: &NetError) -> DnsFailure {
         {
             "nxdomain"
         }
+        // NOERROR with NS records and no SOA in the authority section: a delegation, the
+        // answer of an authoritative server that does not recurse (RFC 1034 §4.3.1).
+        NetError::Dns(DnsError::NoRecordsFound(nr)) if nr.ns.is_some() && nr.soa.is_none() => {
+            "referral"
+        }
         NetError::Dns(DnsError::NoRecordsFound(_)) => "no_address",
         NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => "servfail",
         NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => "refused",
@@ -239,6 +246,10 @@ pub fn classify(host: &str, e: &NetError) -> DnsFailure {
         "no_address" => format!("{host}: no record of the queried type"),
         "servfail" => format!("{host}: the resolver answered SERVFAIL"),
         "refused" => format!("{host}: the resolver refused the query (REFUSED)"),
+        "referral" => format!(
+            "{host}: the nameserver answered with a referral, not an answer: it does not \
+             recurse (resolver.nameservers must be recursive resolvers)"
+        ),
         "timeout" => format!("resolving {host} timed out"),
         _ => format!("resolving {host}: {e}"),
     };

@@ -17,7 +17,7 @@ use crate::support::{
 };
 
 fn zone(name: &str, ty: RecordType) -> Answer {
-    use RecordType::{A, AAAA, CAA};
+    use RecordType::{A, AAAA, CAA, CNAME};
     let recs = |r: Vec<hickory_resolver::proto::rr::Record>| Answer::Records(r);
     match (name, ty) {
         ("example.test", CAA) => recs(vec![
@@ -79,6 +79,26 @@ fn zone(name: &str, ty: RecordType) -> Answer {
             caa("mixed.pki.test", false, "issue", "pki.goog"),
             caa("mixed.pki.test", false, "issuewild", "letsencrypt.org"),
         ]),
+        // A CNAME to a name that does not exist, one to a name without address, and a loop
+        // (authoritative servers such as Knot and NSD answer a loop with NOERROR).
+        ("dangling.example.test", A | AAAA) | ("gone.example.test", _) => Answer::NxDomain,
+        ("dangling.example.test", CNAME) => recs(vec![cname(name, "gone.example.test")]),
+        ("toempty.example.test", CNAME) => recs(vec![cname(name, "txtonly.example.test")]),
+        ("loop.example.test", CNAME) => recs(vec![cname(name, "loop2.example.test")]),
+        ("loop2.example.test", CNAME) => recs(vec![cname(name, "loop.example.test")]),
+        // 35 issue records (more than the 32 once kept), then a critical unknown tag: the whole
+        // RRset is judged.
+        ("many.example.test", A) => recs(vec![a(name, "127.0.0.1")]),
+        ("many.example.test", CAA) => {
+            let mut r: Vec<_> = (0..35)
+                .map(|i| caa(name, false, "issue", &format!("c{i}.ca")))
+                .collect();
+            r.push(caa(name, true, "tbs", "unknown"));
+            recs(r)
+        }
+        // A nameserver that does not recurse answers other zones with a delegation.
+        ("lame.example.test", _) => Answer::Referral,
+        ("silent.example.test", _) => Answer::Drop,
         _ => Answer::NoData,
     }
 }
@@ -132,6 +152,14 @@ async fn every_resolution_and_caa_finding_from_a_local_dns_server() {
         ),
         ("caafail.example.test", &["caa_lookup_failed"], Status::Fail),
         ("bare.other.test", &["caa_missing"], Status::Pass),
+        ("dangling.example.test", &["nxdomain"], Status::Fail),
+        ("toempty.example.test", &["no_address"], Status::Fail),
+        ("loop.example.test", &["resolution_failed"], Status::Fail),
+        (
+            "many.example.test",
+            &["caa_unknown_critical", "no_ipv6"],
+            Status::Fail,
+        ),
     ];
     for (host, want, status) in cases {
         let v = dns_verdict(&server, &format!("https://{host}/"), |_| {}).await;
@@ -155,6 +183,38 @@ async fn every_resolution_and_caa_finding_from_a_local_dns_server() {
         v.findings[0].evidence.contains("NXDOMAIN") && !v.findings[0].evidence.contains("Query {"),
         "evidence in DNS terms, not the resolver's internals: {}",
         v.findings[0].evidence
+    );
+
+    // A name without address that is a CNAME: the evidence names the chain and its end.
+    for (host, want) in [
+        (
+            "dangling.example.test",
+            "dangling.example.test → gone.example.test); gone.example.test does not exist",
+        ),
+        (
+            "toempty.example.test",
+            "toempty.example.test → txtonly.example.test); txtonly.example.test has no A or AAAA",
+        ),
+        (
+            "loop.example.test",
+            "cname_loop (loop.example.test → loop2.example.test → loop.example.test)",
+        ),
+    ] {
+        let v = dns_verdict(&server, &format!("https://{host}/"), |_| {}).await;
+        assert!(
+            v.findings[0].evidence.contains(want),
+            "{host}: {}",
+            v.findings[0].evidence
+        );
+    }
+    let v = dns_verdict(&server, "https://many.example.test/", |_| {}).await;
+    assert_eq!(gauge(&v, "dns_caa_issuers"), 35.0);
+    let v = dns_verdict(&server, "https://lame.example.test/", |_| {}).await;
+    assert_eq!(
+        (v.status, v.reason),
+        (Status::Error, Some("resolver_not_recursive")),
+        "{:?}",
+        v.findings
     );
 
     let v = dns_verdict(&server, "https://www.example.test/", |_| {}).await;
@@ -293,4 +353,92 @@ async fn caa_blocks_the_ca_of_the_leaf_the_tls_probe_saw() {
             assert!(f.evidence.contains("letsencrypt.org"), "{}", f.evidence);
         }
     }
+}
+
+/// CHECKS.md §16: timeout 3 s, 1 retry. `resolver.attempts` counts queries (hickory counts
+/// retries): a server that never answers is asked exactly `attempts` times per type.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_server_is_asked_attempts_times_per_query() {
+    let server = DnsServer::start(zone).await;
+    for attempts in [1, 2, 3] {
+        let settings = probes::resolve::ResolverSettings {
+            nameservers: vec![server.addr],
+            timeout: Duration::from_millis(200),
+            attempts,
+            use_hosts_file: false,
+        };
+        let engine = probes::fetch::Engine::new(
+            probes::resolve::Resolver::new(&settings).unwrap(),
+            probes::USER_AGENT,
+        );
+        let before = server.queries().len();
+        let mut t = target(
+            "https://silent.example.test/",
+            Arc::new(TlsClient::new(&[]).unwrap()),
+            None,
+        );
+        t.checks.retain(|c| c.id == "dns");
+        let (_, verdicts) = evaluate_with(&engine, &t).await;
+        assert!(
+            ids(&verdicts[0]).contains(&"resolution_failed"),
+            "{:?}",
+            verdicts[0]
+        );
+        let asked = server.queries()[before..]
+            .iter()
+            .filter(|(n, ty)| n == "silent.example.test" && *ty == RecordType::A)
+            .count();
+        assert_eq!(asked, attempts, "attempts: {attempts}");
+    }
+}
+
+/// dns judges CAA against the leaf of the last `tls` run, which may finish after dns (`check`
+/// runs dns first): that tls run re-evaluates dns, so `caa_blocks_current_ca` is reported in
+/// the same cycle, not one dns interval later.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tls_run_after_dns_re_evaluates_caa() {
+    use prodprobe::scheduler::execute;
+
+    use crate::support::{job_of, scheduled_target_on};
+
+    let server = DnsServer::start(zone).await;
+    let le = Pki::named(&[
+        (DnType::OrganizationName, "Let's Encrypt"),
+        (DnType::CommonName, "R10"),
+    ]);
+    let srv = TestServer::https(
+        "127.0.0.1",
+        le.server_config(&Leaf::valid(&["le.pki.test"])),
+        |_| Resp::new(200),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = le.write_ca(dir.path());
+    let cfg = crate::support::write(
+        dir.path(),
+        "prodprobe.yaml",
+        &format!(
+            "targets:\n  - name: t\n    url: https://le.pki.test:{}/\n    ca_file: {}\n    checks: [dns, tls_cert]\n",
+            srv.addr.port(),
+            ca.display()
+        ),
+    );
+    let (rt, jobs, runner) =
+        scheduled_target_on(&cfg, engine_with_dns(server.addr, Duration::from_secs(3)));
+    let dns_of = |verdicts: &[(Verdict, Duration)]| {
+        verdicts
+            .iter()
+            .find(|(v, _)| v.check == "dns")
+            .map(|(v, _)| v.clone())
+    };
+    let (_, verdicts) = execute(&runner, &rt, job_of(&jobs, ProbeKind::Dns)).await;
+    let v = dns_of(&verdicts).unwrap();
+    assert_eq!(v.status, Status::Pass, "no leaf seen yet: {:?}", v.findings);
+    let (_, verdicts) = execute(&runner, &rt, job_of(&jobs, ProbeKind::Tls)).await;
+    let v = dns_of(&verdicts).expect("the tls run re-evaluates dns");
+    assert!(
+        ids(&v).contains(&"caa_blocks_current_ca"),
+        "pki.test's CAA names pki.goog only: {:?}",
+        v.findings
+    );
 }

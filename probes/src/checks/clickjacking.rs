@@ -58,6 +58,7 @@ pub static CHECK: CheckDef = CheckDef {
     gauges: &[&PROTECTED, &VIA_CSP, &VIA_XFO],
     opt_in: false,
     scans_cycle: false,
+    also_reads: &[],
     evaluate,
 };
 

@@ -130,6 +130,7 @@ pub static CHECK: CheckDef = CheckDef {
     ],
     opt_in: false,
     scans_cycle: false,
+    also_reads: &[],
     evaluate,
 };
 

@@ -109,6 +109,7 @@ pub static CHECK: CheckDef = CheckDef {
     ],
     opt_in: false,
     scans_cycle: false,
+    also_reads: &[ProbeKind::Tls],
     evaluate,
 };
 
@@ -245,10 +246,36 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     let (Some(v4), Some(v6)) = (&e.v4, &e.v6) else {
         return Evaluation::bare(Judgement::Error("no_evidence"));
     };
+    // The configured nameserver is an authoritative server that does not recurse: nothing
+    // it says about other zones is the public answer.
+    let referral = |f: &FamilyLookup| f.error == Some("referral");
+    if referral(v4)
+        || referral(v6)
+        || matches!(
+            e.caa,
+            Caa::Failed {
+                reason: "referral",
+                ..
+            }
+        )
+    {
+        return Evaluation::bare(Judgement::Error("resolver_not_recursive"));
+    }
     let mut findings = Vec::new();
     let host = &e.host;
+    // A name without address that is a CNAME: the evidence names the chain and its end.
+    let dangling = |f: &FamilyLookup, what: &str| match f.cname_chain.last() {
+        Some(end) => format!(
+            "{host} is a CNAME ({host} → {}); {end} {what}",
+            f.cname_chain.join(" → ")
+        ),
+        None => format!("{host}: {what}"),
+    };
     if v4.error == Some("nxdomain") && v6.error == Some("nxdomain") {
-        findings.push(Finding::new(&NXDOMAIN, format!("{host}: NXDOMAIN")));
+        findings.push(Finding::new(
+            &NXDOMAIN,
+            dangling(v4, "does not exist (NXDOMAIN)"),
+        ));
     } else {
         let failures: Vec<String> = [("A", v4), ("AAAA", v6)]
             .iter()
@@ -271,7 +298,7 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             if failures.is_empty() {
                 findings.push(Finding::new(
                     &NO_ADDRESS,
-                    format!("{host}: NOERROR without A or AAAA records"),
+                    dangling(v4, "has no A or AAAA records (NOERROR)"),
                 ));
             } else {
                 findings.push(Finding::new(

@@ -436,6 +436,7 @@ pub static CHECK: CheckDef = CheckDef {
     gauges: &[&STATUS, &SOFT_404_GAUGE, &MATCHED, &SIGNATURE],
     opt_in: false,
     scans_cycle: true,
+    also_reads: &[],
     evaluate,
 };
 

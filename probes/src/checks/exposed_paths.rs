@@ -127,6 +127,7 @@ pub static CHECK: CheckDef = CheckDef {
     gauges: &[&CHECKED, &FOUND, &PATH_FOUND, &PROTECTED, &SOFT_404],
     opt_in: false,
     scans_cycle: false,
+    also_reads: &[],
     evaluate,
 };
 

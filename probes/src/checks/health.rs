@@ -91,6 +91,7 @@ pub static CHECK: CheckDef = CheckDef {
     gauges: &[&UP, &STATUS_CODE, &DURATION, &REPORTED, &COMPONENT_FAILURES],
     opt_in: false,
     scans_cycle: false,
+    also_reads: &[],
     evaluate,
 };
 

@@ -56,6 +56,9 @@ pub struct CheckDef {
     /// error_disclosure), so it is also re-evaluated when any other probe of the target runs,
     /// once all of its `inputs` have run. It does not make those probes run.
     pub scans_cycle: bool,
+    /// Probes whose evidence it also reads when present, without making them run (dns reads
+    /// the leaf of the last `tls` run): a run of one of them re-evaluates it too.
+    pub also_reads: &'static [ProbeKind],
     /// The rule.
     pub evaluate: fn(&CheckInput<'_>) -> Evaluation,
 }
@@ -65,6 +68,7 @@ impl CheckDef {
     /// (CHECKS.md §0.1: a check is re-evaluated whenever a probe it reads runs).
     pub fn reevaluated_by(&self, kind: ProbeKind, evidence: &EvidenceSet) -> bool {
         self.inputs.contains(&kind)
+            || self.also_reads.contains(&kind)
             || (self.scans_cycle && self.inputs.iter().all(|k| evidence.run(*k).is_some()))
     }
 

@@ -146,6 +146,7 @@ pub static CHECK: CheckDef = CheckDef {
     ],
     opt_in: true,
     scans_cycle: false,
+    also_reads: &[],
     evaluate,
 };
 

@@ -30,6 +30,7 @@ pub static CHECK: CheckDef = CheckDef {
     gauges: &[&INFO],
     opt_in: false,
     scans_cycle: false,
+    also_reads: &[],
     evaluate,
 };
 

@@ -57,6 +57,7 @@ pub static CHECK: CheckDef = CheckDef {
     gauges: &[&DISCLOSURE_HEADERS, &SERVER_HAS_VERSION, &BANNER_INFO],
     opt_in: false,
     scans_cycle: true,
+    also_reads: &[],
     evaluate,
 };
 

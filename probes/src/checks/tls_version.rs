@@ -63,6 +63,7 @@ pub static CHECK: CheckDef = CheckDef {
     gauges: &[&ACCEPTED, &ALERT_CODE, &NEGOTIATED],
     opt_in: false,
     scans_cycle: false,
+    also_reads: &[],
     evaluate,
 };
 

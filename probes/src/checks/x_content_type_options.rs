@@ -30,6 +30,7 @@ pub static CHECK: CheckDef = CheckDef {
     gauges: &[&NOSNIFF, &MISSING_RESPONSES],
     opt_in: false,
     scans_cycle: true,
+    also_reads: &[],
     evaluate,
 };
 

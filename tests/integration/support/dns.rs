@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_resolver::proto::op::{Message, ResponseCode};
-use hickory_resolver::proto::rr::rdata::{A, AAAA, CAA, CNAME};
+use hickory_resolver::proto::rr::rdata::{A, AAAA, CAA, CNAME, NS};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use tokio::net::UdpSocket;
 
@@ -21,6 +21,9 @@ pub enum Answer {
     NoData,
     /// No reply at all (the client times out).
     Drop,
+    /// NOERROR with no answer and an NS record for the name in the authority section: the
+    /// delegation an authoritative server that does not recurse answers with.
+    Referral,
     /// The answer, after a delay.
     Late(Duration, Box<Answer>),
 }
@@ -101,6 +104,7 @@ impl DnsServer {
                     let mut resp = Message::response(query.metadata.id, query.metadata.op_code);
                     resp.metadata.recursion_desired = query.metadata.recursion_desired;
                     resp.metadata.recursion_available = true;
+                    let qname = q.name().clone();
                     resp.add_query(q);
                     match answer {
                         Answer::Records(r) => {
@@ -110,6 +114,11 @@ impl DnsServer {
                         Answer::ServFail => resp.metadata.response_code = ResponseCode::ServFail,
                         Answer::Refused => resp.metadata.response_code = ResponseCode::Refused,
                         Answer::NoData => {}
+                        Answer::Referral => {
+                            resp.metadata.recursion_available = false;
+                            let ns = RData::NS(NS(name("ns1.elsewhere.test")));
+                            resp.add_authority(Record::from_rdata(qname, 3600, ns));
+                        }
                         Answer::Drop | Answer::Late(..) => return,
                     }
                     if let Ok(bytes) = resp.to_vec() {

@@ -541,13 +541,25 @@ pub fn scheduled_target(
     Vec<prodprobe::plan::JobSpec>,
     prodprobe::scheduler::EngineRunner,
 ) {
+    scheduled_target_on(cfg, engine())
+}
+
+/// As [`scheduled_target`], the probes running on `engine` (one asking a test DNS server).
+pub fn scheduled_target_on(
+    cfg: &Path,
+    engine: Engine,
+) -> (
+    prodprobe::scheduler::TargetRuntime,
+    Vec<prodprobe::plan::JobSpec>,
+    prodprobe::scheduler::EngineRunner,
+) {
     let cx = prodprobe::plan::PlanContext {
         public_tls: Arc::new(TlsClient::new(&[]).unwrap()),
     };
     let plan = prodprobe::plan::load(cfg, &cx).unwrap_or_else(|e| panic!("{e:?}"));
     let planned = &plan.targets[0];
     let runner = prodprobe::scheduler::EngineRunner {
-        engine: Arc::new(engine()),
+        engine: Arc::new(engine),
     };
     (
         prodprobe::scheduler::TargetRuntime::new(planned, 1),
