@@ -641,3 +641,54 @@ async fn a_backoff_cuts_runs_in_flight_that_must_not_continue() {
     );
     assert_eq!(backoff_active(&text), Some(1.0));
 }
+
+/// CHECKS.md §0.5: a page answered by a limiter (a 429, or a 503 with Retry-After, as
+/// @nestjs/throttler sends once a client is throttled) is not the page. The checks that judge
+/// the page's headers report `error (rate_limited)` instead of judging the limiter's JSON,
+/// which would flip csp and clickjacking to a pass (non-HTML caps them at info).
+#[tokio::test]
+async fn a_page_answered_by_a_limiter_is_not_judged() {
+    use crate::support::{Leaf, Pki, Resp, TestServer, engine, evaluate_with, target};
+
+    for (status, retry_after) in [(429, None), (503, Some("30"))] {
+        let pki = Pki::new();
+        let srv = TestServer::https(
+            "127.0.0.1",
+            pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+            move |_| {
+                let r = Resp::new(status)
+                    .header("content-type", "application/json")
+                    .body(
+                        r#"{"statusCode":429,"message":"ThrottlerException: Too Many Requests"}"#,
+                    );
+                match retry_after {
+                    Some(v) => r.header("retry-after", v),
+                    None => r,
+                }
+            },
+        )
+        .await;
+        let mut t = target(&format!("https://{}/", srv.addr), pki.client(), None);
+        let page_checks = [
+            "hsts",
+            "csp",
+            "clickjacking",
+            "x_content_type_options",
+            "referrer_policy",
+            "cookies",
+            "server_disclosure",
+        ];
+        t.checks.retain(|c| page_checks.contains(&c.id));
+        let (_, verdicts) = evaluate_with(&engine(), &t).await;
+        assert_eq!(verdicts.len(), page_checks.len());
+        for v in &verdicts {
+            assert_eq!(
+                (v.status, v.reason),
+                (Status::Error, Some("rate_limited")),
+                "{status}: {}: {:?}",
+                v.check,
+                v.findings
+            );
+        }
+    }
+}

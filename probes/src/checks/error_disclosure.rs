@@ -50,6 +50,9 @@ struct Signature {
     alternatives: &'static [&'static [(&'static str, usize)]],
     /// Only responses with at least this status are scanned (internal_path: 400).
     min_status: u16,
+    /// Scanned with URL references removed (internal_path): `href="/app/assets/x.js"`, a
+    /// script's `import "/app/x.js"` name a URL on the site, not a file on the server.
+    without_urls: bool,
 }
 
 const fn sig(
@@ -60,7 +63,19 @@ const fn sig(
         def,
         alternatives,
         min_status: 0,
+        without_urls: false,
     }
+}
+
+/// A V8 stack frame on a line of its own: CHECKS.md's frame, widened (deviation, ADR 0003) to
+/// what V8 prints after an await or in a constructor (`at async getUser (…)`, `at new Repo (…)`,
+/// `at Layer.handle [as handle_request] (…)`), to a frame that ends a JSON string or an HTML
+/// element (`…:5:102</pre>`, `…:5:102"}`), and to one that is an item of a JSON array
+/// (`"at file:///srv/a.mjs:6:32",`).
+macro_rules! node_frame {
+    () => {
+        r#"(?m)^\s*"?at (?:async )?(?:new )?(?:[^\s()]+ )?(?:\[as [^\]\n]+\] )?\(?(?:/|[A-Za-z]:\\|node:|file://)[^()\s"<]*:\d+:\d+\)?(?:["',\]}]|</\w+>)*\s*$"#
+    };
 }
 
 /// CHECKS.md §14's signature table, in catalogue order.
@@ -90,6 +105,18 @@ static SIGNATURES: &[Signature] = &[
             // form below (what unknown-path request (b) gets in debug mode) is the one that
             // catches Sanic.
             &[(r"Sanic debug mode only", 1)],
+            // Quart `debug=True`, HTML: `File <span class="info">/srv/app.py</span>, line
+            // <span class="info">8</span>, in`.
+            &[(
+                r#"File <span class="info">[^<\n]+</span>,\s*line <span class="info">\d+</span>, in"#,
+                1,
+            )],
+            // Twisted web `displayTracebacks`, HTML: `web.Server Traceback (most recent call
+            // last):` over frames written `<span>/srv/x.py</span>:<span>228</span> in`.
+            &[
+                (r"Traceback \(most recent call last\):", 1),
+                (r"<span>[^<\n]+\.py</span>:<span>\d+</span> in", 1),
+            ],
             // Sanic debug mode, JSON: `"exceptions":[{"type":…,"exception":…,"frames":[{"file":`.
             &[
                 (r#""exceptions"\s*:\s*\[\s*\{\s*"type"\s*:"#, 1),
@@ -201,15 +228,13 @@ static SIGNATURES: &[Signature] = &[
                     r"(?:Error|TypeError|ReferenceError|SyntaxError|RangeError)(?:\[[A-Z_]+\])?: ",
                     1,
                 ),
-                // CHECKS.md's frame, widened (deviation, ADR 0003) to what V8 prints after an
-                // await or in a constructor (`at async getUser (…)`, `at new Repo (…)`,
-                // `at Layer.handle [as handle_request] (…)`) and to a frame that ends a JSON
-                // string or an HTML element (`…:5:102</pre>`, `…:5:102"}`).
-                (
-                    r#"(?m)^\s*at (?:async )?(?:new )?(?:[^\s()]+ )?(?:\[as [^\]\n]+\] )?\(?(?:/|[A-Za-z]:\\|node:|file://)[^()\s"<]*:\d+:\d+\)?(?:["',\]}]|</\w+>)*\s*$"#,
-                    2,
-                ),
+                // CHECKS.md's frame, widened (see `node_frame!`).
+                (node_frame!(), 2),
             ],
+            // A JSON `stack` whose frames come without the error line: Vite's dev-server error
+            // overlay (its `cleanStack` keeps only the `at` lines), or a `"stack": [...]` array
+            // of frame strings (h3 / Nitro in debug mode).
+            &[(r#""stack"\s*:\s*["\[]"#, 1), (node_frame!(), 3)],
             // One frame right below the error line: Express in development prints
             // `TypeError: … <br> &nbsp; &nbsp;at /srv/app.js:5:102` for an async handler.
             &[(
@@ -267,6 +292,7 @@ static SIGNATURES: &[Signature] = &[
             )],
         ],
         min_status: 400,
+        without_urls: true,
     },
 ];
 
@@ -292,6 +318,16 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
                 .collect()
         })
         .collect()
+});
+
+/// A quoted URL reference in a page: an HTML attribute that holds a URL (`href`, `src`,
+/// `action`, `poster`, `data`, `content`) or a JavaScript module specifier (`import "…"`,
+/// `import("…")`, `from "…"`).
+static URL_REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)(?:\b(?:href|src|action|poster|data|content)\s*=\s*|\bimport\s*\(?\s*|\bfrom\s+)(?:"[^"\n]*"|'[^'\n]*')"#,
+    )
+    .expect("url reference pattern compiles")
 });
 
 static BR: LazyLock<Regex> =
@@ -366,10 +402,16 @@ fn context(text: &str, start: usize, end: usize) -> String {
 /// evidence around its first match.
 pub fn matches(text: &str, status: u16) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
+    let mut without_urls: Option<String> = None;
     for (sig, alternatives) in SIGNATURES.iter().zip(COMPILED.iter()) {
         if status < sig.min_status {
             continue;
         }
+        let text: &str = if sig.without_urls {
+            without_urls.get_or_insert_with(|| URL_REFERENCE.replace_all(text, " ").into_owned())
+        } else {
+            text
+        };
         for parts in alternatives {
             let mut snippet = None;
             let all = parts.iter().all(|(re, n)| {
@@ -589,6 +631,11 @@ mod tests {
             r#"<script src="/_next/static/chunks/app/layout-8f1c2d.js" async=""></script>"#,
             r#"<link href="/static/app/js/main.js">"#,
             r#"<a href="https://cdn.example/opt/lib/x.js">"#,
+            // React Router 7 (and any Vite build) served under base `/app/`: its production
+            // 404 page preloads and imports the bundles by URL.
+            r#"<link rel="modulepreload" href="/app/assets/entry.client-BMpkW_Ly.js"/>"#,
+            r#"<script type="module" crossorigin src='/app/assets/index-3f9a.js'></script>"#,
+            r#"<script type="module">import "/app/assets/manifest-1.js"; import * as r from "/app/assets/root-2.js"; import("/app/assets/x.js");</script>"#,
         ] {
             assert!(matches(asset, 404).is_empty(), "{asset}");
         }
@@ -597,7 +644,8 @@ mod tests {
     #[test]
     fn framework_debug_pages_on_committed_bytes() {
         // (signature, status, body): excerpts of what each framework sends by default in debug
-        // mode (Sanic 25, Starlette 1.x, Litestar 2, Jetty 9.4, Node 20 behind Express 5).
+        // mode (Sanic 25, Starlette 1.x, Litestar 2, Jetty 9.4, Node 20 behind Express 5, Quart,
+        // Twisted web, h3, Vite).
         let cases: &[(&str, u16, &str)] = &[
             (
                 "python_traceback",
@@ -648,6 +696,30 @@ mod tests {
                 "node_stacktrace",
                 500,
                 r#"{"error":"Error: nope\n    at f (/srv/a.js:1:2)\n    at g (/srv/b.js:3:4)"}"#,
+            ),
+            // Quart 0.22 and Twisted web 26 (`displayTracebacks`) debug pages, HTML.
+            (
+                "python_traceback",
+                500,
+                "<h1>ValueError <span>boom</span></h1>\n<ul>\n<li>\n<div class=\"header\">\n        File <span class=\"info\">/srv/app/quart_app.py</span>,\n        line <span class=\"info\">8</span>, in\n      </div>",
+            ),
+            (
+                "python_traceback",
+                500,
+                "<html><head><title>web.Server Traceback (most recent call last)</title></head><body><b>web.Server Traceback (most recent call last):</b>\n<div class=\"frame\"><div class=\"location\">\n        <span>/srv/venv/lib/python3.11/site-packages/twisted/web/server.py</span>:<span>228</span> in\n        <span class=\"function\">process</span>",
+            ),
+            // h3 2 / Nitro in debug mode: the stack as a JSON array of frame strings.
+            (
+                "node_stacktrace",
+                500,
+                "{\n  \"status\": 500,\n  \"message\": \"HTTPError\",\n  \"stack\": [\n    \"Error: boom\",\n    \"at file:///srv/app/h3_app.mjs:6:32\",\n    \"at H3.handler (file:///srv/app/node_modules/h3/dist/cache.mjs:386:56)\",\n    \"at ~request (file:///srv/app/node_modules/h3/dist/cache.mjs:399:29)\",\n    \"at Server.emit (node:events:524:28)\"\n  ]\n}",
+            ),
+            // Vite's dev-server error overlay (SvelteKit, React Router, Astro in `vite dev`):
+            // the frames of a JSON `stack` string, without the error line.
+            (
+                "node_stacktrace",
+                500,
+                r#"<script type="module">const error = {"message":"URI malformed","stack":"    at decodeURI (\u003canonymous>)\n    at file:///srv/app/node_modules/@sveltejs/kit/src/exports/vite/dev/index.js:425:19\n    at call (file:///srv/app/node_modules/vite/dist/node/chunks/node.js:13627:5)\n    at next (file:///srv/app/node_modules/vite/dist/node/chunks/node.js:13580:4)\n"}</script>"#,
             ),
             (
                 "ruby_backtrace",

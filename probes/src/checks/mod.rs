@@ -143,8 +143,18 @@ impl<'a> CheckInput<'a> {
     }
 
     /// The newest `fetch` evidence, or the error judgement.
+    /// `error` (`rate_limited`) when the page itself was answered with a 429 or a 503 with
+    /// `Retry-After` (CHECKS.md §0.5 puts the target in backoff): that answer is the limiter's,
+    /// not the page's, and judging its headers would flip the page checks with every refusal.
     pub fn fetch(&self) -> Result<&'a FetchEvidence, Judgement> {
         match self.require(ProbeKind::Fetch)? {
+            Evidence::Fetch(f)
+                if f.main
+                    .final_response()
+                    .is_some_and(crate::backoff::triggers) =>
+            {
+                Err(Judgement::Error("rate_limited"))
+            }
             Evidence::Fetch(f) => Ok(f),
             _ => Err(Judgement::Error("no_evidence")),
         }
