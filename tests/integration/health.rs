@@ -1,5 +1,6 @@
 //! `health` (CHECKS.md §11): every finding id from real server responses.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use probes::verdict::Status;
@@ -260,4 +261,57 @@ async fn a_body_that_never_finishes_is_unreachable_not_slow() {
     );
     assert_eq!(gauge(&v, "health_up"), 0.0);
     server.abort();
+}
+
+/// A server demanding a client certificate (mutual TLS), over TLS 1.2 (it refuses the
+/// handshake, alert 40) and over TLS 1.3 (the client's handshake completes; the server's
+/// alert 116 ends the connection when the request goes out): health is `unreachable` either
+/// way, its evidence says the server asks for a client certificate, not "no version or
+/// cipher suite in common" or a bare connection error, and the reason is
+/// `client_cert_required`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_demanding_a_client_certificate_is_named_as_such() {
+    use probes::evidence::Evidence;
+    use probes::probe::ProbeKind;
+
+    use crate::support::{Leaf, Pki, TestServer, engine, evaluate_with, run_of};
+
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let pki = Pki::new();
+        let (chain, key) = pki.leaf(&Leaf::valid(&["127.0.0.1"]));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(pki.ca_der.clone()).unwrap();
+        let clients = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::clone(&provider),
+        )
+        .build()
+        .unwrap();
+        let cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_client_cert_verifier(clients)
+            .with_single_cert(chain, key)
+            .unwrap();
+        let srv = TestServer::https("127.0.0.1", Arc::new(cfg), |_| Resp::new(200)).await;
+        let mut t = target(&srv.url("https", "/"), pki.client(), None);
+        t.checks.retain(|c| c.id == "health");
+        let (runs, verdicts) = evaluate_with(&engine(), &t).await;
+        let v = &verdicts[0];
+        assert_eq!(ids(v), ["unreachable"], "{version:?}: {:?}", v.findings);
+        assert!(
+            v.findings[0]
+                .evidence
+                .contains("asks for a client certificate"),
+            "{version:?}: {}",
+            v.findings[0].evidence
+        );
+        let run = run_of(&runs, ProbeKind::Health);
+        assert_eq!(run.reason, Some("client_cert_required"), "{version:?}");
+        let Evidence::Health(h) = &run.evidence else {
+            panic!("{:?}", run.evidence)
+        };
+        assert!(h.outcome.is_err(), "{version:?}: no request was answered");
+    }
 }

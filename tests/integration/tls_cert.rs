@@ -459,6 +459,55 @@ fn rsa_pss_key_is_measured_by_its_modulus() {
     );
 }
 
+/// RFC 5280 §4.2.2.1 lets caIssuers point at a DER certs-only CMS message (`.p7c`, what
+/// `openssl crl2pkcs7 -nocrl` writes, and what some CAs publish) as well as at one
+/// certificate: the intermediate inside completes the path, so the chain is
+/// `incomplete_chain`, not `untrusted_chain`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_p7c_at_the_aia_url_completes_the_path_too() {
+    let root = Pki::new();
+    let (int, int_der) = root.intermediate("prodprobe test intermediate");
+    let dir = tempfile::tempdir().unwrap();
+    let der_path = dir.path().join("int.der");
+    std::fs::write(&der_path, int_der.as_ref()).unwrap();
+    let pem_path = dir.path().join("int.pem");
+    let p7c_path = dir.path().join("int.p7c");
+    openssl::run(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        der_path.to_str().unwrap(),
+        "-out",
+        pem_path.to_str().unwrap(),
+    ]);
+    openssl::run(&[
+        "crl2pkcs7",
+        "-nocrl",
+        "-certfile",
+        pem_path.to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-out",
+        p7c_path.to_str().unwrap(),
+    ]);
+    let p7c = std::fs::read(&p7c_path).unwrap();
+    let aia = TestServer::http("127.0.0.1", move |_| Resp::new(200).body(p7c.clone())).await;
+    let aia_url = aia.url("http", "/int.p7c");
+    let (chain, key) = int.leaf_with(&Leaf::valid(&["127.0.0.1"]), |p| {
+        p.custom_extensions.push(der::aia_ca_issuers(&aia_url));
+    });
+    let srv = serve(crate::support::server_config(chain, key)).await;
+    let v = tls_cert(&srv.url("https", "/"), root.client()).await;
+    assert_eq!(
+        ids_sorted(&v),
+        ["incomplete_chain", "ocsp_not_stapled"],
+        "{:?}",
+        v.findings
+    );
+    assert_eq!(aia.count(), 1, "exactly one caIssuers request");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_intermediate_is_incomplete_when_aia_completes_the_path() {
     let root = Pki::new();
@@ -624,9 +673,9 @@ async fn certificates_of_servers_rustls_cannot_talk_to_are_still_judged() {
         let a = &e.addresses[0];
         assert!(a.failure.is_none(), "{case}: {:?}", a.failure);
         assert!(
-            a.rustls_failure
-                .as_deref()
-                .is_some_and(|d| d.contains("no TLS version or cipher suite in common")),
+            a.rustls_failure.as_deref().is_some_and(
+                |d| d.contains("no TLS version, cipher suite or signature scheme in common")
+            ),
             "{case}: {:?}",
             a.rustls_failure
         );
@@ -801,6 +850,7 @@ fn public_root_evidence(chain: Vec<CertificateDer<'static>>) -> ProbeRun {
         chain: Arc::from(chain),
         ocsp: None,
         verification: Verification::Verified,
+        client_cert_requested: false,
     };
     let evidence = TlsEvidence {
         host: "shop.example".into(),

@@ -371,7 +371,7 @@ async fn openssl_tls12_with_cbc_rsa_suites_only_is_legacy_suites_only() {
     assert!(
         health.findings[0]
             .evidence
-            .contains("no TLS version or cipher suite in common")
+            .contains("no TLS version, cipher suite or signature scheme in common")
             && health.findings[0].evidence.contains("tls_version shows"),
         "{}",
         health.findings[0].evidence
@@ -641,4 +641,97 @@ async fn openssl_tls12_with_dhe_aead_suites_only_is_legacy_suites_only_not_no_tl
     // The certificate, read from the server's flight, is judged: valid for 127.0.0.1.
     let cert = crate::support::verdict(&target(&url, pki.client(), None), "tls_cert").await;
     assert_eq!(cert.status, probes::verdict::Status::Pass, "{cert:?}");
+}
+
+/// A leaf with an RSASSA-PSS key (RFC 4055) signs only with the rsa_pss_pss_* schemes, which
+/// rustls (like Chromium) does not implement: rustls's TLS 1.2 and 1.3 hellos both draw alert
+/// 40. The server still speaks TLS 1.2 with modern suites, and the hand-built hello, which
+/// offers those schemes, shows it: no `no_modern_tls`, no `tls12_legacy_suites_only`; and
+/// tls_cert judges the certificate that hello read.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_rsassa_pss_key_is_no_version_problem_and_its_certificate_is_judged() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
+    let (cert, key) = openssl::leaf(
+        dir.path(),
+        "pss",
+        "rsa-pss:2048",
+        "IP:127.0.0.1",
+        "sha256",
+        (&ca_cert, &ca_key),
+    );
+    let srv = SServer::start(&cert, &key, &[]);
+    let url = format!("https://{}/", srv.addr);
+    let (run, v) = run_versions(&versions_target(&url, &pki), Duration::from_secs(60)).await;
+    let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
+        panic!("{:?}", run.evidence)
+    };
+    assert_eq!(e.addresses[0].tls12.alert, Some(40), "rustls is refused");
+    for absent in ["no_modern_tls", "tls12_legacy_suites_only"] {
+        assert!(!ids(&v).contains(&absent), "{absent}: {:?}", v.findings);
+    }
+    assert_eq!(accepted(&v, "tls1.2"), 1.0);
+
+    let mut t = target(&url, pki.client(), None);
+    t.checks.retain(|c| c.id == "tls_cert");
+    let c = crate::support::verdict(&t, "tls_cert").await;
+    assert_eq!(c.status, Status::Pass, "{:?}: {:?}", c.reason, c.findings);
+}
+
+/// A TLS 1.2 ServerHello choosing ECDHE-RSA-AES128-GCM-SHA256, with an ALPN extension naming
+/// `alpn` when given (RFC 7301 §3.1).
+fn server_hello_gcm(alpn: Option<&[u8]>) -> Vec<u8> {
+    let mut ext = Vec::new();
+    if let Some(p) = alpn {
+        let n = u8::try_from(p.len()).unwrap();
+        ext.extend_from_slice(&[0x00, 0x10, 0x00, n + 3, 0x00, n + 1, n]);
+        ext.extend_from_slice(p);
+    }
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[0x5a; 32]);
+    body.extend_from_slice(&[0x00, 0xc0, 0x2f, 0x00]);
+    body.extend_from_slice(&u16::try_from(ext.len()).unwrap().to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut r = vec![0x16, 0x03, 0x03];
+    r.extend_from_slice(&u16::try_from(body.len() + 4).unwrap().to_be_bytes());
+    r.extend_from_slice(&[0x02, 0x00]);
+    r.extend_from_slice(&u16::try_from(body.len()).unwrap().to_be_bytes());
+    r.extend_from_slice(&body);
+    r
+}
+
+/// Botan 2's `tls_server` answers every TLS 1.2 hello that offers ALPN with the protocol
+/// `echo/0.1`, which it was not offered; older versions get alert 70.
+fn alpn_echo_server(hello: &[u8]) -> Option<Vec<u8>> {
+    if hello.get(9..11) != Some(&[0x03, 0x03]) {
+        return Some(vec![0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46]);
+    }
+    let offers_alpn = hello.windows(8).any(|w| w == b"http/1.1");
+    Some(server_hello_gcm(
+        offers_alpn.then_some(b"echo/0.1".as_slice()),
+    ))
+}
+
+/// rustls refuses a ServerHello that selects an ALPN protocol it never offered (Botan's
+/// `tls_server`). That server speaks TLS 1.2 all the same: the hand-built hello, which offers
+/// no ALPN, is answered with a modern suite, so TLS 1.2 counts as accepted (committed bytes:
+/// the replies are Botan's, written from its capture).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_selecting_an_unoffered_alpn_still_speaks_tls12_on_committed_bytes() {
+    let pki = Pki::new();
+    let addr = scripted(alpn_echo_server).await;
+    let (run, v) = run_versions(
+        &versions_target(&format!("https://{addr}/"), &pki),
+        Duration::from_secs(30),
+    )
+    .await;
+    let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
+        panic!("{:?}", run.evidence)
+    };
+    assert_eq!(e.addresses[0].tls12.reason, Some("rejected_by_client"));
+    assert_eq!(accepted(&v, "tls1.2"), 1.0);
+    for absent in ["no_modern_tls", "tls12_legacy_suites_only"] {
+        assert!(!ids(&v).contains(&absent), "{absent}: {:?}", v.findings);
+    }
 }

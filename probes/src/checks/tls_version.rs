@@ -126,11 +126,14 @@ fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
             ),
         ));
     }
-    if legacy12 && !a.tls12.accepted {
-        let suite = a.tls12_legacy.and_then(|p| match p.outcome {
-            LegacyOutcome::Accepted { cipher, .. } => cipher,
-            _ => None,
-        });
+    let suite = a.tls12_legacy.and_then(|p| match p.outcome {
+        LegacyOutcome::Accepted { cipher, .. } => cipher,
+        _ => None,
+    });
+    // A suite rustls offers: TLS 1.2 is spoken with a modern suite, and rustls failed for
+    // another reason (an RSASSA-PSS key, an ALPN protocol it never offered), which the HTTP
+    // probes' errors name. Not a legacy-suite server.
+    if legacy12 && !a.tls12.accepted && !suite.is_some_and(crate::tls::legacy::rustls_offers) {
         out.push(Finding::new(
             &TLS12_LEGACY_SUITES_ONLY,
             format!(

@@ -331,8 +331,12 @@ impl Engine {
                 let mut f = failure(
                     url,
                     Phase::Tls,
-                    "tls_handshake",
-                    crate::tls::handshake_failure_detail(remote, &e),
+                    if facts.client_cert_requested {
+                        "client_cert_required"
+                    } else {
+                        "tls_handshake"
+                    },
+                    crate::tls::handshake_failure_detail(remote, &e, &facts),
                     timings,
                 );
                 f.tls = Some(Arc::new(facts));
@@ -477,13 +481,19 @@ impl Connection {
         let response = match sent {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
-                let mut f = failure(
-                    url,
-                    Phase::Processing,
-                    hyper_reason(&e),
-                    e.to_string(),
-                    timings,
-                );
+                // A TLS 1.3 server that wants a client certificate learns there is none only
+                // after the client's Finished, and ends the connection (alert 116
+                // certificate_required) once the request is sent.
+                let mtls = self.tls.as_ref().is_some_and(|t| t.client_cert_requested);
+                let (reason, detail) = if mtls {
+                    (
+                        "client_cert_required",
+                        format!("{e}{}", crate::tls::CLIENT_CERT_HINT),
+                    )
+                } else {
+                    (hyper_reason(&e), e.to_string())
+                };
+                let mut f = failure(url, Phase::Processing, reason, detail, timings);
                 f.tls = self.tls.clone();
                 return Err(f);
             }

@@ -140,10 +140,24 @@ pub fn legacy_suite_kind(suite: u16) -> &'static str {
 }
 
 /// signature_algorithms for the TLS 1.2 hello (RFC 5246 §7.4.1.4.1; RFC 8446 §4.2.3 code
-/// points): RSA-PKCS1 and ECDSA with SHA-256/384/512, RSA-PSS, then the SHA-1 fallbacks.
-const SIGNATURE_ALGORITHMS: [u16; 11] = [
-    0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0201, 0x0203,
+/// points): RSA-PKCS1 and ECDSA with SHA-256/384/512, RSA-PSS with rsaEncryption keys, EdDSA,
+/// RSA-PSS with RSASSA-PSS keys (which rustls does not offer: a server with such a key
+/// refuses rustls, and this hello still reads its certificate), then the SHA-1 fallbacks.
+const SIGNATURE_ALGORITHMS: [u16; 16] = [
+    0x0401, 0x0501, 0x0601, 0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0807, 0x0808, 0x0809,
+    0x080a, 0x080b, 0x0201, 0x0203,
 ];
+
+/// The TLS 1.2 suites rustls offers (ECDHE with AES-GCM or ChaCha20-Poly1305, RFC 5289,
+/// RFC 7905), first in the legacy-suite hello: a server that refused rustls for another
+/// reason (a signature scheme, an extension) still picks one of them, and is not reported as
+/// limited to legacy suites.
+const RUSTLS_TLS12_SUITES: [u16; 6] = [0xc02b, 0xc02c, 0xc02f, 0xc030, 0xcca9, 0xcca8];
+
+/// Whether rustls offers `suite` in TLS 1.2.
+pub fn rustls_offers(suite: u16) -> bool {
+    RUSTLS_TLS12_SUITES.contains(&suite)
+}
 
 /// supported_groups x25519, secp256r1, secp384r1 (RFC 8422 §5.1.1, RFC 7748).
 const SUPPORTED_GROUPS: [u16; 3] = [0x001d, 0x0017, 0x0018];
@@ -197,7 +211,8 @@ pub fn client_hello(
         Suites::Minimal => MINIMAL_SUITES.to_vec(),
         Suites::Long => LONG_SUITES.to_vec(),
         Suites::Tls12Broad => {
-            let mut l = TLS12_EXTRA_SUITES.to_vec();
+            let mut l = RUSTLS_TLS12_SUITES.to_vec();
+            l.extend_from_slice(&TLS12_EXTRA_SUITES);
             l.extend_from_slice(&LONG_SUITES);
             l
         }

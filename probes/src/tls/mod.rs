@@ -79,6 +79,8 @@ pub struct TlsFacts {
     pub ocsp: Option<Arc<[u8]>>,
     /// WebPKI's verdict.
     pub verification: Verification,
+    /// The server asked for a client certificate (mutual TLS); prodprobe presents none.
+    pub client_cert_requested: bool,
 }
 
 impl TlsFacts {
@@ -102,16 +104,36 @@ pub fn alert_of(e: &io::Error) -> Option<u8> {
     }
 }
 
-/// A report line for a failed handshake with `remote`. The alerts a server sends when it
-/// shares no version or suite with us get a hint: rustls offers TLS 1.2/1.3 with AEAD suites
-/// only, so a server limited to CBC or RSA key-exchange suites (which browsers may still
-/// accept) fails here, and `tls_version` says what it does offer.
-pub fn handshake_failure_detail(remote: impl std::fmt::Display, e: &io::Error) -> String {
+/// Whether rustls itself refused the server's handshake (an ALPN protocol it never offered,
+/// a message or parameter it rejects): the server spoke TLS, so the hand-built hello can
+/// still tell which version it accepts and read its certificate.
+pub fn rejected_by_client(e: &io::Error) -> bool {
+    matches!(
+        e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::PeerMisbehaved(_) | rustls::Error::PeerIncompatible(_))
+    )
+}
+
+/// The hint for a server that asked for a client certificate and then ended the connection.
+pub const CLIENT_CERT_HINT: &str = " (the server asks for a client certificate: mutual TLS, \
+     and prodprobe presents none)";
+
+/// A report line for a failed handshake with `remote`. A server that asked for a client
+/// certificate is named as such; the alerts a server sends when it shares no version, suite
+/// or signature scheme with us get a hint: rustls offers TLS 1.2/1.3 with AEAD suites only, so
+/// a server limited to CBC or RSA key-exchange suites (which browsers may still accept) fails
+/// here, and `tls_version` says what it does offer.
+pub fn handshake_failure_detail(
+    remote: impl std::fmt::Display,
+    e: &io::Error,
+    facts: &TlsFacts,
+) -> String {
     let hint = match alert_of(e) {
+        _ if facts.client_cert_requested => CLIENT_CERT_HINT,
         // handshake_failure, protocol_version, insufficient_security (RFC 8446 §6).
         Some(40 | 70 | 71) => {
-            " (no TLS version or cipher suite in common with TLS 1.2/1.3 AEAD suites; \
-             tls_version shows what the server offers)"
+            " (no TLS version, cipher suite or signature scheme in common with rustls's \
+             TLS 1.2/1.3 AEAD suites; tls_version shows what the server offers)"
         }
         _ => "",
     };
@@ -214,7 +236,7 @@ impl TlsClient {
                 .with_custom_certificate_verifier(Arc::new(RecordingVerifier::new(Arc::clone(
                     &webpki,
                 ))))
-                .with_no_client_auth();
+                .with_client_cert_resolver(Arc::new(verifier::NoClientCert));
             config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
             // Every run must see the certificate: a resumed TLS 1.3 session skips verification.
             config.resumption = Resumption::disabled();
@@ -295,9 +317,9 @@ impl TlsClient {
             ServerName::DnsName(name) => Some(name.as_ref().to_owned()),
             _ => None,
         };
-        let (result, recorded) =
+        let (result, observed) =
             verifier::record_handshake(connector.connect(server_name, tcp)).await;
-        let (chain, ocsp, verification) = match recorded {
+        let (chain, ocsp, verification) = match observed.recorded {
             Some(r) => (
                 Arc::from(r.chain),
                 r.ocsp.map(Arc::from),
@@ -320,6 +342,7 @@ impl TlsClient {
             chain,
             ocsp,
             verification,
+            client_cert_requested: observed.client_cert_requested,
         };
         if let Ok(stream) = &result {
             let conn = stream.get_ref().1;

@@ -293,11 +293,11 @@ async fn probe_address(
             out.facts = Some(Arc::new(facts));
         }
         Ok((Err(e), facts)) => {
-            let detail = super::handshake_failure_detail(addr, &e);
+            let detail = super::handshake_failure_detail(addr, &e, &facts);
             if !facts.chain.is_empty() {
                 out.facts = Some(Arc::new(facts));
                 out.failure = Some(("tls_handshake", detail));
-            } else if refused_version_or_suite(&e)
+            } else if (refused_version_or_suite(&e) || super::rejected_by_client(&e))
                 && let Some(facts) = chain_without_rustls(target, name, addr, deadline).await
             {
                 // The certificate is judged like any other; tls_version says what the
@@ -383,6 +383,7 @@ async fn chain_without_rustls(
         chain: Arc::from(chain),
         ocsp: flight.ocsp.map(Arc::from),
         verification,
+        client_cert_requested: false,
     })
 }
 
@@ -451,7 +452,8 @@ async fn aia_result(
     }
 }
 
-/// DER or PEM certificates from a caIssuers body (PKCS#7 bundles are not read).
+/// Certificates from a caIssuers body: one DER certificate, a DER certs-only CMS message
+/// (`.p7c`, RFC 5280 §4.2.2.1), or PEM; at most four.
 fn certificates(body: &[u8]) -> Vec<CertificateDer<'static>> {
     use rustls::pki_types::pem::PemObject;
     if body.starts_with(b"-----BEGIN") {
@@ -462,10 +464,12 @@ fn certificates(body: &[u8]) -> Vec<CertificateDer<'static>> {
     }
     let der = CertificateDer::from(body.to_vec());
     if inspect::inspect(&der).is_some() {
-        vec![der]
-    } else {
-        Vec::new()
+        return vec![der];
     }
+    super::cert::certs_only_cms(body, 4)
+        .into_iter()
+        .filter(|c| inspect::inspect(c).is_some())
+        .collect()
 }
 
 /// Runs the probe.

@@ -15,9 +15,10 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{CertificateError, DigitallySignedStruct, Error as TlsError, SignatureScheme};
 
 /// What the verifier saw during one handshake.
@@ -28,18 +29,47 @@ pub(crate) struct Recorded {
     pub(crate) result: Result<(), TlsError>,
 }
 
-tokio::task_local! {
-    static SLOT: RefCell<Option<Recorded>>;
+/// What one handshake showed: the verifier's record, and whether the server asked for a
+/// client certificate (a CertificateRequest, RFC 8446 §4.3.2 / RFC 5246 §7.4.4).
+#[derive(Debug, Default)]
+pub(crate) struct Observed {
+    pub(crate) recorded: Option<Recorded>,
+    pub(crate) client_cert_requested: bool,
 }
 
-/// Runs `handshake` with a fresh record slot and returns its output with what the verifier saw.
-pub(crate) async fn record_handshake<F: Future>(handshake: F) -> (F::Output, Option<Recorded>) {
-    SLOT.scope(RefCell::new(None), async move {
+tokio::task_local! {
+    static SLOT: RefCell<Observed>;
+}
+
+/// Runs `handshake` with a fresh record slot and returns its output with what it showed.
+pub(crate) async fn record_handshake<F: Future>(handshake: F) -> (F::Output, Observed) {
+    SLOT.scope(RefCell::new(Observed::default()), async move {
         let out = handshake.await;
-        let recorded = SLOT.with(|slot| slot.borrow_mut().take());
-        (out, recorded)
+        let observed = SLOT.with(|slot| std::mem::take(&mut *slot.borrow_mut()));
+        (out, observed)
     })
     .await
+}
+
+/// The client-certificate resolver: prodprobe presents no client certificate, and records
+/// that the server asked for one, so that a server demanding mutual TLS is reported as such
+/// rather than as a handshake or connection error without a cause.
+#[derive(Debug)]
+pub(crate) struct NoClientCert;
+
+impl ResolvesClientCert for NoClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        let _ = SLOT.try_with(|slot| slot.borrow_mut().client_cert_requested = true);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
 }
 
 /// Wraps the shared WebPKI verifier; built once per trust configuration.
@@ -76,7 +106,7 @@ impl ServerCertVerifier for RecordingVerifier {
             result,
         };
         // Outside a recording scope (never in prodprobe) the record is simply dropped.
-        let _ = SLOT.try_with(|slot| *slot.borrow_mut() = Some(record));
+        let _ = SLOT.try_with(|slot| slot.borrow_mut().recorded = Some(record));
         Ok(ServerCertVerified::assertion())
     }
 

@@ -66,7 +66,7 @@ pub struct AddressVersions {
     /// TLS 1.2 via rustls (ECDHE + AEAD suites only).
     pub tls12: Modern,
     /// The hand-built TLS 1.2 hello with the broad suite list, sent when rustls's TLS 1.2
-    /// drew alert 40 or 71.
+    /// drew alert 40 or 71, or when rustls refused the server's answer itself.
     pub tls12_legacy: Option<Probed>,
     /// The hand-built hellos, highest version first: TLS 1.1, TLS 1.0, SSLv3 (, SSLv2).
     pub legacy: Vec<Probed>,
@@ -173,7 +173,11 @@ async fn modern(
             // it, whatever broke later (mTLS servers send alert 40 or 116 after their
             // CertificateRequest when no client certificate comes).
             if facts.chain.is_empty() {
-                out.reason = Some("tls_handshake");
+                out.reason = Some(if super::rejected_by_client(&e) {
+                    "rejected_by_client"
+                } else {
+                    "tls_handshake"
+                });
             } else {
                 out.accepted = true;
                 out.reason = Some("failed_after_certificate");
@@ -208,8 +212,12 @@ async fn probe_address(
             legacy: Vec::new(),
         };
     }
-    // Only when no certificate arrived: an accepted TLS 1.2 needs no legacy-suite retry.
-    let tls12_legacy = if !tls12.accepted && matches!(tls12.alert, Some(40 | 71)) {
+    // Only when no certificate arrived: an accepted TLS 1.2 needs no legacy-suite retry. Also
+    // when rustls refused the server's answer itself (an ALPN protocol it never offered):
+    // the hand-built hello, which offers no ALPN, tells whether TLS 1.2 is spoken.
+    let tls12_legacy = if !tls12.accepted
+        && (matches!(tls12.alert, Some(40 | 71)) || tls12.reason == Some("rejected_by_client"))
+    {
         Some(legacy::probe(addr, sni.as_deref(), Version::Tls12, deadline).await)
     } else {
         None
@@ -274,7 +282,7 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
             .into_iter()
             .find(|m| !m.accepted && m.alert.is_none())
             .and_then(|m| m.reason)
-            .filter(|r| *r != "tls_handshake")
+            .filter(|r| !matches!(*r, "tls_handshake" | "rejected_by_client"))
     });
     finish(evidence, reason)
 }
