@@ -262,12 +262,21 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
                 request_header = Some(probe_header.clone());
             }
             match session.send(&spec).await {
-                Ok(outcome) => probes.push(CorsProbe {
-                    variant,
-                    origin,
-                    request_header,
-                    outcome,
-                }),
+                Ok(outcome) => {
+                    let unanswered = outcome.is_err();
+                    probes.push(CorsProbe {
+                        variant,
+                        origin,
+                        request_header,
+                        outcome,
+                    });
+                    // A path that closed the connection or timed out on one Origin (a handler
+                    // that panics, one that hangs) will not answer the next: the run moves on
+                    // to the next path instead of waiting out two more failures here.
+                    if unanswered {
+                        break;
+                    }
+                }
                 Err(refusal) => {
                     stopped = Some(refusal.as_str());
                     paths.push(CorsPath {

@@ -327,6 +327,13 @@ async fn a_cookie_set_only_on_the_login_page_is_judged_when_cookies_paths_lists_
                 "/login",
                 cookie(false, &["sessionid=abc; Secure; SameSite=Lax"]).header("Location", "/x"),
             ),
+            (
+                "/crash",
+                Resp {
+                    raw: Some(Vec::new()),
+                    ..Resp::new(500)
+                },
+            ),
         ],
         vec![],
         vec![],
@@ -364,6 +371,17 @@ async fn a_cookie_set_only_on_the_login_page_is_judged_when_cookies_paths_lists_
         .collect();
     assert_eq!(logins.len(), 1, "one unfollowed GET per configured page");
     assert_eq!(logins[0].method, "GET");
+
+    // A configured page that closes the connection (a handler that panics) shows no cookie:
+    // that is no pass.
+    t.options.cookies.paths = vec!["/crash".into()];
+    let v = crate::support::evaluate(&t).await.1.remove(1);
+    assert_eq!(
+        (v.status, v.reason),
+        (probes::verdict::Status::Error, Some("no_response")),
+        "{:#?}",
+        v.findings
+    );
 }
 
 /// `Domain` on a parent of the host needs a host name: a server for `www.shop.test`, pinned to

@@ -596,3 +596,57 @@ async fn a_server_that_silently_closes_after_each_response_is_still_judged() {
     let v = verdict(&t, "error_disclosure").await;
     assert_ne!(v.status, Status::Error, "{:?}", v.reason);
 }
+
+/// A cors path whose handler closes the connection (an axum or actix handler that panics)
+/// costs one request, and the run goes on to the next path; and a run cut short (here by a
+/// per-route limiter's 429 on the last path) is judged on what it saw: the credentialed
+/// reflection on `/api` stays critical instead of the whole check turning `error`.
+#[tokio::test]
+async fn a_failing_or_limited_cors_path_does_not_hide_a_reflection() {
+    for limited in [false, true] {
+        let pki = Pki::new();
+        let srv = TestServer::https(
+            "127.0.0.1",
+            pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+            |r: &Req| match r.path.as_str() {
+                "/panic" => Resp {
+                    raw: Some(Vec::new()),
+                    ..Resp::new(500)
+                },
+                "/login" => Resp::new(429).header("Retry-After", "9"),
+                "/api" => match r.header("origin") {
+                    Some(o) => Resp::new(200)
+                        .header("Access-Control-Allow-Origin", o)
+                        .header("Access-Control-Allow-Credentials", "true")
+                        .header("Vary", "Origin"),
+                    None => Resp::new(200),
+                },
+                _ => Resp::new(200).html("<p>shop</p>"),
+            },
+        )
+        .await;
+        let mut t = target(&srv.url("https", "/"), pki.client(), None);
+        t.options.cors.paths = vec!["/panic".into(), "/api".into()];
+        if limited {
+            t.options.cors.paths.push("/login".into());
+        }
+        let v = verdict(&t, "cors").await;
+        assert_eq!(
+            v.status,
+            Status::Fail,
+            "{limited}: {:?} {:#?}",
+            v.reason,
+            v.findings
+        );
+        assert!(
+            ids(&v).contains(&"reflect_any_with_credentials"),
+            "{limited}: {:#?}",
+            v.findings
+        );
+        let panics = srv.requests().iter().filter(|r| r.path == "/panic").count();
+        assert_eq!(
+            panics, 1,
+            "{limited}: one request to a path that closes the connection"
+        );
+    }
+}

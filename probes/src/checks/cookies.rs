@@ -487,6 +487,13 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         input.now,
     );
     let mut findings = findings;
+    // A page of `cookies.paths` that went unanswered (a login handler that panics or hangs)
+    // hides its Set-Cookie lines: nothing worse than info seen elsewhere is no pass.
+    if fetch.extra.iter().any(|c| c.final_response().is_none())
+        && findings.iter().all(|f| f.severity == Severity::Info)
+    {
+        return Evaluation::bare(Judgement::Error("no_response"));
+    }
     super::cap_findings_per_id(&mut findings, MAX_FINDINGS_PER_ID);
     Evaluation::new(Judgement::Evaluated(findings), m)
 }

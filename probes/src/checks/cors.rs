@@ -233,11 +233,11 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     if let Err(j) = cert_gate(input, ev.responses()) {
         return Evaluation::bare(j);
     }
-    if let Err(j) = stopped_judgement(ev.stopped) {
-        return Evaluation::bare(j);
-    }
+    // A run cut short (backoff, budget, an unanswering server) is judged on what it saw: a
+    // reflection seen is real, but the absence of one proves nothing (checked below).
+    let stopped = stopped_judgement(ev.stopped);
     if ev.responses().next().is_none() {
-        return Evaluation::bare(Judgement::Error("no_response"));
+        return Evaluation::bare(stopped.err().unwrap_or(Judgement::Error("no_response")));
     }
     let mut findings = Vec::new();
     let (mut arbitrary, mut null, mut bypass, mut creds, mut vary) =
@@ -346,6 +346,11 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
                 describe(p, e),
             ));
         }
+    }
+    if let Err(j) = stopped
+        && findings.iter().all(|f| f.severity == Severity::Info)
+    {
+        return Evaluation::bare(j);
     }
     if !any_acao {
         findings.push(Finding::new(

@@ -283,7 +283,7 @@ static SIGNATURES: &[Signature] = &[
                 // CHECKS.md's pattern behind a left boundary: the directory must start the
                 // path, not sit inside a URL (Next.js 404 pages link
                 // `/_next/static/chunks/app/layout-….js`, Django's `/static/app/js/main.js`).
-                r"(?:^|[^\w./-])(?:/home/[\w.-]+|/var/www|/usr/(?:local/)?lib|/opt|/srv|/app)/[\w./-]+\.(?:py|rb|php|m?js|cjs|ts|java|go|cs|jsp)\b",
+                r"(?:^|[^\w./-])(?:/home/[\w.-]+|/var/www|/usr/(?:local/)?lib|/opt|/srv|/app)/[\w./-]+\.(?:py|rb|php|m?js|cjs|ts|java|go|rs|cs|jsp)\b",
                 1,
             )],
             &[(
@@ -619,6 +619,8 @@ mod tests {
             "at Object.<anonymous> (/app/src/index.ts:3:9)",
             "File \"/srv/www/views.py\"",
             "error in C:\\inetpub\\wwwroot\\Default.aspx",
+            // A Rust error's Debug form (`{e:?}`) with the `file!()` of where it was made.
+            r#"{"error":"Db { file: \"/app/src/db/users.rs\", line: 42 }"}"#,
         ] {
             assert_eq!(
                 matches(disclosed, 404).first().map(|m| m.0),

@@ -180,7 +180,12 @@ pub fn signature_matches(id: &str, path: &str, body: &[u8]) -> bool {
         "aspnet_trace" => has("Application Trace") || has("Error Log for"),
         "openapi_docs" => OPENAPI_RE.is_match(&t),
         "api_docs_ui" => DOCS_UI_RE.is_match(&t),
-        "prometheus_metrics" => PROM_HELP.is_match(&t) && PROM_TYPE.is_match(&t),
+        // Deviation: without `# HELP` too when two families are typed; the Rust `metrics`
+        // crate's exporter writes HELP only for metrics the application describes.
+        "prometheus_metrics" => {
+            (PROM_HELP.is_match(&t) && PROM_TYPE.is_match(&t))
+                || PROM_TYPE.find_iter(&t).nth(1).is_some()
+        }
         _ => false,
     }
 }
@@ -379,6 +384,35 @@ fn refused_everything(ev: &PathsEvidence) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prometheus_metrics_without_help_lines_are_found() {
+        // The Rust `metrics` crate's exporter (metrics-exporter-prometheus 0.18): no `# HELP`
+        // for metrics the application does not describe.
+        let undescribed = b"# TYPE http_requests_total counter\nhttp_requests_total{path=\"/\"} 5\n\n# TYPE http_request_duration_seconds summary\nhttp_request_duration_seconds_sum 0.1\n";
+        assert!(signature_matches(
+            "prometheus_metrics",
+            "/metrics",
+            undescribed
+        ));
+        let described = b"# HELP up ok\n# TYPE up gauge\nup 1\n";
+        assert!(signature_matches(
+            "prometheus_metrics",
+            "/metrics",
+            described
+        ));
+        let one_type_line = b"# TYPE up gauge\nup 1\n";
+        assert!(!signature_matches(
+            "prometheus_metrics",
+            "/metrics",
+            one_type_line
+        ));
+        assert!(!signature_matches(
+            "prometheus_metrics",
+            "/metrics",
+            b"<h1>Not found</h1>"
+        ));
+    }
 
     #[test]
     fn hashes_ignore_the_token_digits_and_whitespace() {

@@ -538,7 +538,12 @@ fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
             unmet.push("host is not the registrable domain");
         }
         if !redirect_ok {
-            unmet.push("http:// does not redirect to https on the same host first");
+            unmet.push(match &redirect {
+                Some(a) if a.first_hop_https && a.first_hop_same_host => {
+                    "the http:// redirect chain fails https_redirect"
+                }
+                _ => "http:// does not redirect to https on the same host first",
+            });
         }
         findings.push(Finding::new(&PRELOAD_NOT_ELIGIBLE, unmet.join("; ")));
     }
