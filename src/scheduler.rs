@@ -83,7 +83,13 @@ struct TargetState {
     settled: std::collections::HashSet<ProbeKind>,
     /// When each job last started a run (monotonic), for a reload to resume the schedule.
     last_start: HashMap<ProbeKind, Instant>,
+    /// A rate-limit burst that a backoff skipped or cut has been given its one retry at the
+    /// backoff's end; cleared when a burst completes.
+    burst_retried: bool,
 }
+
+/// How long after a backoff ends a burst the backoff skipped or cut is retried.
+const BURST_RETRY_AFTER_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Probes whose responses a cycle-scanning check reads (rate_limit, run a day apart, is not
 /// waited for).
@@ -132,6 +138,18 @@ impl TargetRuntime {
     pub fn last_start(&self, kind: ProbeKind) -> Option<Instant> {
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.last_start.get(&kind).copied()
+    }
+
+    /// Whether a burst that a backoff skipped or cut may be retried at the backoff's end: once,
+    /// until a burst completes.
+    fn take_burst_retry(&self) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        !std::mem::replace(&mut st.burst_retried, true)
+    }
+
+    fn burst_completed(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.burst_retried = false;
     }
 
     fn note_start(&self, kind: ProbeKind, at: Instant) {
@@ -946,6 +964,9 @@ async fn job_loop(
         // Only a run that finished counts for a reload's resumed schedule: one a reload cut
         // left no evidence, and its job must not wait a whole interval for the next.
         rt.note_start(job.kind, started);
+        if job.kind == ProbeKind::RateLimit {
+            rt.burst_completed();
+        }
         if let Some(state) = &shared.state {
             if job.kind == ProbeKind::RateLimit {
                 state.record_rate_limit_run(name, run.started_at);
@@ -1175,7 +1196,10 @@ async fn gate(
     Gate::Go(permit)
 }
 
-/// Counts a run skipped for backoff and returns the job's next grid slot after `due`.
+/// Counts a run skipped (or cut) for backoff and returns the job's next grid slot after `due`.
+/// A rate-limit burst, whose interval is a day, is instead retried once shortly after the
+/// backoff ends: another probe's 429 (a global limiter tripped by the path sweep) would
+/// otherwise leave rate_limit without a verdict until tomorrow.
 fn skip_for_backoff(shared: &Shared, rt: &TargetRuntime, job: JobSpec, due: Instant) -> Instant {
     shared
         .exporter
@@ -1187,6 +1211,20 @@ fn skip_for_backoff(shared: &Shared, rt: &TargetRuntime, job: JobSpec, due: Inst
     let now = Instant::now();
     while next <= now {
         next += job.interval;
+    }
+    if job.kind == ProbeKind::RateLimit
+        && let Some(retry) = rt
+            .backoff_until()
+            .map(|u| u.max(now) + BURST_RETRY_AFTER_BACKOFF)
+        && retry < next
+        && rt.take_burst_retry()
+    {
+        tracing::info!(
+            target_name = %rt.target.name,
+            retry_in_seconds = retry.saturating_duration_since(now).as_secs(),
+            "rate_limit burst retried once the backoff ends"
+        );
+        next = retry;
     }
     next
 }

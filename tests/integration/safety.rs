@@ -692,3 +692,43 @@ async fn a_page_answered_by_a_limiter_is_not_judged() {
         }
     }
 }
+
+/// A burst that falls due while another probe's 429 holds the target in backoff sends nothing
+/// then, and is retried once, a minute after the backoff ends, instead of a whole interval
+/// (a day by default) later; a burst that ran waits its interval again.
+#[tokio::test(start_paused = true)]
+async fn a_burst_skipped_by_a_backoff_is_retried_once_when_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_from(
+        dir.path(),
+        "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: shop\n    url: https://shop.test/\n    checks: [health, cors, rate_limit]\n    probes:\n      health: { interval: 10s, timeout: 5s }\n      cors: { interval: 30m, timeout: 1m }\n      rate_limit: { interval: 24h, timeout: 90s }\n",
+    );
+    // The cors run at start is answered 429, Retry-After 600 s; the burst waits for the first
+    // health result (1 s), so it falls due inside that backoff.
+    let mut runner = Scripted::new((429, Some("600")));
+    Arc::get_mut(&mut runner).unwrap().health_work = Duration::from_secs(1);
+    let (_s, exporter) = scheduler(&plan, Arc::clone(&runner));
+    sleep(Duration::from_secs(7200)).await;
+    let bursts = runner.starts("shop", ProbeKind::RateLimit);
+    assert_eq!(
+        in_window(&bursts, 655.0, 665.0),
+        1,
+        "one burst a minute after the backoff ended: {bursts:?}, cors {:?}",
+        runner.starts("shop", ProbeKind::Cors)
+    );
+    assert_eq!(
+        bursts.len(),
+        1,
+        "no second burst within the day: {bursts:?}"
+    );
+    let text = exporter.encode_text();
+    assert_eq!(
+        sample(
+            &text,
+            "prodprobe_skipped_runs_total",
+            &[("probe", "rate_limit"), ("reason", "backoff")]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+}
