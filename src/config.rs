@@ -283,6 +283,10 @@ pub struct Layer {
     pub http_url: Option<Spanned<TargetUrl>>,
     /// PEM file of extra CA certificates, trusted in addition to the public roots.
     pub ca_file: Option<Spanned<PathBuf>>,
+    /// PEM file of the client certificate chain presented to servers that ask (mutual TLS).
+    pub client_cert: Option<Spanned<PathBuf>>,
+    /// PEM file of the client certificate's private key.
+    pub client_key: Option<Spanned<PathBuf>>,
     /// Request headers (credentials). Values may use `${env:VAR}` and `${file:/path}`.
     pub headers: Option<BTreeMap<HeaderNameValue, Spanned<SecretTemplate>>>,
     /// Probes allowed to send `headers` (`fetch`, `health`, `cors`). Default none.
@@ -472,7 +476,7 @@ impl Over for Layer {
     fn over(self, lo: Self) -> Self {
         let hi = self;
         merge_layer!(hi, lo;
-            plain: [name, url, profile, checks, resolve, http_url, ca_file, credentials_for,
+            plain: [name, url, profile, checks, resolve, http_url, ca_file, client_cert, client_key, credentials_for,
                     fail_min_severity, disable_evidence_metrics, hsts_preload_list];
             nested: [probes, https_redirect, hsts, health, cookies, tls_cert, tls_version, dns,
                      cors, exposed_paths, error_disclosure, rate_limit];

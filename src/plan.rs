@@ -484,6 +484,13 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
     } else {
         tls
     };
+    let tls = match load_client_cert(b, &layer, &url, &tls) {
+        Some((mtls, hash)) => {
+            hash.hash(&mut fp);
+            Arc::new(mtls)
+        }
+        None => tls,
+    };
     let mut target = match Target::new(name, url.clone(), tls) {
         Ok(t) => t,
         Err(e) => {
@@ -802,6 +809,103 @@ fn load_ca(b: &mut Builder<'_>, ca: &Spanned<PathBuf>) -> Option<(Arc<TlsClient>
         }
         Err(e) => {
             b.err(&ca.referenced, format!("ca_file {}: {e}", path.display()));
+            None
+        }
+    }
+}
+
+/// The target's client certificate (mutual TLS): `client_cert` and `client_key` together, a
+/// PEM chain and its matching key, presented to the target's host only (ADR 0007). Returns the
+/// client and a hash of both files (a changed certificate is a changed target); errors name
+/// the files, never their contents.
+fn load_client_cert(
+    b: &mut Builder<'_>,
+    layer: &Layer,
+    url: &url::Url,
+    tls: &TlsClient,
+) -> Option<(TlsClient, u64)> {
+    let (cert, key) = match (&layer.client_cert, &layer.client_key) {
+        (None, None) => return None,
+        (Some(c), Some(k)) => (c, k),
+        (Some(c), None) => {
+            b.err(
+                &c.referenced,
+                "client_cert needs client_key (the certificate's private key)".to_owned(),
+            );
+            return None;
+        }
+        (None, Some(k)) => {
+            b.err(
+                &k.referenced,
+                "client_key needs client_cert (the certificate chain)".to_owned(),
+            );
+            return None;
+        }
+    };
+    let read = |b: &mut Builder<'_>, f: &Spanned<PathBuf>, what: &str| {
+        let path = b.resolve_path(&f.value);
+        match config::read_bounded(&path, config::MAX_REFERENCED_FILE_BYTES) {
+            Ok(bytes) => Some((path, bytes)),
+            Err(e) => {
+                b.err(
+                    &f.referenced,
+                    format!("cannot read {what} {}: {e}", path.display()),
+                );
+                None
+            }
+        }
+    };
+    let (cert_path, cert_bytes) = read(b, cert, "client_cert")?;
+    let (key_path, key_bytes) = read(b, key, "client_key")?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_bytes)
+        .filter_map(Result::ok)
+        .collect();
+    if chain.is_empty() {
+        b.err(
+            &cert.referenced,
+            format!(
+                "client_cert {} holds no PEM CERTIFICATE block",
+                cert_path.display()
+            ),
+        );
+        return None;
+    }
+    let Ok(private) = rustls_pki_types::PrivateKeyDer::from_pem_slice(&key_bytes) else {
+        b.err(
+            &key.referenced,
+            format!(
+                "client_key {} holds no PEM private key (PKCS#8, PKCS#1 or SEC1)",
+                key_path.display()
+            ),
+        );
+        return None;
+    };
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => rustls_pki_types::ServerName::try_from(d.to_owned()).ok(),
+        Some(url::Host::Ipv4(ip)) => Some(rustls_pki_types::ServerName::IpAddress(
+            std::net::IpAddr::V4(ip).into(),
+        )),
+        Some(url::Host::Ipv6(ip)) => Some(rustls_pki_types::ServerName::IpAddress(
+            std::net::IpAddr::V6(ip).into(),
+        )),
+        None => None,
+    }?;
+    match tls.with_client_cert(chain, &private, host) {
+        Ok(mtls) => {
+            let mut h = DefaultHasher::new();
+            cert_bytes.hash(&mut h);
+            key_bytes.hash(&mut h);
+            Some((mtls, h.finish()))
+        }
+        Err(e) => {
+            b.err(
+                &key.referenced,
+                format!(
+                    "client_cert {} / client_key {}: {e}",
+                    cert_path.display(),
+                    key_path.display()
+                ),
+            );
             None
         }
     }

@@ -18,4 +18,8 @@ pub enum Error {
     /// The TLS client configuration could not be built (unsupported protocol set).
     #[error("cannot build TLS client: {0}")]
     Tls(String),
+    /// The client certificate and key (mutual TLS) are unusable: the key type is not supported
+    /// or the key does not belong to the certificate.
+    #[error("unusable client certificate: {0}")]
+    ClientCert(String),
 }

@@ -145,6 +145,11 @@ fn every_rejection_names_the_problem_and_the_line() {
         ),
         ("invalid-ca-file-unreadable.yaml", 4, "cannot read ca_file"),
         (
+            "invalid-client-cert-without-key.yaml",
+            4,
+            "client_cert needs client_key",
+        ),
+        (
             "invalid-missing-env-var.yaml",
             6,
             "environment variable PRODPROBE_TEST_VARIABLE_THAT_IS_NEVER_SET is not set",

@@ -315,3 +315,130 @@ async fn a_server_demanding_a_client_certificate_is_named_as_such() {
         assert!(h.outcome.is_err(), "{version:?}: no request was answered");
     }
 }
+
+/// A server's client-certificate verifier that counts the certificates it was shown.
+#[derive(Debug)]
+struct Witness {
+    inner: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    shown: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl rustls::server::danger::ClientCertVerifier for Witness {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        self.shown.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// `client_cert` / `client_key` (mutual TLS): a server that demands a client certificate gets
+/// the configured one and answers; a server whose own certificate fails verification never
+/// sees it (the handshake stops at the failed verification, before the client's Certificate
+/// message), and health reports the bad certificate; a key that does not belong to the
+/// certificate is a config error naming the files.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configured_client_certificate_reaches_only_a_verified_target() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::support::{Leaf, Pki, TestServer, write};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (servers, clients, stranger) = (Pki::new(), Pki::new(), Pki::new());
+    let (client_cert, client_key) = clients.write_client_leaf(dir.path(), "prober");
+    let ca = servers.write_ca(dir.path());
+    let demanding = |issuer: &Pki, shown: &Arc<AtomicUsize>| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(clients.ca_der.clone()).unwrap();
+        let inner = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::clone(&provider),
+        )
+        .build()
+        .unwrap();
+        let (chain, key) = issuer.leaf(&Leaf::valid(&["127.0.0.1"]));
+        let cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(Arc::new(Witness {
+                inner,
+                shown: Arc::clone(shown),
+            }))
+            .with_single_cert(chain, key)
+            .unwrap();
+        Arc::new(cfg)
+    };
+    let config = |url: &str, key: &std::path::Path| {
+        write(
+            dir.path(),
+            "prodprobe.yaml",
+            &format!(
+                "targets:\n  - name: t\n    url: {url}\n    ca_file: {}\n    client_cert: {}\n    client_key: {}\n    checks: [health]\n",
+                ca.display(),
+                client_cert.display(),
+                key.display()
+            ),
+        )
+    };
+    let cx = prodprobe::plan::PlanContext {
+        public_tls: Arc::new(probes::tls::TlsClient::new(&[]).unwrap()),
+    };
+    for (issuer, trusted) in [(&servers, true), (&stranger, false)] {
+        let shown = Arc::new(AtomicUsize::new(0));
+        let srv = TestServer::https("127.0.0.1", demanding(issuer, &shown), |_| {
+            Resp::new(200).body("ok")
+        })
+        .await;
+        let cfg = config(&srv.url("https", "/"), &client_key);
+        let plan = prodprobe::plan::load(&cfg, &cx).unwrap_or_else(|e| panic!("{e:?}"));
+        let t = &plan.targets[0].target;
+        let v = verdict(t, "health").await;
+        if trusted {
+            assert_eq!(v.status, Status::Pass, "{:?}", v.findings);
+            assert!(shown.load(Ordering::SeqCst) >= 1);
+        } else {
+            assert_eq!(ids(&v), ["unreachable"], "{:?}", v.findings);
+            assert_eq!(
+                shown.load(Ordering::SeqCst),
+                0,
+                "no client certificate for a server that failed verification"
+            );
+        }
+    }
+
+    // A key of another certificate.
+    let (_, other_key) = clients.write_client_leaf(dir.path(), "other");
+    let cfg = config("https://127.0.0.1:1/", &other_key);
+    let err = format!("{:?}", prodprobe::plan::load(&cfg, &cx).unwrap_err());
+    assert!(
+        err.contains("client_key") && err.contains("prober.pem") && !err.contains("PRIVATE KEY"),
+        "{err}"
+    );
+}

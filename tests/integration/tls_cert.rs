@@ -850,7 +850,7 @@ fn public_root_evidence(chain: Vec<CertificateDer<'static>>) -> ProbeRun {
         chain: Arc::from(chain),
         ocsp: None,
         verification: Verification::Verified,
-        client_cert_requested: false,
+        client_cert_missing: false,
     };
     let evidence = TlsEvidence {
         host: "shop.example".into(),

@@ -331,7 +331,7 @@ impl Engine {
                 let mut f = failure(
                     url,
                     Phase::Tls,
-                    if facts.client_cert_requested {
+                    if facts.client_cert_missing {
                         "client_cert_required"
                     } else {
                         "tls_handshake"
@@ -484,7 +484,7 @@ impl Connection {
                 // A TLS 1.3 server that wants a client certificate learns there is none only
                 // after the client's Finished, and ends the connection (alert 116
                 // certificate_required) once the request is sent.
-                let mtls = self.tls.as_ref().is_some_and(|t| t.client_cert_requested);
+                let mtls = self.tls.as_ref().is_some_and(|t| t.client_cert_missing);
                 let (reason, detail) = if mtls {
                     (
                         "client_cert_required",

@@ -79,8 +79,9 @@ pub struct TlsFacts {
     pub ocsp: Option<Arc<[u8]>>,
     /// WebPKI's verdict.
     pub verification: Verification,
-    /// The server asked for a client certificate (mutual TLS); prodprobe presents none.
-    pub client_cert_requested: bool,
+    /// The server asked for a client certificate (mutual TLS) and this connection presented
+    /// none (no `client_cert` configured for the host).
+    pub client_cert_missing: bool,
 }
 
 impl TlsFacts {
@@ -129,7 +130,7 @@ pub fn handshake_failure_detail(
     facts: &TlsFacts,
 ) -> String {
     let hint = match alert_of(e) {
-        _ if facts.client_cert_requested => CLIENT_CERT_HINT,
+        _ if facts.client_cert_missing => CLIENT_CERT_HINT,
         // handshake_failure, protocol_version, insufficient_security (RFC 8446 §6).
         Some(40 | 70 | 71) => {
             " (no TLS version, cipher suite or signature scheme in common with rustls's \
@@ -148,6 +149,11 @@ pub struct TlsClient {
     /// Restricted to one version each, for the `tls_versions` probe (CHECKS.md §10).
     tls12_only: TlsConnector,
     tls13_only: TlsConnector,
+    /// For mutual TLS: the connector presenting the configured client certificate, and the
+    /// one server name it is used for.
+    client_cert: Option<(TlsConnector, ServerName<'static>)>,
+    /// The crypto provider the connectors were built with.
+    provider: Arc<CryptoProvider>,
     /// The WebPKI verifier inside `connector`, for re-verifying a chain (AIA completion, the
     /// trust verdict at a time inside the validity window).
     webpki: Arc<WebPkiServerVerifier>,
@@ -164,6 +170,26 @@ impl std::fmt::Debug for TlsClient {
 
 /// ALPN offered by the HTTP probes.
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+/// A connector offering `versions`, verifying with `verifier`, presenting `client_cert` when
+/// asked (and recording the request either way).
+fn connector(
+    provider: &Arc<CryptoProvider>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    verifier: RecordingVerifier,
+    client_cert: Option<Arc<rustls::sign::CertifiedKey>>,
+) -> Result<TlsConnector, Error> {
+    let mut config = ClientConfig::builder_with_provider(Arc::clone(provider))
+        .with_protocol_versions(versions)
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_client_cert_resolver(Arc::new(verifier::ClientCert(client_cert)));
+    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    // Every run must see the certificate: a resumed TLS 1.3 session skips verification.
+    config.resumption = Resumption::disabled();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
 
 impl TlsClient {
     /// A client trusting the public Web PKI roots (webpki-roots) plus `extra_roots`
@@ -228,26 +254,59 @@ impl TlsClient {
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
                 .build()
                 .map_err(|e| Error::Tls(e.to_string()))?;
-        let build = |versions: &[&'static rustls::SupportedProtocolVersion]| {
-            let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
-                .with_protocol_versions(versions)
-                .map_err(|e| Error::Tls(e.to_string()))?
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(RecordingVerifier::new(Arc::clone(
-                    &webpki,
-                ))))
-                .with_client_cert_resolver(Arc::new(verifier::NoClientCert));
-            config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
-            // Every run must see the certificate: a resumed TLS 1.3 session skips verification.
-            config.resumption = Resumption::disabled();
-            Ok::<_, Error>(TlsConnector::from(Arc::new(config)))
+        let build = |versions: &[&'static rustls::SupportedProtocolVersion]| -> Result<_, Error> {
+            connector(
+                &provider,
+                versions,
+                RecordingVerifier::new(Arc::clone(&webpki)),
+                None,
+            )
         };
         Ok(TlsClient {
             connector: build(rustls::ALL_VERSIONS)?,
             tls12_only: build(&[&rustls::version::TLS12])?,
             tls13_only: build(&[&rustls::version::TLS13])?,
+            client_cert: None,
             webpki,
+            provider,
             public_subjects: Arc::from(public_subjects),
+        })
+    }
+
+    /// This client, presenting `chain` and `key` (a client certificate, for mutual TLS) when
+    /// the server `host` asks for one. Only to `host`, and only after its certificate verified:
+    /// that connector's verifier fails the handshake on a certificate that fails (after
+    /// recording the chain), so the client certificate is never sent to a server that failed
+    /// verification, nor to a redirect target or AIA host. The tls_version handshakes never
+    /// present it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ClientCert`] when the key is unusable or does not match the certificate.
+    pub fn with_client_cert(
+        &self,
+        chain: Vec<CertificateDer<'static>>,
+        key: &rustls::pki_types::PrivateKeyDer<'static>,
+        host: ServerName<'static>,
+    ) -> Result<Self, Error> {
+        let signing = self
+            .provider
+            .key_provider
+            .load_private_key(key.clone_key())
+            .map_err(|e| Error::ClientCert(e.to_string()))?;
+        let certified = rustls::sign::CertifiedKey::new(chain, signing);
+        certified
+            .keys_match()
+            .map_err(|e| Error::ClientCert(e.to_string()))?;
+        let connector = connector(
+            &self.provider,
+            rustls::ALL_VERSIONS,
+            RecordingVerifier::strict(Arc::clone(&self.webpki)),
+            Some(Arc::new(certified)),
+        )?;
+        Ok(TlsClient {
+            client_cert: Some((connector, host)),
+            ..self.clone()
         })
     }
 
@@ -282,13 +341,26 @@ impl TlsClient {
     }
 
     /// Runs a handshake over `tcp`, recording the chain and the verdict. The handshake is
-    /// not aborted by a failed verification; it fails only on protocol or signature errors.
+    /// not aborted by a failed verification; it fails only on protocol or signature errors
+    /// (and, with a client certificate for this host, on a failed verification too).
     pub(crate) async fn handshake(
         &self,
         server_name: ServerName<'static>,
         tcp: TcpStream,
     ) -> (io::Result<TlsStream<TcpStream>>, TlsFacts) {
-        self.handshake_with(&self.connector, server_name, tcp).await
+        match &self.client_cert {
+            Some((mtls, host)) if same_server(host, &server_name) => {
+                let (result, mut facts) = self.handshake_with(mtls, server_name, tcp).await;
+                facts.client_cert_missing = false;
+                (result, facts)
+            }
+            _ => self.handshake_with(&self.connector, server_name, tcp).await,
+        }
+    }
+
+    /// Whether this client presents a client certificate (to its target host).
+    pub fn has_client_cert(&self) -> bool {
+        self.client_cert.is_some()
     }
 
     /// As [`TlsClient::handshake`], offering only TLS 1.2 (`Some(false)`) or only TLS 1.3
@@ -342,7 +414,7 @@ impl TlsClient {
             chain,
             ocsp,
             verification,
-            client_cert_requested: observed.client_cert_requested,
+            client_cert_missing: observed.client_cert_requested,
         };
         if let Ok(stream) = &result {
             let conn = stream.get_ref().1;
@@ -358,6 +430,19 @@ impl TlsClient {
                 .map(|p| String::from_utf8_lossy(p).into_owned());
         }
         (result, facts)
+    }
+}
+
+/// Whether two server names are the same host: DNS names compared without case and trailing
+/// dot, IP addresses as addresses.
+fn same_server(a: &ServerName<'_>, b: &ServerName<'_>) -> bool {
+    match (a, b) {
+        (ServerName::DnsName(x), ServerName::DnsName(y)) => x
+            .as_ref()
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(y.as_ref().trim_end_matches('.')),
+        (ServerName::IpAddress(x), ServerName::IpAddress(y)) => x == y,
+        _ => false,
     }
 }
 

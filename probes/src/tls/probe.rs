@@ -383,7 +383,7 @@ async fn chain_without_rustls(
         chain: Arc::from(chain),
         ocsp: flight.ocsp.map(Arc::from),
         verification,
-        client_cert_requested: false,
+        client_cert_missing: false,
     })
 }
 

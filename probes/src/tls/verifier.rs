@@ -51,24 +51,25 @@ pub(crate) async fn record_handshake<F: Future>(handshake: F) -> (F::Output, Obs
     .await
 }
 
-/// The client-certificate resolver: prodprobe presents no client certificate, and records
-/// that the server asked for one, so that a server demanding mutual TLS is reported as such
-/// rather than as a handshake or connection error without a cause.
+/// The client-certificate resolver: records that the server asked for a certificate, so that
+/// a server demanding mutual TLS is reported as such rather than as a handshake or connection
+/// error without a cause, and answers with the configured certificate, if any (only in the
+/// strict configuration built for the target's own host, [`super::TlsClient::with_client_cert`]).
 #[derive(Debug)]
-pub(crate) struct NoClientCert;
+pub(crate) struct ClientCert(pub(crate) Option<Arc<CertifiedKey>>);
 
-impl ResolvesClientCert for NoClientCert {
+impl ResolvesClientCert for ClientCert {
     fn resolve(
         &self,
         _root_hint_subjects: &[&[u8]],
         _sigschemes: &[SignatureScheme],
     ) -> Option<Arc<CertifiedKey>> {
         let _ = SLOT.try_with(|slot| slot.borrow_mut().client_cert_requested = true);
-        None
+        self.0.clone()
     }
 
     fn has_certs(&self) -> bool {
-        false
+        self.0.is_some()
     }
 }
 
@@ -76,11 +77,25 @@ impl ResolvesClientCert for NoClientCert {
 #[derive(Debug)]
 pub(crate) struct RecordingVerifier {
     inner: Arc<WebPkiServerVerifier>,
+    /// Abort the handshake (after recording) when verification fails: for connections that
+    /// present a client certificate, which must never reach a server that failed it.
+    strict: bool,
 }
 
 impl RecordingVerifier {
     pub(crate) fn new(inner: Arc<WebPkiServerVerifier>) -> Self {
-        RecordingVerifier { inner }
+        RecordingVerifier {
+            inner,
+            strict: false,
+        }
+    }
+
+    /// A verifier that records, then fails the handshake on a certificate that fails.
+    pub(crate) fn strict(inner: Arc<WebPkiServerVerifier>) -> Self {
+        RecordingVerifier {
+            inner,
+            strict: true,
+        }
     }
 }
 
@@ -100,6 +115,10 @@ impl ServerCertVerifier for RecordingVerifier {
         let mut chain = Vec::with_capacity(1 + intermediates.len());
         chain.push(end_entity.clone().into_owned());
         chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+        let refused = match &result {
+            Err(e) if self.strict => Some(e.clone()),
+            _ => None,
+        };
         let record = Recorded {
             chain,
             ocsp: (!ocsp_response.is_empty()).then(|| ocsp_response.to_vec()),
@@ -107,7 +126,10 @@ impl ServerCertVerifier for RecordingVerifier {
         };
         // Outside a recording scope (never in prodprobe) the record is simply dropped.
         let _ = SLOT.try_with(|slot| slot.borrow_mut().recorded = Some(record));
-        Ok(ServerCertVerified::assertion())
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(ServerCertVerified::assertion()),
+        }
     }
 
     fn verify_tls12_signature(

@@ -154,6 +154,22 @@ impl Pki {
         )
     }
 
+    /// A client certificate (extendedKeyUsage clientAuth) signed by this CA, written into
+    /// `dir` as PEM files `{name}.pem` and `{name}.key`: (cert path, key path).
+    pub fn write_client_leaf(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = Self::params(&Leaf::valid(&[name]));
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let (cert_path, key_path) = (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}.key")),
+        );
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        (cert_path, key_path)
+    }
+
     /// Writes the CA certificate and key into `dir`: (cert path, key path).
     pub fn write_ca_and_key(&self, dir: &Path) -> (PathBuf, PathBuf) {
         let cert = dir.join("signing-ca.pem");
