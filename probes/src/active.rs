@@ -56,6 +56,9 @@ pub(crate) struct Session<'a, 'c> {
     halted: bool,
     /// Requests in a row that got no response.
     failed_in_a_row: usize,
+    /// Whether a kept-alive connection may carry the next request; off after one closed
+    /// under a request it had carried.
+    reuse: bool,
 }
 
 /// A run stops after this many requests in a row got no response.
@@ -97,6 +100,7 @@ impl<'a, 'c> Session<'a, 'c> {
             sent: 0,
             halted: false,
             failed_in_a_row: 0,
+            reuse: true,
         }
     }
 
@@ -148,10 +152,11 @@ impl<'a, 'c> Session<'a, 'c> {
             return Err(Refusal::OffTarget);
         }
         let key = origin_key(spec.url);
-        let mut reused = self
-            .conn
-            .as_ref()
-            .is_some_and(|(k, c)| *k == key && !c.is_closed());
+        let mut reused = self.reuse
+            && self
+                .conn
+                .as_ref()
+                .is_some_and(|(k, c)| *k == key && !c.is_closed());
         loop {
             if self.sent >= self.budget {
                 return Err(Refusal::Budget);
@@ -187,10 +192,20 @@ impl<'a, 'c> Session<'a, 'c> {
                     }
                     return Ok(Ok(e));
                 }
-                // A kept-alive connection the server closed meanwhile: open a new one, once.
-                // Nothing was answered on the dead one, so that attempt does not count
-                // against the budget (it is bounded: once per request).
-                Err(f) if reused && f.reason == "connection_closed" => {
+                // A kept-alive connection the server closed meanwhile, before the request was
+                // written: open a new one, once. Nothing was sent on the dead one, so that
+                // attempt does not count against the budget.
+                Err(f) if reused && f.reason == crate::fetch::CLOSED_BEFORE_SENDING => {
+                    self.sent -= 1;
+                    reused = false;
+                }
+                // Closed after the request was written: a server that silently closes idle
+                // connections (the request raced the close), or one whose handler read it and
+                // crashed; nothing tells the two apart. Sent again once on a new connection,
+                // and from then on every request of the run gets a new connection, so a
+                // crashing handler sees at most one extra request per run, not one per request.
+                Err(f) if reused && self.reuse && f.reason == "connection_closed" => {
+                    self.reuse = false;
                     self.sent -= 1;
                     reused = false;
                 }

@@ -332,12 +332,17 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         if looped {
             v4.error = Some("cname_loop");
             v4.detail = Some(format!("{host} → {}", chain.join(" → ")));
+            // A CA's resolver fails on the loop too: its CAA lookup cannot succeed.
+            evidence.caa = Caa::Failed {
+                reason: "cname_loop",
+                at: host.clone(),
+            };
         }
         v6.cname_chain.clone_from(&chain);
         v4.cname_chain = chain;
     }
     let nxdomain = v4.error == Some("nxdomain") && v6.error == Some("nxdomain");
-    if !nxdomain {
+    if !nxdomain && !matches!(evidence.caa, Caa::Failed { .. }) {
         evidence.caa = caa(resolver, &host, cx.deadline).await;
     }
     let reason = if resolved {

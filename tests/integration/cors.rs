@@ -650,3 +650,86 @@ async fn a_failing_or_limited_cors_path_does_not_hide_a_reflection() {
         );
     }
 }
+
+/// A keep-alive HTTP/1.1 server whose `/panic*` handlers read the request and drop the
+/// connection without an answer (a Rust handler that panics), and whose `/api` reflects any
+/// Origin with credentials. Returns its address and the request log (paths).
+async fn keep_alive_server() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let log2 = Arc::clone(&log);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let log = Arc::clone(&log2);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let path = req.uri().path().to_owned();
+                        log.lock().unwrap().push(path.clone());
+                        let origin = req.headers().get("origin").cloned();
+                        async move {
+                            if path.starts_with("/panic") {
+                                return Err("handler panicked");
+                            }
+                            let mut b = hyper::Response::builder().status(200);
+                            if let (true, Some(o)) = (path == "/api", origin) {
+                                b = b
+                                    .header("access-control-allow-origin", o)
+                                    .header("access-control-allow-credentials", "true")
+                                    .header("vary", "Origin");
+                            }
+                            Ok(b.body(http_body_util::Full::new(bytes::Bytes::from_static(
+                                b"<p>shop</p>",
+                            )))
+                            .unwrap())
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    (addr, log)
+}
+
+/// Over kept-alive connections, a request whose handler crashed cannot be told from one that
+/// raced the server closing an idle connection; it is sent again once, and from then on the
+/// run opens a new connection per request, so three crashing paths cost at most one extra
+/// request in all (not one per request), and the reflection on `/api` is still found.
+#[tokio::test]
+async fn a_crashing_handler_gets_at_most_one_repeated_request_per_run() {
+    let (addr, log) = keep_alive_server().await;
+    let mut t = target(
+        &format!("http://{addr}/"),
+        Arc::new(probes::tls::TlsClient::new(&[]).unwrap()),
+        None,
+    );
+    // Each crashing path follows one that kept its connection alive.
+    t.options.cors.paths = vec![
+        "/panic1".into(),
+        "/api".into(),
+        "/panic2".into(),
+        "/ok".into(),
+        "/panic3".into(),
+    ];
+    let v = verdict(&t, "cors").await;
+    assert!(
+        ids(&v).contains(&"reflect_any_with_credentials"),
+        "{:?} {:#?}",
+        v.reason,
+        v.findings
+    );
+    let crashes = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.starts_with("/panic"))
+        .count();
+    assert!(
+        (3..=4).contains(&crashes),
+        "one request per crashing path, one repeat in all: {crashes}"
+    );
+}

@@ -735,3 +735,67 @@ async fn a_server_selecting_an_unoffered_alpn_still_speaks_tls12_on_committed_by
         assert!(!ids(&v).contains(&absent), "{absent}: {:?}", v.findings);
     }
 }
+
+/// The signature schemes a TLS ClientHello record offers (RFC 8446 §4.2.3), or none.
+fn offered_schemes(hello: &[u8]) -> Vec<u16> {
+    let u16_at = |b: &[u8], i: usize| b.get(i..i + 2).map(|s| u16::from_be_bytes([s[0], s[1]]));
+    // Record header (5), handshake header (4), client_version (2), random (32).
+    let mut i = 5 + 4 + 2 + 32;
+    let Some(&sid) = hello.get(i) else {
+        return Vec::new();
+    };
+    i += 1 + usize::from(sid);
+    let Some(suites) = u16_at(hello, i) else {
+        return Vec::new();
+    };
+    i += 2 + usize::from(suites);
+    let Some(&comp) = hello.get(i) else {
+        return Vec::new();
+    };
+    i += 1 + usize::from(comp) + 2;
+    while let (Some(ty), Some(len)) = (u16_at(hello, i), u16_at(hello, i + 2)) {
+        let data = i + 4;
+        if ty == 0x000d {
+            let n = usize::from(u16_at(hello, data).unwrap_or(0));
+            return (0..n / 2)
+                .filter_map(|k| u16_at(hello, data + 2 + 2 * k))
+                .collect();
+        }
+        i = data + usize::from(len);
+    }
+    Vec::new()
+}
+
+/// Java 17 with an RSASSA-PSS key: a TLS 1.2 hello without the rsa_pss_pss schemes gets
+/// alert 80 (internal_error, "No supported signature algorithm for RSASSA-PSS key"), one that
+/// offers them a ServerHello. Committed bytes written from that server's capture.
+fn pss_only_server(hello: &[u8]) -> Option<Vec<u8>> {
+    if hello.get(9..11) != Some(&[0x03, 0x03]) {
+        return Some(vec![0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46]);
+    }
+    if offered_schemes(hello).contains(&0x0809) {
+        Some(server_hello_gcm(None))
+    } else {
+        Some(vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50])
+    }
+}
+
+/// CHECKS.md §10 sends the legacy-suite hello after alert 40 or 71; a server that refuses
+/// rustls's hello with another alert (Java's internal_error for a key it cannot sign with under
+/// rustls's schemes) is asked too, and its TLS 1.2 counts as accepted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tls12_refusal_by_internal_error_still_gets_the_broad_hello_on_committed_bytes() {
+    let pki = Pki::new();
+    let addr = scripted(pss_only_server).await;
+    let (run, v) = run_versions(
+        &versions_target(&format!("https://{addr}/"), &pki),
+        Duration::from_secs(30),
+    )
+    .await;
+    let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
+        panic!("{:?}", run.evidence)
+    };
+    assert_eq!(e.addresses[0].tls12.alert, Some(80));
+    assert_eq!(accepted(&v, "tls1.2"), 1.0, "{:?}", v.findings);
+    assert!(!ids(&v).contains(&"no_modern_tls"), "{:?}", v.findings);
+}

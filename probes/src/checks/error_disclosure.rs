@@ -321,11 +321,12 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
 });
 
 /// A quoted URL reference in a page: an HTML attribute that holds a URL (`href`, `src`,
-/// `action`, `poster`, `data`, `content`) or a JavaScript module specifier (`import "…"`,
-/// `import("…")`, `from "…"`).
+/// `action`, `poster`, `data`, `content`), a JavaScript module specifier (`import "…"`,
+/// `import("…")`, `from "…"`), or a quoted path into an `assets/` directory (a bundler's
+/// output, `assets/[name]-[hash].js`, as React Router's inline route manifest lists it).
 static URL_REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)(?:\b(?:href|src|action|poster|data|content)\s*=\s*|\bimport\s*\(?\s*|\bfrom\s+)(?:"[^"\n]*"|'[^'\n]*')"#,
+        r#"(?i)(?:\b(?:href|src|action|poster|data|content)\s*=\s*|\bimport\s*\(?\s*|\bfrom\s+)(?:"[^"\n]*"|'[^'\n]*')|["'](?:/[\w.-]+)*/assets/[^"'\s]*["']"#,
     )
     .expect("url reference pattern compiles")
 });
@@ -638,6 +639,7 @@ mod tests {
             r#"<link rel="modulepreload" href="/app/assets/entry.client-BMpkW_Ly.js"/>"#,
             r#"<script type="module" crossorigin src='/app/assets/index-3f9a.js'></script>"#,
             r#"<script type="module">import "/app/assets/manifest-1.js"; import * as r from "/app/assets/root-2.js"; import("/app/assets/x.js");</script>"#,
+            r#"window.__reactRouterManifest = { "entry": { "module": "/app/assets/entry.client-BMpkW_Ly.js", "imports": [ "/app/assets/chunk-Z7SQORRT-BolIHqFf.js" ] } }"#,
         ] {
             assert!(matches(asset, 404).is_empty(), "{asset}");
         }

@@ -94,17 +94,31 @@ enum Sender {
 }
 
 impl Sender {
-    async fn send(&mut self, req: Request<Full<Bytes>>) -> hyper::Result<Response<Incoming>> {
-        match self {
+    /// Sends `req`; on failure, whether the request went out: a connection that was closed
+    /// before hyper wrote anything hands the request back (a stale kept-alive connection),
+    /// while a server that read the request and then closed (a handler that crashed) got it.
+    async fn send(
+        &mut self,
+        req: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, (hyper::Error, bool)> {
+        let result = match self {
             Sender::H1(s) => {
-                s.ready().await?;
-                s.send_request(req).await
+                if let Err(e) = s.ready().await {
+                    return Err((e, false));
+                }
+                s.try_send_request(req).await
             }
             Sender::H2(s) => {
-                s.ready().await?;
-                s.send_request(req).await
+                if let Err(e) = s.ready().await {
+                    return Err((e, false));
+                }
+                s.try_send_request(req).await
             }
-        }
+        };
+        result.map_err(|mut e| {
+            let sent = e.take_message().is_none();
+            (e.into_error(), sent)
+        })
     }
 
     fn is_closed(&self) -> bool {
@@ -420,6 +434,10 @@ where
     }
 }
 
+/// The failure reason of a request that never left: the connection (a kept-alive one the
+/// server had closed) was gone before hyper wrote it. Safe to send again on a new connection.
+pub const CLOSED_BEFORE_SENDING: &str = "closed_before_sending";
+
 fn hyper_reason(e: &hyper::Error) -> &'static str {
     if e.is_timeout() {
         "timeout"
@@ -480,15 +498,20 @@ impl Connection {
         timings.processing = t0.elapsed();
         let response = match sent {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
+            Ok(Err((e, sent))) => {
                 // A TLS 1.3 server that wants a client certificate learns there is none only
                 // after the client's Finished, and ends the connection (alert 116
-                // certificate_required) once the request is sent.
+                // certificate_required), before or after the request went out.
                 let mtls = self.tls.as_ref().is_some_and(|t| t.client_cert_missing);
                 let (reason, detail) = if mtls {
                     (
                         "client_cert_required",
                         format!("{e}{}", crate::tls::CLIENT_CERT_HINT),
+                    )
+                } else if !sent {
+                    (
+                        CLOSED_BEFORE_SENDING,
+                        format!("the connection closed before the request was sent: {e}"),
                     )
                 } else {
                     (hyper_reason(&e), e.to_string())

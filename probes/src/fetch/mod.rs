@@ -12,7 +12,8 @@ use http::header;
 use url::Url;
 
 pub use engine::{
-    CONNECT_TIMEOUT, Connection, Engine, MAX_ADDRESSES, REQUEST_TIMEOUT, RequestSpec, TLS_TIMEOUT,
+    CLOSED_BEFORE_SENDING, CONNECT_TIMEOUT, Connection, Engine, MAX_ADDRESSES, REQUEST_TIMEOUT,
+    RequestSpec, TLS_TIMEOUT,
 };
 
 use crate::context::ProbeContext;

@@ -1,6 +1,6 @@
 //! The `tls_versions` probe (CHECKS.md §10): at each address (at most 4 per family) one
 //! rustls handshake restricted to TLS 1.3 and one restricted to TLS 1.2 (recording cipher and
-//! group), the legacy-suite TLS 1.2 hello when rustls's 1.2 draws alert 40 or 71, and the
+//! group), the legacy-suite TLS 1.2 hello when rustls's 1.2 is refused before a certificate, and the
 //! hand-built hellos for TLS 1.1, TLS 1.0, SSLv3 (and SSLv2 when enabled) from
 //! [`super::legacy`]. Handshakes run one after another: at most one connection is open. An
 //! address that took no TCP connection for either modern handshake gets no legacy hello.
@@ -66,7 +66,8 @@ pub struct AddressVersions {
     /// TLS 1.2 via rustls (ECDHE + AEAD suites only).
     pub tls12: Modern,
     /// The hand-built TLS 1.2 hello with the broad suite list, sent when rustls's TLS 1.2
-    /// drew alert 40 or 71, or when rustls refused the server's answer itself.
+    /// handshake ended before a certificate without timing out (an alert, a reset, an answer
+    /// rustls refused).
     pub tls12_legacy: Option<Probed>,
     /// The hand-built hellos, highest version first: TLS 1.1, TLS 1.0, SSLv3 (, SSLv2).
     pub legacy: Vec<Probed>,
@@ -212,12 +213,13 @@ async fn probe_address(
             legacy: Vec::new(),
         };
     }
-    // Only when no certificate arrived: an accepted TLS 1.2 needs no legacy-suite retry. Also
-    // when rustls refused the server's answer itself (an ALPN protocol it never offered):
-    // the hand-built hello, which offers no ALPN, tells whether TLS 1.2 is spoken.
-    let tls12_legacy = if !tls12.accepted
-        && (matches!(tls12.alert, Some(40 | 71)) || tls12.reason == Some("rejected_by_client"))
-    {
+    // Only when no certificate arrived: an accepted TLS 1.2 needs no legacy-suite retry. Not
+    // only after alert 40 or 71 (CHECKS.md §10): servers refuse what rustls lacks in other
+    // ways too (Java answers an RSASSA-PSS key it cannot use with internal_error or a reset),
+    // and rustls may refuse the server's answer itself (an ALPN protocol it never offered).
+    // The hand-built hello, with the broad suite and scheme lists and no ALPN, tells whether
+    // TLS 1.2 is spoken.
+    let tls12_legacy = if !tls12.accepted && !tls12.inconclusive() {
         Some(legacy::probe(addr, sni.as_deref(), Version::Tls12, deadline).await)
     } else {
         None
