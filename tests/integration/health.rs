@@ -274,27 +274,12 @@ async fn a_server_demanding_a_client_certificate_is_named_as_such() {
     use probes::evidence::Evidence;
     use probes::probe::ProbeKind;
 
-    use crate::support::{Leaf, Pki, TestServer, engine, evaluate_with, run_of};
+    use crate::support::{Pki, TestServer, engine, evaluate_with, run_of};
 
     for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
         let pki = Pki::new();
-        let (chain, key) = pki.leaf(&Leaf::valid(&["127.0.0.1"]));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(pki.ca_der.clone()).unwrap();
-        let clients = rustls::server::WebPkiClientVerifier::builder_with_provider(
-            Arc::new(roots),
-            Arc::clone(&provider),
-        )
-        .build()
-        .unwrap();
-        let cfg = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[version])
-            .unwrap()
-            .with_client_cert_verifier(clients)
-            .with_single_cert(chain, key)
-            .unwrap();
-        let srv = TestServer::https("127.0.0.1", Arc::new(cfg), |_| Resp::new(200)).await;
+        let cfg = demanding_client_certs(&pki, &pki, &[version], None);
+        let srv = TestServer::https("127.0.0.1", cfg, |_| Resp::new(200)).await;
         let mut t = target(&srv.url("https", "/"), pki.client(), None);
         t.checks.retain(|c| c.id == "health");
         let (runs, verdicts) = evaluate_with(&engine(), &t).await;
@@ -314,6 +299,34 @@ async fn a_server_demanding_a_client_certificate_is_named_as_such() {
         };
         assert!(h.outcome.is_err(), "{version:?}: no request was answered");
     }
+}
+
+/// A TLS server for 127.0.0.1 with a leaf of `issuer`, offering `versions`, that demands a
+/// client certificate of `clients`' CA; `shown` counts the certificates it is shown.
+fn demanding_client_certs(
+    issuer: &crate::support::Pki,
+    clients: &crate::support::Pki,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    shown: Option<Arc<std::sync::atomic::AtomicUsize>>,
+) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(clients.ca_der.clone()).unwrap();
+    let inner = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::clone(&provider),
+    )
+    .build()
+    .unwrap();
+    let (chain, key) = issuer.leaf(&crate::support::Leaf::valid(&["127.0.0.1"]));
+    let builder = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap();
+    let builder = match shown {
+        Some(shown) => builder.with_client_cert_verifier(Arc::new(Witness { inner, shown })),
+        None => builder.with_client_cert_verifier(inner),
+    };
+    Arc::new(builder.with_single_cert(chain, key).unwrap())
 }
 
 /// A server's client-certificate verifier that counts the certificates it was shown.
@@ -367,34 +380,12 @@ impl rustls::server::danger::ClientCertVerifier for Witness {
 async fn a_configured_client_certificate_reaches_only_a_verified_target() {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use crate::support::{Leaf, Pki, TestServer, write};
+    use crate::support::{Pki, TestServer, write};
 
     let dir = tempfile::tempdir().unwrap();
     let (servers, clients, stranger) = (Pki::new(), Pki::new(), Pki::new());
     let (client_cert, client_key) = clients.write_client_leaf(dir.path(), "prober");
     let ca = servers.write_ca(dir.path());
-    let demanding = |issuer: &Pki, shown: &Arc<AtomicUsize>| {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(clients.ca_der.clone()).unwrap();
-        let inner = rustls::server::WebPkiClientVerifier::builder_with_provider(
-            Arc::new(roots),
-            Arc::clone(&provider),
-        )
-        .build()
-        .unwrap();
-        let (chain, key) = issuer.leaf(&Leaf::valid(&["127.0.0.1"]));
-        let cfg = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_client_cert_verifier(Arc::new(Witness {
-                inner,
-                shown: Arc::clone(shown),
-            }))
-            .with_single_cert(chain, key)
-            .unwrap();
-        Arc::new(cfg)
-    };
     let config = |url: &str, key: &std::path::Path| {
         write(
             dir.path(),
@@ -412,10 +403,13 @@ async fn a_configured_client_certificate_reaches_only_a_verified_target() {
     };
     for (issuer, trusted) in [(&servers, true), (&stranger, false)] {
         let shown = Arc::new(AtomicUsize::new(0));
-        let srv = TestServer::https("127.0.0.1", demanding(issuer, &shown), |_| {
-            Resp::new(200).body("ok")
-        })
-        .await;
+        let cfg = demanding_client_certs(
+            issuer,
+            &clients,
+            rustls::DEFAULT_VERSIONS,
+            Some(Arc::clone(&shown)),
+        );
+        let srv = TestServer::https("127.0.0.1", cfg, |_| Resp::new(200).body("ok")).await;
         let cfg = config(&srv.url("https", "/"), &client_key);
         let plan = prodprobe::plan::load(&cfg, &cx).unwrap_or_else(|e| panic!("{e:?}"));
         let t = &plan.targets[0].target;

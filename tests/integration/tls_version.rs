@@ -643,6 +643,21 @@ async fn openssl_tls12_with_dhe_aead_suites_only_is_legacy_suites_only_not_no_tl
     assert_eq!(cert.status, probes::verdict::Status::Pass, "{cert:?}");
 }
 
+/// Runs tls_version against `url` and asserts the server counts as speaking TLS 1.2 although
+/// rustls could not finish a handshake with it: accepted, neither `no_modern_tls` nor
+/// `tls12_legacy_suites_only`. Returns the first address's evidence.
+async fn speaks_tls12(url: &str, pki: &Pki) -> probes::tls::versions::AddressVersions {
+    let (run, v) = run_versions(&versions_target(url, pki), Duration::from_secs(60)).await;
+    let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
+        panic!("{:?}", run.evidence)
+    };
+    assert_eq!(accepted(&v, "tls1.2"), 1.0, "{:?}", v.findings);
+    for absent in ["no_modern_tls", "tls12_legacy_suites_only"] {
+        assert!(!ids(&v).contains(&absent), "{absent}: {:?}", v.findings);
+    }
+    e.addresses[0].clone()
+}
+
 /// A leaf with an RSASSA-PSS key (RFC 4055) signs only with the rsa_pss_pss_* schemes, which
 /// rustls (like Chromium) does not implement: rustls's TLS 1.2 and 1.3 hellos both draw alert
 /// 40. The server still speaks TLS 1.2 with modern suites, and the hand-built hello, which
@@ -663,15 +678,8 @@ async fn an_rsassa_pss_key_is_no_version_problem_and_its_certificate_is_judged()
     );
     let srv = SServer::start(&cert, &key, &[]);
     let url = format!("https://{}/", srv.addr);
-    let (run, v) = run_versions(&versions_target(&url, &pki), Duration::from_secs(60)).await;
-    let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
-        panic!("{:?}", run.evidence)
-    };
-    assert_eq!(e.addresses[0].tls12.alert, Some(40), "rustls is refused");
-    for absent in ["no_modern_tls", "tls12_legacy_suites_only"] {
-        assert!(!ids(&v).contains(&absent), "{absent}: {:?}", v.findings);
-    }
-    assert_eq!(accepted(&v, "tls1.2"), 1.0);
+    let a = speaks_tls12(&url, &pki).await;
+    assert_eq!(a.tls12.alert, Some(40), "rustls is refused");
 
     let mut t = target(&url, pki.client(), None);
     t.checks.retain(|c| c.id == "tls_cert");
@@ -721,19 +729,8 @@ fn alpn_echo_server(hello: &[u8]) -> Option<Vec<u8>> {
 async fn a_server_selecting_an_unoffered_alpn_still_speaks_tls12_on_committed_bytes() {
     let pki = Pki::new();
     let addr = scripted(alpn_echo_server).await;
-    let (run, v) = run_versions(
-        &versions_target(&format!("https://{addr}/"), &pki),
-        Duration::from_secs(30),
-    )
-    .await;
-    let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
-        panic!("{:?}", run.evidence)
-    };
-    assert_eq!(e.addresses[0].tls12.reason, Some("rejected_by_client"));
-    assert_eq!(accepted(&v, "tls1.2"), 1.0);
-    for absent in ["no_modern_tls", "tls12_legacy_suites_only"] {
-        assert!(!ids(&v).contains(&absent), "{absent}: {:?}", v.findings);
-    }
+    let a = speaks_tls12(&format!("https://{addr}/"), &pki).await;
+    assert_eq!(a.tls12.reason, Some("rejected_by_client"));
 }
 
 /// The signature schemes a TLS ClientHello record offers (RFC 8446 §4.2.3), or none.
@@ -787,15 +784,6 @@ fn pss_only_server(hello: &[u8]) -> Option<Vec<u8>> {
 async fn a_tls12_refusal_by_internal_error_still_gets_the_broad_hello_on_committed_bytes() {
     let pki = Pki::new();
     let addr = scripted(pss_only_server).await;
-    let (run, v) = run_versions(
-        &versions_target(&format!("https://{addr}/"), &pki),
-        Duration::from_secs(30),
-    )
-    .await;
-    let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
-        panic!("{:?}", run.evidence)
-    };
-    assert_eq!(e.addresses[0].tls12.alert, Some(80));
-    assert_eq!(accepted(&v, "tls1.2"), 1.0, "{:?}", v.findings);
-    assert!(!ids(&v).contains(&"no_modern_tls"), "{:?}", v.findings);
+    let a = speaks_tls12(&format!("https://{addr}/"), &pki).await;
+    assert_eq!(a.tls12.alert, Some(80));
 }

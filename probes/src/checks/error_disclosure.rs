@@ -322,11 +322,13 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
 
 /// A quoted URL reference in a page: an HTML attribute that holds a URL (`href`, `src`,
 /// `action`, `poster`, `data`, `content`), a JavaScript module specifier (`import "…"`,
-/// `import("…")`, `from "…"`), or a quoted path into an `assets/` directory (a bundler's
-/// output, `assets/[name]-[hash].js`, as React Router's inline route manifest lists it).
+/// `import("…")`, `from "…"`), or a quoted bundle in an `assets/` directory, named the way
+/// Vite names its output (`assets/[name]-[hash].js`, an 8-character hash), as React Router's
+/// inline route manifest lists them. A file path such as `/srv/app/assets/handler.js` in an
+/// error message still counts.
 static URL_REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)(?:\b(?:href|src|action|poster|data|content)\s*=\s*|\bimport\s*\(?\s*|\bfrom\s+)(?:"[^"\n]*"|'[^'\n]*')|["'](?:/[\w.-]+)*/assets/[^"'\s]*["']"#,
+        r#"(?i)(?:\b(?:href|src|action|poster|data|content)\s*=\s*|\bimport\s*\(?\s*|\bfrom\s+)(?:"[^"\n]*"|'[^'\n]*')|["'](?:/[\w.-]+)*/assets/[^"'\s/]*-[\w-]{8}\.m?js["']"#,
     )
     .expect("url reference pattern compiles")
 });
@@ -620,6 +622,9 @@ mod tests {
             "at Object.<anonymous> (/app/src/index.ts:3:9)",
             "File \"/srv/www/views.py\"",
             "error in C:\\inetpub\\wwwroot\\Default.aspx",
+            // Quoted file paths under an `assets/` directory that are no bundler output.
+            r#"Error: Cannot find module '/home/deploy/app/assets/handler.js'"#,
+            r#"{"error":"ENOENT","path":"/srv/shop/assets/templates/404.php"}"#,
             // A Rust error's Debug form (`{e:?}`) with the `file!()` of where it was made.
             r#"{"error":"Db { file: \"/app/src/db/users.rs\", line: 42 }"}"#,
         ] {
