@@ -691,6 +691,29 @@ async fn a_page_answered_by_a_limiter_is_not_judged() {
             );
         }
     }
+
+    // A plain-HTTP target URL is still `https_unavailable`: that fact is the URL's, not the
+    // limiter's answer.
+    let srv = TestServer::http("127.0.0.1", |_| Resp::new(429).header("retry-after", "30")).await;
+    let mut t = target(
+        &srv.url("http", "/"),
+        Arc::new(TlsClient::new(&[]).unwrap()),
+        None,
+    );
+    t.checks.retain(|c| c.id == "hsts" || c.id == "csp");
+    let (_, verdicts) = evaluate_with(&engine(), &t).await;
+    let hsts = verdicts.iter().find(|v| v.check == "hsts").unwrap();
+    assert_eq!(
+        crate::support::ids(hsts),
+        ["https_unavailable"],
+        "{:?}",
+        hsts.reason
+    );
+    let csp = verdicts.iter().find(|v| v.check == "csp").unwrap();
+    assert_eq!(
+        (csp.status, csp.reason),
+        (Status::Error, Some("rate_limited"))
+    );
 }
 
 /// A burst that falls due while another probe's 429 holds the target in backoff sends nothing

@@ -397,7 +397,14 @@ fn worst(j: &ResponseJudgement) -> (Option<Severity>, usize) {
 }
 
 fn evaluate(input: &CheckInput<'_>) -> Evaluation {
-    match input.fetch() {
+    // A plain-HTTP target URL is `https_unavailable` whatever answered it, a limiter's 429
+    // included; an HTTPS page answered by a limiter is not judged.
+    let fetch = if input.target.url.scheme() == "https" {
+        input.fetch()
+    } else {
+        input.fetch_unjudged()
+    };
+    match fetch {
         Ok(fetch) => evaluate_fetch(input, fetch),
         Err(j) => Evaluation::bare(j),
     }

@@ -147,14 +147,20 @@ impl<'a> CheckInput<'a> {
     /// `Retry-After` (CHECKS.md §0.5 puts the target in backoff): that answer is the limiter's,
     /// not the page's, and judging its headers would flip the page checks with every refusal.
     pub fn fetch(&self) -> Result<&'a FetchEvidence, Judgement> {
+        let f = self.fetch_unjudged()?;
+        if f.main
+            .final_response()
+            .is_some_and(crate::backoff::triggers)
+        {
+            return Err(Judgement::Error("rate_limited"));
+        }
+        Ok(f)
+    }
+
+    /// The newest `fetch` evidence whatever answered the page, for facts that do not depend
+    /// on the page's answer (a plain-HTTP target URL).
+    pub fn fetch_unjudged(&self) -> Result<&'a FetchEvidence, Judgement> {
         match self.require(ProbeKind::Fetch)? {
-            Evidence::Fetch(f)
-                if f.main
-                    .final_response()
-                    .is_some_and(crate::backoff::triggers) =>
-            {
-                Err(Judgement::Error("rate_limited"))
-            }
             Evidence::Fetch(f) => Ok(f),
             _ => Err(Judgement::Error("no_evidence")),
         }
