@@ -234,6 +234,7 @@ async fn a_blackholed_address_does_not_make_the_gauges_inconclusive() {
         tls13: timed_out.clone(),
         tls12: timed_out,
         tls12_legacy: None,
+        tls13_legacy: None,
         legacy: Vec::new(),
     });
     let v = judge(&t, vec![run], "tls_version");
@@ -661,8 +662,9 @@ async fn speaks_tls12(url: &str, pki: &Pki) -> probes::tls::versions::AddressVer
 /// A leaf with an RSASSA-PSS key (RFC 4055) signs only with the rsa_pss_pss_* schemes, which
 /// rustls (like Chromium) does not implement: rustls's TLS 1.2 and 1.3 hellos both draw alert
 /// 40. The server still speaks TLS 1.2 with modern suites, and the hand-built hello, which
-/// offers those schemes, shows it: no `no_modern_tls`, no `tls12_legacy_suites_only`; and
-/// tls_cert judges the certificate that hello read.
+/// offers those schemes, shows it: no `no_modern_tls`, no `tls12_legacy_suites_only`, TLS 1.3
+/// accepted by the hand-built TLS 1.3 hello (no `tls13_unsupported`); and tls_cert judges the
+/// certificate that hello read.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_rsassa_pss_key_is_no_version_problem_and_its_certificate_is_judged() {
     let pki = Pki::new();
@@ -680,6 +682,13 @@ async fn an_rsassa_pss_key_is_no_version_problem_and_its_certificate_is_judged()
     let url = format!("https://{}/", srv.addr);
     let a = speaks_tls12(&url, &pki).await;
     assert_eq!(a.tls12.alert, Some(40), "rustls is refused");
+    // TLS 1.3 too: rustls is refused, the hand-built TLS 1.3 hello is answered.
+    assert_eq!(a.tls13.alert, Some(40));
+    assert!(
+        a.accepts(probes::tls::legacy::Version::Tls13),
+        "{:?}",
+        a.tls13_legacy
+    );
 
     let mut t = target(&url, pki.client(), None);
     t.checks.retain(|c| c.id == "tls_cert");

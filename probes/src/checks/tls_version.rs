@@ -107,7 +107,7 @@ fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
         .tls12_legacy
         .is_some_and(|p| matches!(p.outcome, LegacyOutcome::Accepted { .. }));
     if !a.tls12.accepted
-        && !a.tls13.accepted
+        && !a.accepts(Version::Tls13)
         && !legacy12
         && !a.tls12.inconclusive()
         && !a.tls13.inconclusive()
@@ -145,7 +145,7 @@ fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
             ),
         ));
     }
-    if !a.tls13.accepted && !a.tls13.inconclusive() {
+    if !a.accepts(Version::Tls13) && !a.tls13.inconclusive() {
         out.push(Finding::new(
             &TLS13_UNSUPPORTED,
             format!("{at} does not offer TLS 1.3"),

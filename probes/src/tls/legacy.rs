@@ -93,7 +93,13 @@ pub enum Suites {
     /// A broad TLS 1.2 list: the long list plus the TLS 1.2 CBC-SHA256 and RSA/DHE-kx GCM
     /// suites, for telling "legacy suites only" apart from "no TLS 1.2".
     Tls12Broad,
+    /// The five TLS 1.3 suites (RFC 8446 §B.4, the CCM ones included), for the TLS 1.3 hello.
+    Tls13,
 }
+
+/// TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256,
+/// TLS_AES_128_CCM_SHA256, TLS_AES_128_CCM_8_SHA256 (RFC 8446 §B.4).
+const TLS13_SUITES: [u16; 5] = [0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
 
 /// ECDHE-RSA/ECDSA-AES256/128-CBC-SHA, AES256/128-SHA, 3DES-SHA, and the renegotiation SCSV
 /// (RFC 5746 §3.4).
@@ -216,6 +222,7 @@ pub fn client_hello(
             l.extend_from_slice(&LONG_SUITES);
             l
         }
+        Suites::Tls13 => TLS13_SUITES.to_vec(),
     };
     let mut body = Vec::with_capacity(512);
     push_u16(&mut body, version.wire().min(0x0303));
@@ -240,7 +247,7 @@ pub fn client_hello(
         }
         // ec_point_formats: uncompressed (RFC 8422 §5.1.2).
         ext.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
-        if version == Version::Tls12 {
+        if version >= Version::Tls12 {
             // status_request (RFC 6066 §8): OCSP, no responder ids, no extensions, so that a
             // server that staples sends CertificateStatus after its Certificate.
             ext.extend_from_slice(&[0x00, 0x05, 0x00, 0x05, 0x01, 0x00, 0x00, 0x00, 0x00]);
@@ -250,6 +257,14 @@ pub fn client_hello(
             for a in SIGNATURE_ALGORITHMS {
                 push_u16(&mut ext, a);
             }
+        }
+        if version == Version::Tls13 {
+            // supported_versions offering TLS 1.3 only (RFC 8446 §4.2.1), and a key_share for
+            // x25519 (§4.2.8): any 32 bytes are an X25519 public key (RFC 7748 §5), and the
+            // handshake is never finished, so the random bytes of the hello serve.
+            ext.extend_from_slice(&[0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04]);
+            ext.extend_from_slice(&[0x00, 0x33, 0x00, 0x26, 0x00, 0x24, 0x00, 0x1d, 0x00, 0x20]);
+            ext.extend_from_slice(random);
         }
         // RFC 7685 padding, sized on the whole handshake message (4-byte header included).
         let message_len = 4 + body.len() + 2 + ext.len();
@@ -422,24 +437,52 @@ fn server_hello(hs: &[u8], record_complete: bool) -> Option<Reply> {
         return None;
     }
     let msg_len = (usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]);
-    let version = u16::from_be_bytes([hs[4], hs[5]]);
+    let legacy_version = u16::from_be_bytes([hs[4], hs[5]]);
     let end = (4 + msg_len).min(hs.len());
-    // random = hs[6..38]; session_id length at 38; cipher after the session id.
-    let wanted = (4 + msg_len).min(41);
+    // random = hs[6..38]; session_id length at 38; cipher after the session id. A TLS 1.3
+    // answer (legacy_version 03 03) names its version in an extension, so such a message is
+    // read whole when it can be (it is short, and one record carries it unless the server
+    // fragments); an older version is judged from its first bytes (CHECKS.md §10).
+    let wanted = if legacy_version == 0x0303 {
+        4 + msg_len
+    } else {
+        (4 + msg_len).min(41)
+    };
     if hs.len() < wanted && !record_complete {
         return None;
     }
     let msg = &hs[..end];
     let downgrade_sentinel = (msg.len() >= 38 && msg[30..37] == DOWNGRADE_PREFIX).then(|| msg[37]);
-    let cipher = msg.get(38).and_then(|&sid| {
-        let at = 39 + usize::from(sid);
-        Some(u16::from_be_bytes([*msg.get(at)?, *msg.get(at + 1)?]))
-    });
+    let cipher_at = msg.get(38).map(|&sid| 39 + usize::from(sid));
+    let cipher =
+        cipher_at.and_then(|at| Some(u16::from_be_bytes([*msg.get(at)?, *msg.get(at + 1)?])));
+    // supported_versions in a ServerHello (or HelloRetryRequest) is the version chosen
+    // (RFC 8446 §4.2.1); legacy_version then says 03 03.
+    let version = cipher_at
+        .and_then(|at| selected_version(msg.get(at + 3..)?))
+        .unwrap_or(legacy_version);
     Some(Reply::ServerHello {
         version,
         cipher,
         downgrade_sentinel,
     })
+}
+
+/// The supported_versions value among a ServerHello's extensions (the bytes from the
+/// extensions' length on), if present and well formed.
+fn selected_version(ext: &[u8]) -> Option<u16> {
+    let total = usize::from(u16::from_be_bytes([*ext.first()?, *ext.get(1)?]));
+    let mut rest = ext.get(2..2 + total)?;
+    while rest.len() >= 4 {
+        let ty = u16::from_be_bytes([rest[0], rest[1]]);
+        let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+        let data = rest.get(4..4 + len)?;
+        if ty == 0x002b && len == 2 {
+            return Some(u16::from_be_bytes([data[0], data[1]]));
+        }
+        rest = &rest[4 + len..];
+    }
+    None
 }
 
 /// Classifies a reply to the SSLv2 CLIENT-HELLO: an SSLv2 record (high bit set in the first
@@ -782,6 +825,7 @@ pub async fn probe(
             client_hello(version, sni, Suites::Tls12Broad, &random),
             false,
         ),
+        Version::Tls13 => (client_hello(version, sni, Suites::Tls13, &random), false),
         _ => (client_hello(version, sni, Suites::Minimal, &random), false),
     };
     let reply = exchange(addr, &hello, sslv2, deadline).await;
@@ -973,6 +1017,54 @@ mod tests {
             Outcome::Accepted {
                 cipher: Some(0xc014),
                 downgrade_sentinel: Some(0x00)
+            }
+        );
+    }
+
+    #[test]
+    fn tls13_hello_offers_only_tls13_with_an_x25519_share() {
+        let random = [7u8; 32];
+        let hello = client_hello(Version::Tls13, Some("example.com"), Suites::Tls13, &random);
+        let has = |needle: &[u8]| hello.windows(needle.len()).any(|w| w == needle);
+        assert_eq!(
+            &hello[9..11],
+            &[0x03, 0x03],
+            "legacy_version (RFC 8446 §4.1.2)"
+        );
+        assert!(has(&[
+            0x00, 0x0a, 0x13, 0x01, 0x13, 0x02, 0x13, 0x03, 0x13, 0x04, 0x13, 0x05
+        ]));
+        assert!(
+            has(&[0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04]),
+            "supported_versions"
+        );
+        let mut share = vec![0x00, 0x33, 0x00, 0x26, 0x00, 0x24, 0x00, 0x1d, 0x00, 0x20];
+        share.extend_from_slice(&random);
+        assert!(has(&share), "key_share x25519");
+        assert!(
+            has(&[0x08, 0x09, 0x08, 0x0a, 0x08, 0x0b]),
+            "RSASSA-PSS schemes"
+        );
+    }
+
+    #[test]
+    fn a_tls13_server_hello_is_read_by_its_supported_versions_on_committed_bytes() {
+        // ServerHello: legacy_version 03 03, random, empty session id, TLS_AES_128_GCM_SHA256,
+        // null compression, extensions supported_versions (03 04) and a key_share stub.
+        let sh = "16 03 03 00 3a | 02 00 00 36 | 03 03 | 5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a | 00 | 13 01 | 00 | 00 0e | 00 2b 00 02 03 04 | 00 33 00 04 00 1d 00 00";
+        assert_eq!(
+            outcome(Version::Tls13, sh),
+            Outcome::Accepted {
+                cipher: Some(0x1301),
+                downgrade_sentinel: None
+            }
+        );
+        // The same server answering the TLS 1.3 hello with TLS 1.2 (no supported_versions).
+        let tls12 = "16 03 03 00 2a | 02 00 00 26 | 03 03 | 5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a | 00 | c0 2f | 00";
+        assert_eq!(
+            outcome(Version::Tls13, tls12),
+            Outcome::LowerAccepted {
+                version: Version::Tls12
             }
         );
     }

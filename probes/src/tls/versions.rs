@@ -1,7 +1,8 @@
 //! The `tls_versions` probe (CHECKS.md §10): at each address (at most 4 per family) one
 //! rustls handshake restricted to TLS 1.3 and one restricted to TLS 1.2 (recording cipher and
-//! group), the legacy-suite TLS 1.2 hello when rustls's 1.2 is refused before a certificate, and the
-//! hand-built hellos for TLS 1.1, TLS 1.0, SSLv3 (and SSLv2 when enabled) from
+//! group), the hand-built TLS 1.2 (broad suites) and TLS 1.3 hellos when rustls's handshake
+//! of that version is refused before a certificate, and the hand-built hellos for TLS 1.1,
+//! TLS 1.0, SSLv3 (and SSLv2 when enabled) from
 //! [`super::legacy`]. Handshakes run one after another: at most one connection is open. An
 //! address that took no TCP connection for either modern handshake gets no legacy hello.
 
@@ -69,6 +70,11 @@ pub struct AddressVersions {
     /// handshake ended before a certificate without timing out (an alert, a reset, an answer
     /// rustls refused).
     pub tls12_legacy: Option<Probed>,
+    /// The hand-built TLS 1.3 hello (all five TLS 1.3 suites, the RSASSA-PSS and EdDSA
+    /// schemes), sent when rustls's TLS 1.3 handshake ended before a certificate without
+    /// timing out: a server may speak TLS 1.3 with what rustls lacks (an RSASSA-PSS key, CCM
+    /// suites only).
+    pub tls13_legacy: Option<Probed>,
     /// The hand-built hellos, highest version first: TLS 1.1, TLS 1.0, SSLv3 (, SSLv2).
     pub legacy: Vec<Probed>,
 }
@@ -82,14 +88,12 @@ impl AddressVersions {
     /// Whether `v` is accepted at this address: its own probe accepted it, or a probe of a
     /// higher version was answered with `v` (CHECKS.md §10: it counts for that version).
     pub fn accepts(&self, v: Version) -> bool {
+        let hand_built = |p: Option<Probed>| {
+            p.is_some_and(|p| matches!(p.outcome, LegacyOutcome::Accepted { .. }))
+        };
         match v {
-            Version::Tls13 => self.tls13.accepted,
-            Version::Tls12 => {
-                self.tls12.accepted
-                    || self
-                        .tls12_legacy
-                        .is_some_and(|p| matches!(p.outcome, LegacyOutcome::Accepted { .. }))
-            }
+            Version::Tls13 => self.tls13.accepted || hand_built(self.tls13_legacy),
+            Version::Tls12 => self.tls12.accepted || hand_built(self.tls12_legacy),
             _ => self.legacy.iter().any(|p| match p.outcome {
                 LegacyOutcome::Accepted { .. } => p.offered == v,
                 LegacyOutcome::LowerAccepted { version } => version == v,
@@ -210,6 +214,7 @@ async fn probe_address(
             tls13,
             tls12,
             tls12_legacy: None,
+            tls13_legacy: None,
             legacy: Vec::new(),
         };
     }
@@ -221,6 +226,11 @@ async fn probe_address(
     // TLS 1.2 is spoken.
     let tls12_legacy = if !tls12.accepted && !tls12.inconclusive() {
         Some(legacy::probe(addr, sni.as_deref(), Version::Tls12, deadline).await)
+    } else {
+        None
+    };
+    let tls13_legacy = if !tls13.accepted && !tls13.inconclusive() && !tls13.not_connected() {
+        Some(legacy::probe(addr, sni.as_deref(), Version::Tls13, deadline).await)
     } else {
         None
     };
@@ -237,6 +247,7 @@ async fn probe_address(
         tls13,
         tls12,
         tls12_legacy,
+        tls13_legacy,
         legacy,
     }
 }
