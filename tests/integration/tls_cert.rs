@@ -459,6 +459,26 @@ fn rsa_pss_key_is_measured_by_its_modulus() {
     );
 }
 
+/// A 127.0.0.1 leaf of `int` whose AIA caIssuers URL (`path` on an in-process HTTP server)
+/// serves `body`: (that server, the URL, chain, key).
+async fn leaf_with_aia(
+    int: &Pki,
+    path: &str,
+    body: Vec<u8>,
+) -> (
+    TestServer,
+    String,
+    Vec<CertificateDer<'static>>,
+    PrivateKeyDer<'static>,
+) {
+    let aia = TestServer::http("127.0.0.1", move |_| Resp::new(200).body(body.clone())).await;
+    let url = aia.url("http", path);
+    let (chain, key) = int.leaf_with(&Leaf::valid(&["127.0.0.1"]), |p| {
+        p.custom_extensions.push(der::aia_ca_issuers(&url));
+    });
+    (aia, url, chain, key)
+}
+
 /// RFC 5280 §4.2.2.1 lets caIssuers point at a DER certs-only CMS message (`.p7c`, what
 /// `openssl crl2pkcs7 -nocrl` writes, and what some CAs publish) as well as at one
 /// certificate: the intermediate inside completes the path, so the chain is
@@ -492,11 +512,7 @@ async fn a_p7c_at_the_aia_url_completes_the_path_too() {
         p7c_path.to_str().unwrap(),
     ]);
     let p7c = std::fs::read(&p7c_path).unwrap();
-    let aia = TestServer::http("127.0.0.1", move |_| Resp::new(200).body(p7c.clone())).await;
-    let aia_url = aia.url("http", "/int.p7c");
-    let (chain, key) = int.leaf_with(&Leaf::valid(&["127.0.0.1"]), |p| {
-        p.custom_extensions.push(der::aia_ca_issuers(&aia_url));
-    });
+    let (aia, _, chain, key) = leaf_with_aia(&int, "/int.p7c", p7c).await;
     let srv = serve(crate::support::server_config(chain, key)).await;
     let v = tls_cert(&srv.url("https", "/"), root.client()).await;
     assert_eq!(
@@ -513,12 +529,8 @@ async fn missing_intermediate_is_incomplete_when_aia_completes_the_path() {
     let root = Pki::new();
     let (int, int_der) = root.intermediate("prodprobe test intermediate");
     // The caIssuers URL serves the intermediate (DER) from an in-process HTTP server.
-    let int_body = int_der.as_ref().to_vec();
-    let aia = TestServer::http("127.0.0.1", move |_| Resp::new(200).body(int_body.clone())).await;
-    let aia_url = aia.url("http", "/int.der");
-    let (chain, key) = int.leaf_with(&Leaf::valid(&["127.0.0.1"]), |p| {
-        p.custom_extensions.push(der::aia_ca_issuers(&aia_url));
-    });
+    let (aia, aia_url, chain, key) =
+        leaf_with_aia(&int, "/int.der", int_der.as_ref().to_vec()).await;
     let srv = serve(crate::support::server_config(
         chain.clone(),
         key.clone_key(),
