@@ -796,3 +796,30 @@ async fn a_tls12_refusal_by_internal_error_still_gets_the_broad_hello_on_committ
     let a = speaks_tls12(&format!("https://{addr}/"), &pki).await;
     assert_eq!(a.tls12.alert, Some(80));
 }
+
+/// A TLS 1.3-only server with only a CCM suite: it speaks TLS 1.3 (the hand-built hello is
+/// answered, `tls_version_accepted{tls1.3}` 1, no `tls13_unsupported`), but neither rustls nor
+/// a browser can complete a handshake with it: still `no_modern_tls`, naming the suite.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls13_with_only_a_ccm_suite_is_no_modern_tls_naming_the_suite() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = loopback_rsa_leaf(&pki, dir.path(), "ccm");
+    let srv = SServer::start(
+        &cert,
+        &key,
+        &["-tls1_3", "-ciphersuites", "TLS_AES_128_CCM_SHA256"],
+    );
+    let (_, v) = run_versions(
+        &versions_target(&format!("https://{}/", srv.addr), &pki),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(sorted(&v), ["no_modern_tls"], "{:?}", v.findings);
+    assert!(
+        v.findings[0].evidence.contains("only with 0x1304"),
+        "{}",
+        v.findings[0].evidence
+    );
+    assert_eq!(accepted(&v, "tls1.3"), 1.0);
+}

@@ -106,8 +106,18 @@ fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
     let legacy12 = a
         .tls12_legacy
         .is_some_and(|p| matches!(p.outcome, LegacyOutcome::Accepted { .. }));
+    // TLS 1.3 that only the hand-built hello got, with a suite browsers offer (the server
+    // refused rustls for another reason, an RSASSA-PSS key): a modern version in use. With
+    // only a CCM suite (TLS_AES_128_CCM_SHA256, TLS_AES_128_CCM_8_SHA256), which neither
+    // rustls nor current browsers offer, no client completes it.
+    let tls13_suite = a.tls13_legacy.and_then(|p| match p.outcome {
+        LegacyOutcome::Accepted { cipher, .. } => Some(cipher),
+        _ => None,
+    });
+    let tls13_usable =
+        a.tls13.accepted || tls13_suite.is_some_and(|c| c.is_some_and(|c| c <= 0x1303));
     if !a.tls12.accepted
-        && !a.accepts(Version::Tls13)
+        && !tls13_usable
         && !legacy12
         && !a.tls12.inconclusive()
         && !a.tls13.inconclusive()
@@ -117,10 +127,17 @@ fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
             (None, Some(r)) => r.to_owned(),
             _ => "refused".to_owned(),
         };
+        let ccm = match tls13_suite {
+            Some(c) => format!(
+                "; TLS 1.3 is offered only with {}, which neither rustls nor current browsers offer",
+                c.map_or("an unknown suite".to_owned(), |c| format!("{c:#06x}"))
+            ),
+            None => String::new(),
+        };
         out.push(Finding::new(
             &NO_MODERN_TLS,
             format!(
-                "{at}: neither TLS 1.2 ({}) nor TLS 1.3 ({}) completes",
+                "{at}: neither TLS 1.2 ({}) nor TLS 1.3 ({}) completes{ccm}",
                 why(&a.tls12),
                 why(&a.tls13)
             ),
