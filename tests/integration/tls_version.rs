@@ -823,3 +823,31 @@ async fn tls13_with_only_a_ccm_suite_is_no_modern_tls_naming_the_suite() {
     );
     assert_eq!(accepted(&v, "tls1.3"), 1.0);
 }
+
+/// A TLS 1.3-only server limited to an FFDHE group (rustls has none): the hand-built hello
+/// lists it, the server asks for it with a HelloRetryRequest, and TLS 1.3 counts as offered.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls13_limited_to_ffdhe_answers_the_hand_built_hello_with_a_retry_request() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = loopback_rsa_leaf(&pki, dir.path(), "ffdhe");
+    let srv = SServer::start(&cert, &key, &["-tls1_3", "-groups", "ffdhe2048"]);
+    let (run, v) = run_versions(
+        &versions_target(&format!("https://{}/", srv.addr), &pki),
+        Duration::from_secs(60),
+    )
+    .await;
+    let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
+        panic!("{:?}", run.evidence)
+    };
+    assert!(
+        !e.addresses[0].tls13.accepted,
+        "rustls offers no FFDHE group"
+    );
+    assert_eq!(accepted(&v, "tls1.3"), 1.0, "{:?}", v.findings);
+    assert!(
+        !ids(&v).contains(&"tls13_unsupported") && !ids(&v).contains(&"no_modern_tls"),
+        "{:?}",
+        v.findings
+    );
+}

@@ -168,6 +168,13 @@ pub fn rustls_offers(suite: u16) -> bool {
 /// supported_groups x25519, secp256r1, secp384r1 (RFC 8422 §5.1.1, RFC 7748).
 const SUPPORTED_GROUPS: [u16; 3] = [0x001d, 0x0017, 0x0018];
 
+/// supported_groups of the TLS 1.3 hello: those, then P-521, X448 and the FFDHE groups
+/// (RFC 8446 §4.2.7). Its key share is for X25519 only; a server preferring another listed
+/// group answers with a HelloRetryRequest, which still shows TLS 1.3.
+const TLS13_GROUPS: [u16; 9] = [
+    0x001d, 0x0017, 0x0018, 0x0019, 0x001e, 0x0100, 0x0101, 0x0102, 0x0103,
+];
+
 /// The DOWNGRD sentinel's first seven bytes (RFC 8446 §4.1.3); the eighth is `00` (the server
 /// also speaks TLS 1.2) or `01` (it also speaks TLS 1.3).
 const DOWNGRADE_PREFIX: [u8; 7] = *b"DOWNGRD";
@@ -240,9 +247,14 @@ pub fn client_hello(
         }
         // supported_groups (RFC 8422 §5.1.1).
         push_u16(&mut ext, 0x000a);
-        push_u16(&mut ext, len_u16(2 + SUPPORTED_GROUPS.len() * 2));
-        push_u16(&mut ext, len_u16(SUPPORTED_GROUPS.len() * 2));
-        for g in SUPPORTED_GROUPS {
+        let groups: &[u16] = if version == Version::Tls13 {
+            &TLS13_GROUPS
+        } else {
+            &SUPPORTED_GROUPS
+        };
+        push_u16(&mut ext, len_u16(2 + groups.len() * 2));
+        push_u16(&mut ext, len_u16(groups.len() * 2));
+        for &g in groups {
             push_u16(&mut ext, g);
         }
         // ec_point_formats: uncompressed (RFC 8422 §5.1.2).
