@@ -317,11 +317,15 @@ async fn probe_address(
     }
     out.duration = t0.elapsed();
     if let Some(facts) = &out.facts {
-        out.leaf_parsed = facts.chain.first().and_then(inspect::inspect).is_some();
-        out.certs = facts.chain.iter().filter_map(inspect::inspect).collect();
+        let parsed: Vec<Option<CertDetails>> = facts.chain.iter().map(inspect::inspect).collect();
+        out.leaf_parsed = parsed.first().is_some_and(Option::is_some);
+        out.certs = parsed.into_iter().flatten().collect();
+        // A chain that verified now is trusted: only a failed live verdict needs the second
+        // verification, at an instant inside the validity windows, that judges trust apart
+        // from time (an expired certificate's path still reaching an anchor).
         let (trusted, reason) = match instant_inside(&out.certs) {
-            Some(t) => trust(&target.tls.verify(&facts.chain, name, t)),
-            None => trust(&facts.verification),
+            Some(t) if !facts.verified() => trust(&target.tls.verify(&facts.chain, name, t)),
+            _ => trust(&facts.verification),
         };
         // Fall back on the live verdict when the window check could not tell.
         let (trusted, reason) = match trusted {
