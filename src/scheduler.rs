@@ -118,6 +118,8 @@ pub struct TargetRuntime {
     backoff: tokio::sync::watch::Sender<Option<Instant>>,
     /// Turns true once the first health run is recorded (rate_limit waits for it).
     health_seen: tokio::sync::watch::Sender<bool>,
+    /// Bumped whenever a probe kind joins `TargetState::settled`.
+    settled_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl TargetRuntime {
@@ -131,6 +133,7 @@ impl TargetRuntime {
             state: Mutex::new(TargetState::default()),
             backoff: tokio::sync::watch::Sender::new(None),
             health_seen: tokio::sync::watch::Sender::new(false),
+            settled_changed: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -221,10 +224,29 @@ impl TargetRuntime {
             out.push((verdict, c0.elapsed()));
         }
         drop(st);
+        self.settled_changed.send_modify(|n| *n += 1);
         if kind == ProbeKind::Health {
             self.health_seen.send_replace(true);
         }
         out
+    }
+
+    /// Whether every job but the rate-limit burst has run (or had a slot skipped) since the
+    /// runtime started.
+    fn others_settled(&self) -> bool {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.jobs
+            .iter()
+            .filter(|j| j.kind != ProbeKind::RateLimit)
+            .all(|j| st.settled.contains(&j.kind))
+    }
+
+    /// Waits until every job but the rate-limit burst has run once (or had a slot skipped):
+    /// a burst that trips a limiter puts the target in backoff, and the checks of a probe
+    /// that had not run yet would have no verdict until it ends (an hour, for some servers).
+    pub async fn others_ran_once(&self) {
+        let mut rx = self.settled_changed.subscribe();
+        let _ = rx.wait_for(|_| self.others_settled()).await;
     }
 
     /// Whether every probe of the target whose responses a cycle-scanning check reads has
@@ -265,6 +287,8 @@ impl TargetRuntime {
     pub fn settle(&self, kind: ProbeKind) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.settled.insert(kind);
+        drop(st);
+        self.settled_changed.send_modify(|n| *n += 1);
     }
 
     /// Whether the health check passes on the newest health evidence (rate_limit's gate,
@@ -311,6 +335,7 @@ impl TargetRuntime {
             st.verdicts.insert(v.check, v.clone());
         }
         drop(st);
+        self.settled_changed.send_modify(|n| *n += 1);
         if runs.iter().any(|r| r.kind == ProbeKind::Health) {
             self.health_seen.send_replace(true);
         }
@@ -376,6 +401,8 @@ impl TargetRuntime {
                 st.verdicts.insert(def.id, v);
             }
         }
+        drop(st);
+        self.settled_changed.send_modify(|n| *n += 1);
     }
 
     /// The newest run of each probe and the latest verdict of each check, in registry order.
@@ -1163,7 +1190,7 @@ async fn gate(
         biased;
         () = cancel.cancelled() => return Gate::Stop,
         () = shutdown.cancelled() => return Gate::Stop,
-        () = rt.health_recorded() => {}
+        () = async { rt.health_recorded().await; rt.others_ran_once().await } => {}
     }
     if !rt.health_passes() {
         let run = Arc::new(probes::rate_limit::skipped_run(

@@ -755,3 +755,27 @@ async fn a_burst_skipped_by_a_backoff_is_retried_once_when_it_ends() {
         "{text}"
     );
 }
+
+/// The first burst waits until every other probe of the target has run once: a burst that
+/// trips the limiter puts the target in backoff, and a probe that had not run yet would leave
+/// its checks without any verdict until the backoff ends (up to an hour).
+#[tokio::test(start_paused = true)]
+async fn the_first_burst_waits_for_every_other_probe_to_run_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_from(
+        dir.path(),
+        "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: shop\n    url: https://shop.test/\n    checks: [health, tls_cert, rate_limit]\n    probes:\n      health: { interval: 10s, timeout: 5s }\n      tls: { interval: 15m, timeout: 1m }\n      rate_limit: { interval: 24h, timeout: 90s }\n",
+    );
+    let mut runner = Scripted::new((200, None));
+    Arc::get_mut(&mut runner).unwrap().tls_work = Duration::from_secs(5);
+    let (_s, _) = scheduler(&plan, Arc::clone(&runner));
+    sleep(Duration::from_secs(20)).await;
+    let tls_end = runner.ends("shop", ProbeKind::Tls)[0];
+    let bursts = runner.starts("shop", ProbeKind::RateLimit);
+    assert_eq!(bursts.len(), 1, "{bursts:?}");
+    assert!(
+        bursts[0] >= tls_end,
+        "burst at {}, the tls run ended at {tls_end}",
+        bursts[0]
+    );
+}
