@@ -157,6 +157,13 @@ impl Plan {
             format!("https://{target}")
         };
         let url = config::TargetUrl::try_from(raw).map_err(AdHocError::BadRequest)?;
+        // A configured target's own URL, without a module, is that target (its `http_url`,
+        // pins and name included), as scheduled.
+        if module.is_none_or(str::is_empty)
+            && let Some(t) = self.targets.iter().find(|t| t.target.url == url.0)
+        {
+            return Ok(t.clone());
+        }
         let host = url
             .0
             .host_str()

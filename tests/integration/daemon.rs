@@ -463,6 +463,20 @@ async fn probe_endpoint_is_blackbox_compatible_and_refuses_unconfigured_hosts() 
     );
     assert!(!body.contains("check=\"hsts\""), "{body}");
 
+    // The configured target's own URL is that target, as scheduled (its name as the label).
+    let q = format!("/probe?target=https://{}/", web.a.addr);
+    let (status, _, body) = http_get(d.addr, &q, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        sample(
+            &body,
+            "probe_check_success",
+            &[("target", "shop"), ("check", "health")]
+        ),
+        Some(1.0),
+        "{body}"
+    );
+
     // A scrape-timeout header no duration can hold is clamped, not a crash.
     let (status, _, body) = crate::support::http_request_with(
         d.addr,
