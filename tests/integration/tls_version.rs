@@ -798,8 +798,8 @@ async fn a_tls12_refusal_by_internal_error_still_gets_the_broad_hello_on_committ
 }
 
 /// A TLS 1.3-only server with only a CCM suite: it speaks TLS 1.3 (the hand-built hello is
-/// answered, `tls_version_accepted{tls1.3}` 1, no `tls13_unsupported`), but neither rustls nor
-/// a browser can complete a handshake with it: still `no_modern_tls`, naming the suite.
+/// answered, `tls_version_accepted{tls1.3}` 1), but neither rustls nor a browser can complete
+/// a handshake with it: still `no_modern_tls` and `tls13_unsupported`, naming the suite.
 #[tokio::test(flavor = "multi_thread")]
 async fn tls13_with_only_a_ccm_suite_is_no_modern_tls_naming_the_suite() {
     let pki = Pki::new();
@@ -815,7 +815,12 @@ async fn tls13_with_only_a_ccm_suite_is_no_modern_tls_naming_the_suite() {
         Duration::from_secs(60),
     )
     .await;
-    assert_eq!(sorted(&v), ["no_modern_tls"], "{:?}", v.findings);
+    assert_eq!(
+        sorted(&v),
+        ["no_modern_tls", "tls13_unsupported"],
+        "{:?}",
+        v.findings
+    );
     assert!(
         v.findings[0].evidence.contains("only with 0x1304"),
         "{}",
@@ -850,4 +855,41 @@ async fn tls13_limited_to_ffdhe_answers_the_hand_built_hello_with_a_retry_reques
         "{:?}",
         v.findings
     );
+}
+
+/// TLS 1.3 that no browser can complete is not counted as offered: with TLS 1.2 beside it,
+/// a CCM-only TLS 1.3 is `tls13_unsupported` (naming the suite); a TLS 1.3-only server
+/// limited to X448, which no browser offers, refuses the hand-built hello and is
+/// `no_modern_tls`.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls13_no_browser_completes_is_not_offered_tls13() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = loopback_rsa_leaf(&pki, dir.path(), "nobrowser");
+    let ccm12 = SServer::start(&cert, &key, &["-ciphersuites", "TLS_AES_128_CCM_SHA256"]);
+    let (_, v) = run_versions(
+        &versions_target(&format!("https://{}/", ccm12.addr), &pki),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(sorted(&v), ["tls13_unsupported"], "{:?}", v.findings);
+    assert!(
+        v.findings[0].evidence.contains("only with 0x1304"),
+        "{}",
+        v.findings[0].evidence
+    );
+    drop(ccm12);
+    let x448 = SServer::start(&cert, &key, &["-tls1_3", "-groups", "X448"]);
+    let (_, v) = run_versions(
+        &versions_target(&format!("https://{}/", x448.addr), &pki),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        sorted(&v),
+        ["no_modern_tls", "tls13_unsupported"],
+        "{:?}",
+        v.findings
+    );
+    assert_eq!(accepted(&v, "tls1.3"), 0.0);
 }

@@ -162,11 +162,15 @@ fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
             ),
         ));
     }
-    if !a.accepts(Version::Tls13) && !a.tls13.inconclusive() {
-        out.push(Finding::new(
-            &TLS13_UNSUPPORTED,
-            format!("{at} does not offer TLS 1.3"),
-        ));
+    if !tls13_usable && !a.tls13.inconclusive() {
+        let detail = match tls13_suite {
+            Some(c) => format!(
+                "{at} offers TLS 1.3 only with {}, which browsers do not offer",
+                c.map_or("an unknown suite".to_owned(), |c| format!("{c:#06x}"))
+            ),
+            None => format!("{at} does not offer TLS 1.3"),
+        };
+        out.push(Finding::new(&TLS13_UNSUPPORTED, detail));
     }
 }
 

@@ -168,12 +168,12 @@ pub fn rustls_offers(suite: u16) -> bool {
 /// supported_groups x25519, secp256r1, secp384r1 (RFC 8422 §5.1.1, RFC 7748).
 const SUPPORTED_GROUPS: [u16; 3] = [0x001d, 0x0017, 0x0018];
 
-/// supported_groups of the TLS 1.3 hello: those, then P-521, X448 and the FFDHE groups
-/// (RFC 8446 §4.2.7). Its key share is for X25519 only; a server preferring another listed
-/// group answers with a HelloRetryRequest, which still shows TLS 1.3.
-const TLS13_GROUPS: [u16; 9] = [
-    0x001d, 0x0017, 0x0018, 0x0019, 0x001e, 0x0100, 0x0101, 0x0102, 0x0103,
-];
+/// supported_groups of the TLS 1.3 hello: those, then P-521, ffdhe2048 and ffdhe3072 (RFC
+/// 8446 §4.2.7), the groups current browsers offer that rustls lacks (Safari and Firefox P-521,
+/// Firefox the two FFDHE groups). Its key share is for X25519 only; a server preferring another
+/// listed group answers with a HelloRetryRequest, which still shows TLS 1.3. A server limited
+/// to a group no browser offers (X448, ffdhe4096) refuses it: no client completes its TLS 1.3.
+const TLS13_GROUPS: [u16; 6] = [0x001d, 0x0017, 0x0018, 0x0019, 0x0100, 0x0101];
 
 /// The DOWNGRD sentinel's first seven bytes (RFC 8446 §4.1.3); the eighth is `00` (the server
 /// also speaks TLS 1.2) or `01` (it also speaks TLS 1.3).
