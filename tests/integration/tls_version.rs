@@ -266,6 +266,19 @@ fn loopback_rsa_leaf(
     )
 }
 
+/// tls_version against `openssl s_server` with an RSA-2048 loopback leaf and `args`.
+async fn s_server_versions(args: &[&str]) -> (ProbeRun, Verdict) {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = loopback_rsa_leaf(&pki, dir.path(), "srv");
+    let srv = SServer::start(&cert, &key, args);
+    run_versions(
+        &versions_target(&format!("https://{}/", srv.addr), &pki),
+        Duration::from_secs(60),
+    )
+    .await
+}
+
 /// Debian's OpenSSL (3.0 here) still implements TLS 1.0 and 1.1 behind security level 0.
 #[tokio::test(flavor = "multi_thread")]
 async fn openssl_s_server_tls10_and_tls11_are_accepted_and_fail() {
@@ -802,19 +815,7 @@ async fn a_tls12_refusal_by_internal_error_still_gets_the_broad_hello_on_committ
 /// a handshake with it: still `no_modern_tls` and `tls13_unsupported`, naming the suite.
 #[tokio::test(flavor = "multi_thread")]
 async fn tls13_with_only_a_ccm_suite_is_no_modern_tls_naming_the_suite() {
-    let pki = Pki::new();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = loopback_rsa_leaf(&pki, dir.path(), "ccm");
-    let srv = SServer::start(
-        &cert,
-        &key,
-        &["-tls1_3", "-ciphersuites", "TLS_AES_128_CCM_SHA256"],
-    );
-    let (_, v) = run_versions(
-        &versions_target(&format!("https://{}/", srv.addr), &pki),
-        Duration::from_secs(60),
-    )
-    .await;
+    let (_, v) = s_server_versions(&["-tls1_3", "-ciphersuites", "TLS_AES_128_CCM_SHA256"]).await;
     assert_eq!(
         sorted(&v),
         ["no_modern_tls", "tls13_unsupported"],
@@ -833,15 +834,7 @@ async fn tls13_with_only_a_ccm_suite_is_no_modern_tls_naming_the_suite() {
 /// lists it, the server asks for it with a HelloRetryRequest, and TLS 1.3 counts as offered.
 #[tokio::test(flavor = "multi_thread")]
 async fn tls13_limited_to_ffdhe_answers_the_hand_built_hello_with_a_retry_request() {
-    let pki = Pki::new();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = loopback_rsa_leaf(&pki, dir.path(), "ffdhe");
-    let srv = SServer::start(&cert, &key, &["-tls1_3", "-groups", "ffdhe2048"]);
-    let (run, v) = run_versions(
-        &versions_target(&format!("https://{}/", srv.addr), &pki),
-        Duration::from_secs(60),
-    )
-    .await;
+    let (run, v) = s_server_versions(&["-tls1_3", "-groups", "ffdhe2048"]).await;
     let probes::evidence::Evidence::TlsVersions(e) = &run.evidence else {
         panic!("{:?}", run.evidence)
     };
@@ -863,28 +856,14 @@ async fn tls13_limited_to_ffdhe_answers_the_hand_built_hello_with_a_retry_reques
 /// `no_modern_tls`.
 #[tokio::test(flavor = "multi_thread")]
 async fn tls13_no_browser_completes_is_not_offered_tls13() {
-    let pki = Pki::new();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = loopback_rsa_leaf(&pki, dir.path(), "nobrowser");
-    let ccm12 = SServer::start(&cert, &key, &["-ciphersuites", "TLS_AES_128_CCM_SHA256"]);
-    let (_, v) = run_versions(
-        &versions_target(&format!("https://{}/", ccm12.addr), &pki),
-        Duration::from_secs(60),
-    )
-    .await;
+    let (_, v) = s_server_versions(&["-ciphersuites", "TLS_AES_128_CCM_SHA256"]).await;
     assert_eq!(sorted(&v), ["tls13_unsupported"], "{:?}", v.findings);
     assert!(
         v.findings[0].evidence.contains("only with 0x1304"),
         "{}",
         v.findings[0].evidence
     );
-    drop(ccm12);
-    let x448 = SServer::start(&cert, &key, &["-tls1_3", "-groups", "X448"]);
-    let (_, v) = run_versions(
-        &versions_target(&format!("https://{}/", x448.addr), &pki),
-        Duration::from_secs(60),
-    )
-    .await;
+    let (_, v) = s_server_versions(&["-tls1_3", "-groups", "X448"]).await;
     assert_eq!(
         sorted(&v),
         ["no_modern_tls", "tls13_unsupported"],
