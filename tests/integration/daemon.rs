@@ -448,34 +448,23 @@ async fn probe_endpoint_is_blackbox_compatible_and_refuses_unconfigured_hosts() 
     assert!(body.contains("probe_last_run_timestamp_seconds"));
     assert!(web.a.requests().iter().any(|r| r.path == "/other"));
 
-    // Without a module, a URL on the host is probed as the configured target would be.
-    let q = format!("/probe?target=https://{}/other", web.a.addr);
-    let (status, _, body) = http_get(d.addr, &q, None).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        sample(
-            &body,
-            "probe_check_success",
-            &[("target", "127.0.0.1"), ("check", "health")]
-        ),
-        Some(1.0),
-        "{body}"
-    );
-    assert!(!body.contains("check=\"hsts\""), "{body}");
-
-    // The configured target's own URL is that target, as scheduled (its name as the label).
-    let q = format!("/probe?target=https://{}/", web.a.addr);
-    let (status, _, body) = http_get(d.addr, &q, None).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        sample(
-            &body,
-            "probe_check_success",
-            &[("target", "shop"), ("check", "health")]
-        ),
-        Some(1.0),
-        "{body}"
-    );
+    // Without a module, a URL on the host is probed as the configured target would be; the
+    // configured target's own URL is that target, as scheduled (its name as the label).
+    for (path, label) in [("/other", "127.0.0.1"), ("/", "shop")] {
+        let q = format!("/probe?target=https://{}{path}", web.a.addr);
+        let (status, _, body) = http_get(d.addr, &q, None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            sample(
+                &body,
+                "probe_check_success",
+                &[("target", label), ("check", "health")]
+            ),
+            Some(1.0),
+            "{path}: {body}"
+        );
+        assert!(!body.contains("check=\"hsts\""), "{path}: {body}");
+    }
 
     // A scrape-timeout header no duration can hold is clamped, not a crash.
     let (status, _, body) = crate::support::http_request_with(
