@@ -733,6 +733,26 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
         });
     }
 
+    if let Some(health) = jobs.iter().find(|j| j.kind == ProbeKind::Health) {
+        // A health request ends at its run timeout or at CHECKS.md §0.1's per-request limits,
+        // whichever comes first; a budget at or past that end can never be exceeded.
+        let one_request = probes::fetch::CONNECT_TIMEOUT
+            + probes::fetch::TLS_TIMEOUT
+            + probes::fetch::REQUEST_TIMEOUT;
+        let end = health.timeout.min(one_request);
+        let budget = target.options.health.latency_budget;
+        if target.checks.iter().any(|c| c.id == "health") && budget >= end {
+            b.warnings.push(format!(
+                "target {name:?}: health.latency_budget {} is not below the {} a health request \
+                 can take (run timeout {}, at most {} per request), so `slow` never fires",
+                humanize(budget),
+                humanize(end),
+                humanize(health.timeout),
+                humanize(one_request)
+            ));
+        }
+    }
+
     if b.errors.len() > errors_before {
         return None;
     }

@@ -96,6 +96,50 @@ fn plain_http_targets_get_no_tls_probes_and_short_intervals_their_own_timeout() 
     );
 }
 
+/// A health latency budget at or past the end of the health request (its run timeout, or
+/// CHECKS.md §0.1's 5 s + 5 s + 15 s per request) can never be exceeded: a warning says so.
+#[test]
+fn a_latency_budget_the_health_request_never_reaches_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.yaml");
+    // (health options, probes.health, warning expected)
+    let cases = [
+        ("{ latency_budget: 15s }", "{}", Some("run timeout 10s")),
+        (
+            "{ latency_budget: 26s }",
+            "{ interval: 1m, timeout: 50s }",
+            Some("at most 25s per request"),
+        ),
+        (
+            "{ latency_budget: 20s }",
+            "{ interval: 1m, timeout: 50s }",
+            None,
+        ),
+        ("{ latency_budget: 9s }", "{}", None),
+    ];
+    for (health, probe, expected) in cases {
+        std::fs::write(
+            &path,
+            format!(
+                "targets:\n  - name: shop\n    url: https://shop.example/\n    health: {health}\n    probes:\n      health: {probe}\n"
+            ),
+        )
+        .unwrap();
+        let plan = plan::load(&path, &cx()).unwrap_or_else(|e| panic!("{e:?}"));
+        match expected {
+            Some(text) => {
+                assert_eq!(plan.warnings.len(), 1, "{health}: {:?}", plan.warnings);
+                let w = &plan.warnings[0];
+                assert!(
+                    w.contains("\"shop\"") && w.contains("`slow` never fires") && w.contains(text),
+                    "{health}: {w}"
+                );
+            }
+            None => assert!(plan.warnings.is_empty(), "{health}: {:?}", plan.warnings),
+        }
+    }
+}
+
 #[test]
 fn every_rejection_names_the_problem_and_the_line() {
     let cases: &[(&str, u64, &str)] = &[
