@@ -376,8 +376,9 @@ pub struct ProbeLayer {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedirectLayer {
-    /// More redirects than this raise `too_many_redirects`. Default 5.
-    pub max_redirects: Option<Count>,
+    /// More redirects than this raise `too_many_redirects`. Default 5, at most the 10 hops the
+    /// fetch follows (CHECKS.md §0.1).
+    pub max_redirects: Option<Spanned<Count>>,
 }
 
 /// `hsts:`.

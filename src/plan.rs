@@ -601,9 +601,19 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
 
     // Options.
     if let Some(r) = &layer.https_redirect
-        && let Some(m) = r.max_redirects
+        && let Some(m) = &r.max_redirects
     {
-        target.options.https_redirect.max_redirects = m.0;
+        if m.value.0 > probes::fetch::MAX_REDIRECTS {
+            b.err(
+                &m.referenced,
+                format!(
+                    "https_redirect.max_redirects {} is above the {} redirects the fetch follows (CHECKS.md §0.1)",
+                    m.value.0,
+                    probes::fetch::MAX_REDIRECTS
+                ),
+            );
+        }
+        target.options.https_redirect.max_redirects = m.value.0;
     }
     if let Some(h) = &layer.hsts {
         if let Some(v) = h.min_max_age {

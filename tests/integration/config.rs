@@ -265,6 +265,11 @@ fn every_rejection_names_the_problem_and_the_line() {
             "invalid rate_limit method \"DELETE\"",
         ),
         (
+            "invalid-max-redirects-above-hop-limit.yaml",
+            6,
+            "https_redirect.max_redirects 20 is above the 10 redirects the fetch follows",
+        ),
+        (
             "invalid-rate-limit-burst-above-cap.yaml",
             7,
             "rate_limit.burst 20 is above rate_limit.cap 10",

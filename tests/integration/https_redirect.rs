@@ -16,6 +16,12 @@ async fn web() -> Web {
         ("/missing", Resp::new(404).body("nope")),
         ("/loop", r(301, "https://{A}/loop2")),
         ("/loop2", r(301, "https://{A}/loop")),
+        ("/r/11", r(301, "/r/10")),
+        ("/r/10", r(301, "/r/9")),
+        ("/r/9", r(301, "/r/8")),
+        ("/r/8", r(301, "/r/7")),
+        ("/r/7", r(301, "/r/6")),
+        ("/r/6", r(301, "/r/5")),
         ("/r/5", r(301, "/r/4")),
         ("/r/4", r(301, "/r/3")),
         ("/r/3", r(301, "/r/2")),
@@ -39,6 +45,7 @@ async fn web() -> Web {
         ("/unreachable", r(301, "https://{CLOSED}/")),
         ("/many", r(301, "https://{A}/r/5")),
         ("/four", r(301, "https://{A}/r/3")),
+        ("/twelve", r(301, "https://{A}/r/11")),
         ("/loop", r(301, "https://{A}/loop")),
         ("/temp", r(302, "https://{A}/ok")),
         ("/see-other", r(303, "https://{A}/ok")),
@@ -155,4 +162,24 @@ async fn max_redirects_is_configurable() {
     t.options.https_redirect.max_redirects = 3;
     let v = verdict(&t, "https_redirect").await;
     assert!(ids(&v).contains(&"too_many_redirects"), "{:?}", ids(&v));
+}
+
+/// A chain longer than the 10 redirects the fetch follows (CHECKS.md §0.1) is cut there, and the
+/// evidence says "more than", not a count that contradicts the chain.
+#[tokio::test]
+async fn a_chain_past_the_hop_limit_is_too_many_redirects_at_any_limit() {
+    let web = web().await;
+    let mut t = target(&web.a("/"), web.pki.client(), Some(&web.h("/twelve")));
+    t.options.https_redirect.max_redirects = 10;
+    let v = verdict(&t, "https_redirect").await;
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.id == "too_many_redirects")
+        .unwrap_or_else(|| panic!("{:?}", ids(&v)));
+    assert_eq!(
+        f.evidence,
+        "more than 10 redirects, the most the fetch follows (limit 10)"
+    );
+    assert_eq!(v.status, Status::Fail);
 }

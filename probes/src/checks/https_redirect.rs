@@ -226,6 +226,11 @@ pub fn analyze(
     if a.hops > opts.max_redirects || looped || chain.end == ChainEnd::HopLimit {
         let why = if looped {
             format!("redirect loop back to an earlier URL after {} hops", a.hops)
+        } else if chain.end == ChainEnd::HopLimit {
+            format!(
+                "more than {} redirects, the most the fetch follows (limit {})",
+                a.hops, opts.max_redirects
+            )
         } else {
             format!("{} redirects (limit {})", a.hops, opts.max_redirects)
         };
