@@ -386,12 +386,12 @@ async fn a_configured_client_certificate_reaches_only_a_verified_target() {
     let (servers, clients, stranger) = (Pki::new(), Pki::new(), Pki::new());
     let (client_cert, client_key) = clients.write_client_leaf(dir.path(), "prober");
     let ca = servers.write_ca(dir.path());
-    let config = |url: &str, key: &std::path::Path| {
+    let config = |url: &str, http_url: &str, key: &std::path::Path| {
         write(
             dir.path(),
             "prodprobe.yaml",
             &format!(
-                "targets:\n  - name: t\n    url: {url}\n    ca_file: {}\n    client_cert: {}\n    client_key: {}\n    checks: [health]\n",
+                "targets:\n  - name: t\n    url: {url}\n    http_url: {http_url}\n    ca_file: {}\n    client_cert: {}\n    client_key: {}\n    checks: [health, hsts, https_redirect]\n",
                 ca.display(),
                 client_cert.display(),
                 key.display()
@@ -409,16 +409,34 @@ async fn a_configured_client_certificate_reaches_only_a_verified_target() {
             rustls::DEFAULT_VERSIONS,
             Some(Arc::clone(&shown)),
         );
-        let srv = TestServer::https("127.0.0.1", cfg, |_| Resp::new(200).body("ok")).await;
-        let cfg = config(&srv.url("https", "/"), &client_key);
+        let srv = TestServer::https("127.0.0.1", cfg, |_| {
+            Resp::new(200)
+                .header("Strict-Transport-Security", "max-age=31536000")
+                .body("ok")
+        })
+        .await;
+        let url = srv.url("https", "/");
+        // The plain-HTTP chain redirects to the target, so https_redirect reaches it too.
+        let to = url.clone();
+        let http = TestServer::http("127.0.0.1", move |_| Resp::redirect(301, &to)).await;
+        let cfg = config(&url, &http.url("http", "/"), &client_key);
         let plan = prodprobe::plan::load(&cfg, &cx).unwrap_or_else(|e| panic!("{e:?}"));
         let t = &plan.targets[0].target;
         let v = verdict(t, "health").await;
         if trusted {
             assert_eq!(v.status, Status::Pass, "{:?}", v.findings);
             assert!(shown.load(Ordering::SeqCst) >= 1);
+            let (hsts, redirect) = (verdict(t, "hsts").await, verdict(t, "https_redirect").await);
+            assert_eq!((hsts.status, redirect.status), (Status::Pass, Status::Pass));
         } else {
             assert_eq!(ids(&v), ["unreachable"], "{:?}", v.findings);
+            // The strict verifier ends the handshake at the bad certificate; the checks still
+            // name the certificate, not an unreachable HTTPS.
+            assert_eq!(ids(&verdict(t, "hsts").await), ["invalid_cert"]);
+            assert_eq!(
+                ids(&verdict(t, "https_redirect").await),
+                ["invalid_cert_in_chain"]
+            );
             assert_eq!(
                 shown.load(Ordering::SeqCst),
                 0,
@@ -429,7 +447,7 @@ async fn a_configured_client_certificate_reaches_only_a_verified_target() {
 
     // A key of another certificate.
     let (_, other_key) = clients.write_client_leaf(dir.path(), "other");
-    let cfg = config("https://127.0.0.1:1/", &other_key);
+    let cfg = config("https://127.0.0.1:1/", "http://127.0.0.1:1/", &other_key);
     let err = format!("{:?}", prodprobe::plan::load(&cfg, &cx).unwrap_err());
     assert!(
         err.contains("client_key") && err.contains("prober.pem") && !err.contains("PRIVATE KEY"),

@@ -185,15 +185,27 @@ async fn custom_thresholds_apply() {
 #[tokio::test]
 async fn a_preloaded_host_passes_even_when_a_precondition_fails() {
     let web = web().await;
-    let mut t = target(&web.c.url("https", "/"), web.pki.client(), None);
-    t.options.preload = Some(Arc::new(PreloadList::from_entries([(
-        "127.0.0.1".to_owned(),
-        true,
-    )])));
-    let v = verdict(&t, "hsts").await;
-    assert_eq!(ids(&v), ["invalid_cert"]);
-    assert_eq!(v.findings[0].severity, Severity::Info);
-    assert_eq!(v.status, Status::Pass);
+    let closed = format!("https://127.0.0.1:{}/", web.closed);
+    let cases: [(String, &[&str]); 3] = [
+        (web.c.url("https", "/"), &["invalid_cert"]),
+        (closed, &["https_unavailable"]),
+        (web.h("/sts"), &["https_unavailable", "sent_over_http"]),
+    ];
+    for (url, expected) in cases {
+        let mut t = target(&url, web.pki.client(), None);
+        t.options.preload = Some(Arc::new(PreloadList::from_entries([(
+            "127.0.0.1".to_owned(),
+            true,
+        )])));
+        let v = verdict(&t, "hsts").await;
+        assert_eq!(ids(&v), expected, "{url}");
+        assert!(
+            v.findings.iter().all(|f| f.severity == Severity::Info),
+            "{url}: {:?}",
+            v.findings
+        );
+        assert_eq!(v.status, Status::Pass, "{url}");
+    }
 }
 
 /// CHECKS.md §2: R1 is the first response of `GET https://host/`; a target path that answers

@@ -453,17 +453,6 @@ fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
         .as_ref()
         .is_some_and(|l| l.contains(&target.host));
 
-    if target.url.scheme() != "https" {
-        let mut findings = vec![Finding::new(
-            &HTTPS_UNAVAILABLE,
-            format!("target URL {} is plain HTTP", target.url),
-        )];
-        findings.extend(sent_over_http(fetch));
-        return Evaluation::new(
-            Judgement::Evaluated(findings),
-            metrics(None, false, preloaded),
-        );
-    }
     // A host on the preload list passes: every finding becomes info (CHECKS.md §2), the
     // preconditions' included.
     let finish = |mut findings: Vec<Finding>, measurements: Vec<Measurement>| {
@@ -474,11 +463,30 @@ fn evaluate_fetch(input: &CheckInput<'_>, fetch: &FetchEvidence) -> Evaluation {
         }
         Evaluation::new(Judgement::Evaluated(findings), measurements)
     };
-    let unavailable = |f: &crate::evidence::Failure| {
-        Finding::new(
+    if target.url.scheme() != "https" {
+        let mut findings = vec![Finding::new(
+            &HTTPS_UNAVAILABLE,
+            format!("target URL {} is plain HTTP", target.url),
+        )];
+        findings.extend(sent_over_http(fetch));
+        return finish(findings, metrics(None, false, preloaded));
+    }
+    // A failed first response: a certificate that failed verification (a strict verifier, as
+    // with a client certificate, ends the handshake there) is `invalid_cert`, as when the
+    // recording verifier let the exchange finish; anything else leaves no HTTPS to judge.
+    let unavailable = |f: &crate::evidence::Failure| match f
+        .tls
+        .as_ref()
+        .and_then(|t| t.verification.failure_reason())
+    {
+        Some(reason) => Finding::new(
+            &INVALID_CERT,
+            format!("GET {}: certificate {reason}", f.url),
+        ),
+        None => Finding::new(
             &HTTPS_UNAVAILABLE,
             format!("GET {}: {} ({})", f.url, f.reason, f.detail),
-        )
+        ),
     };
     let r1 = match fetch.main.first() {
         Ok(e) => e,

@@ -216,7 +216,15 @@ pub fn analyze(
             break;
         }
     }
-    if let Some(f) = chain.hops.iter().skip(1).find_map(|h| h.as_ref().err()) {
+    // A hop whose certificate failed is `invalid_cert_in_chain` above, not unreachable, even when
+    // a strict verifier (client certificates) ended its handshake.
+    if let Some(f) = chain
+        .hops
+        .iter()
+        .skip(1)
+        .filter_map(|h| h.as_ref().err())
+        .find(|f| !f.tls.as_ref().is_some_and(|t| t.cert_failed()))
+    {
         a.findings.push(Finding::new(
             &HOP_UNREACHABLE,
             format!("GET {}: {} ({})", f.url, f.reason, f.detail),
