@@ -180,25 +180,21 @@ pub fn normalize_host(host: &str) -> String {
     host.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// `http://host/` plus `http://host/path` when the target path is not `/` (CHECKS.md §1).
+/// `http://host/` plus `http://host/path` when the target path is not `/` (CHECKS.md §1). A
+/// plain-HTTP target keeps its own port: its URL is one of the chains.
 pub fn default_http_urls(url: &Url) -> Vec<Url> {
-    let mut root = url.clone();
-    let _ = root.set_scheme("http");
-    let _ = root.set_port(None);
-    root.set_path("/");
-    root.set_query(None);
-    root.set_fragment(None);
-    let mut urls = vec![root];
-    if url.path() != "/" {
-        let mut with_path = url.clone();
+    let mut with_path = url.clone();
+    if url.scheme() != "http" {
         let _ = with_path.set_scheme("http");
         let _ = with_path.set_port(None);
-        with_path.set_fragment(None);
-        urls.push(with_path);
     }
-    if url.scheme() == "http" {
-        // A plain-HTTP target's own URL is its HTTP chain.
-        urls = vec![url.clone()];
+    with_path.set_fragment(None);
+    let mut root = with_path.clone();
+    root.set_path("/");
+    root.set_query(None);
+    let mut urls = vec![root];
+    if url.path() != "/" {
+        urls.push(with_path);
     }
     urls
 }
@@ -229,6 +225,18 @@ mod tests {
         assert_eq!(
             t.http_urls.iter().map(Url::as_str).collect::<Vec<_>>(),
             ["http://shop.example.com./", "http://shop.example.com./app"]
+        );
+        // A plain-HTTP target keeps its port and query; its root is a chain of its own.
+        let url = Url::parse("http://intranet.example:8080/app?x=1#top").unwrap();
+        assert_eq!(
+            default_http_urls(&url)
+                .iter()
+                .map(Url::as_str)
+                .collect::<Vec<_>>(),
+            [
+                "http://intranet.example:8080/",
+                "http://intranet.example:8080/app?x=1"
+            ]
         );
     }
 

@@ -183,3 +183,32 @@ async fn a_chain_past_the_hop_limit_is_too_many_redirects_at_any_limit() {
     );
     assert_eq!(v.status, Status::Fail);
 }
+
+/// CHECKS.md §1 probes `http://host/` besides the target path: a plain-HTTP target whose path
+/// redirects while its root serves the page over HTTP is `no_redirect`, as an HTTPS target is.
+#[tokio::test]
+async fn a_plain_http_target_with_a_path_has_its_root_judged_too() {
+    use crate::support::TestServer;
+    let web = web().await;
+    let to = web.a("/ok");
+    let http = TestServer::http("127.0.0.1", move |req| match req.path.as_str() {
+        "/app" => Resp::redirect(301, &to),
+        _ => Resp::new(200).html("<p>plain</p>"),
+    })
+    .await;
+    let mut t = target(&http.url("http", "/app"), web.pki.client(), None);
+    t.http_urls = probes::target::default_http_urls(&t.url);
+    let v = verdict(&t, "https_redirect").await;
+    assert_eq!(ids(&v), ["no_redirect"], "{:#?}", v.findings);
+    assert!(
+        v.findings[0].evidence.contains(&http.url("http", "/")),
+        "{}",
+        v.findings[0].evidence
+    );
+    let paths: Vec<String> = http.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths.iter().filter(|p| *p == "/app").count(),
+        1,
+        "the target URL is fetched once: {paths:?}"
+    );
+}

@@ -175,10 +175,13 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
     };
     let http_fut = async {
         let mut chains = Vec::new();
-        if !plain_target {
-            for url in &target.http_urls {
-                chains.push(chain(target, cx, url, true, OTHER_BODY_CAP).await);
-            }
+        // A plain-HTTP target's own URL is the main chain, fetched once.
+        for url in target
+            .http_urls
+            .iter()
+            .filter(|u| !plain_target || **u != target.url)
+        {
+            chains.push(chain(target, cx, url, true, OTHER_BODY_CAP).await);
         }
         if let Some(root) = &root {
             return (
