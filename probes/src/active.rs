@@ -204,10 +204,15 @@ impl<'a, 'c> Session<'a, 'c> {
                 // crashed; nothing tells the two apart. Sent again once on a new connection,
                 // and from then on every request of the run gets a new connection, so a
                 // crashing handler sees at most one extra request per run, not one per request.
+                // The server may have read the first attempt: it counts, and the resend goes
+                // only when the budget has room for it.
                 Err(f) if reused && self.reuse && f.reason == "connection_closed" => {
                     self.reuse = false;
-                    self.sent -= 1;
                     reused = false;
+                    if self.sent >= self.budget {
+                        self.conn = None;
+                        return Ok(Err(f));
+                    }
                 }
                 Err(f) => {
                     self.conn = None;

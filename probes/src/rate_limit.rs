@@ -81,6 +81,9 @@ pub struct RateLimitEvidence {
     pub planned: usize,
     /// Every request, in order.
     pub attempts: Vec<Attempt>,
+    /// Requests that reached the wire: the attempts plus a request sent again on a new
+    /// connection after the server closed the old one (at most once per run).
+    pub requests: usize,
     /// Request 1's response.
     pub first: Option<Exchange>,
     /// The response that stopped the burst, or the last one (kept whole; the other responses
@@ -109,9 +112,9 @@ impl RateLimitEvidence {
         self.first.iter().chain(last)
     }
 
-    /// Requests sent.
+    /// Requests sent, a resent one included: never more than the cap.
     pub fn sent(&self) -> usize {
-        self.attempts.len()
+        self.requests
     }
 }
 
@@ -142,6 +145,7 @@ pub fn skipped_run(target: &Target, reason: &'static str) -> ProbeRun {
             method: Method::GET,
             planned: 0,
             attempts: Vec::new(),
+            requests: 0,
             first: None,
             last: None,
             failure: None,
@@ -202,7 +206,8 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
     let mut n = 1usize;
     let mut slow_after = Duration::from_secs(1);
     let stop = loop {
-        if attempts.len() >= n {
+        // A resent request counts against the cap, so the cap can end the burst first.
+        if attempts.len() >= n || session.sent() >= cap {
             break Stop::Completed;
         }
         if start_at >= burst_end {
@@ -270,6 +275,7 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         method,
         planned: n,
         attempts,
+        requests: session.sent(),
         first,
         last,
         failure,

@@ -345,6 +345,58 @@ async fn the_burst_never_exceeds_its_cap() {
     assert_eq!(ids(&v), ["advertised_not_tested"]);
 }
 
+/// A kept-alive connection the server drops after reading a request: the request is sent again
+/// once on a new connection, and that resend counts against the cap (the server may have
+/// acted on the first copy), so the server's counter never passes the cap and the gauge shows
+/// what it received.
+#[tokio::test]
+async fn a_resent_request_counts_against_the_cap() {
+    let pki = Pki::new();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&hits);
+    let srv = TestServer::keep_alive(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+        move |r: &Req| {
+            if r.path != "/login" {
+                return Resp::new(200).body("ok");
+            }
+            match h.fetch_add(1, Ordering::SeqCst) + 1 {
+                // Read, then closed without an answer.
+                3 => Resp {
+                    raw: Some(Vec::new()),
+                    ..Resp::new(500)
+                },
+                _ => Resp::new(200).body("login form"),
+            }
+        },
+    )
+    .await;
+    // (cap, verdict): with a cap of 3 the dropped third request leaves no room for a resend,
+    // and the burst ends on the unanswered request.
+    let cases = [
+        (5, Status::Fail, "no_rate_limit_observed"),
+        (3, Status::Error, "aborted_server_error"),
+    ];
+    for (cap, status, finding) in cases {
+        hits.store(0, Ordering::SeqCst);
+        let mut t = rl_target(&srv, &pki);
+        (t.options.rate_limit.burst, t.options.rate_limit.cap) = (cap, cap);
+        let v = verdict(&t, "rate_limit").await;
+        assert_eq!(hits.load(Ordering::SeqCst), cap, "cap {cap}: {v:#?}");
+        assert_eq!(
+            gauge(&v, "ratelimit_requests_sent"),
+            cap as f64,
+            "cap {cap}"
+        );
+        assert_eq!(
+            (v.status, ids(&v)),
+            (status, vec![finding]),
+            "cap {cap}: {v:#?}"
+        );
+    }
+}
+
 /// CHECKS.md §12 step 4: at most `rps` requests a second. A slow first answer (a cold start)
 /// must not make the following requests rush to catch up with a fixed schedule: each starts
 /// at least 1/rps after the previous one.

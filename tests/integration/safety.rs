@@ -172,6 +172,7 @@ impl Runner for Scripted {
                                 latency: work,
                             },
                         ],
+                        requests: 2,
                         first: Some(exchange(200, &[])),
                         last: Some(exchange(200, &[])),
                         failure: None,

@@ -310,7 +310,7 @@ impl Resp {
     pub fn redirect(status: u16, location: &str) -> Self {
         Resp::new(status).header("Location", location)
     }
-    fn bytes(&self) -> Vec<u8> {
+    fn bytes(&self, keep_alive: bool) -> Vec<u8> {
         if let Some(raw) = &self.raw {
             return raw.clone();
         }
@@ -321,12 +321,13 @@ impl Resp {
             out.extend_from_slice(v);
             out.extend_from_slice(b"\r\n");
         }
+        let close = if keep_alive {
+            ""
+        } else {
+            "Connection: close\r\n"
+        };
         out.extend_from_slice(
-            format!(
-                "Content-Length: {}\r\nConnection: close\r\n\r\n",
-                self.body.len()
-            )
-            .as_bytes(),
+            format!("Content-Length: {}\r\n{close}\r\n", self.body.len()).as_bytes(),
         );
         out.extend_from_slice(&self.body);
         out
@@ -392,6 +393,26 @@ impl TestServer {
         tls: Option<Arc<rustls::ServerConfig>>,
         handler: Handler,
     ) -> Self {
+        Self::listen(at, tls, handler, false).await
+    }
+
+    /// An HTTPS server that keeps connections alive (no `Connection: close`) and answers every
+    /// request on them; a `raw` response ends the connection after it (an empty one: the
+    /// request is read, then the connection closed without an answer).
+    pub async fn keep_alive(
+        ip: &str,
+        tls: Arc<rustls::ServerConfig>,
+        f: impl Fn(&Req) -> Resp + Send + Sync + 'static,
+    ) -> Self {
+        Self::listen((ip, 0), Some(tls), Arc::new(f), true).await
+    }
+
+    async fn listen(
+        at: (&str, u16),
+        tls: Option<Arc<rustls::ServerConfig>>,
+        handler: Handler,
+        keep_alive: bool,
+    ) -> Self {
         let listener = TcpListener::bind(at).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let log: Arc<Mutex<Vec<Req>>> = Arc::default();
@@ -409,12 +430,12 @@ impl TestServer {
                     match acceptor {
                         Some(acc) => {
                             if let Ok(mut s) = acc.accept(tcp).await {
-                                serve_one(&mut s, &handler, &log).await;
+                                serve(&mut s, &handler, &log, keep_alive).await;
                             }
                         }
                         None => {
                             let mut s = tcp;
-                            serve_one(&mut s, &handler, &log).await;
+                            serve(&mut s, &handler, &log, keep_alive).await;
                         }
                     }
                 });
@@ -514,24 +535,32 @@ impl TestServer {
     }
 }
 
-async fn serve_one<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+/// One request per connection, or (`keep_alive`) requests until a `raw` or hanging response.
+async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     s: &mut S,
     handler: &Handler,
     log: &Mutex<Vec<Req>>,
+    keep_alive: bool,
 ) {
-    let Some(req) = read_head(s).await else {
-        return;
-    };
-    let resp = handler(&req);
-    log.lock().unwrap().push(req);
-    if resp.hang {
-        // Until the client closes (read returns 0) or fails.
-        let mut sink = [0u8; 1024];
-        while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
-        return;
+    loop {
+        let Some(req) = read_head(s).await else {
+            return;
+        };
+        let resp = handler(&req);
+        log.lock().unwrap().push(req);
+        if resp.hang {
+            // Until the client closes (read returns 0) or fails.
+            let mut sink = [0u8; 1024];
+            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+            return;
+        }
+        let keep = keep_alive && resp.raw.is_none();
+        let _ = s.write_all(&resp.bytes(keep)).await;
+        if !keep {
+            let _ = s.shutdown().await;
+            return;
+        }
     }
-    let _ = s.write_all(&resp.bytes()).await;
-    let _ = s.shutdown().await;
 }
 
 /// A port on `ip` where nothing listens (bound, then released).
