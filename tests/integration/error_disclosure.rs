@@ -117,6 +117,17 @@ fn signature_pages() -> Vec<(&'static str, u16, &'static str)> {
             200,
             "<br />\n<b>Fatal error</b>:  Uncaught Error: Call to undefined function foo() in <b>/var/www/html/index.php</b> on line <b>3</b><br />",
         ),
+        // CHECKS.md's `PHP …` form is not anchored: a log line echoed inside markup or JSON.
+        (
+            "php_error",
+            200,
+            "<p>PHP Warning:  Undefined variable $x in /data/site/a.php on line 3</p>",
+        ),
+        (
+            "php_error",
+            500,
+            "{\"message\":\"PHP Fatal error:  Uncaught Error: boom in /data/site/a.php on line 9\"}",
+        ),
         (
             "node_stacktrace",
             200,
@@ -441,4 +452,34 @@ async fn nothing_found_on_part_of_the_cycle_is_not_a_pass() {
     let v = disclosure(&verdicts).unwrap();
     assert_eq!(v.status, Status::Fail, "{v:?}");
     assert!(ids(&v).contains(&"python_traceback"), "{:#?}", v.findings);
+}
+
+/// An unknown-path run cut short by a limiter (429 with Retry-After) is judged on what the
+/// cycle showed, as cors is: a debugger page on the target URL stays critical instead of the
+/// check turning `error`; with nothing found, the cut-short run is `error (rate_limited)`.
+#[tokio::test]
+async fn a_limited_unknown_path_run_does_not_hide_a_disclosure() {
+    let pki = Pki::new();
+    for (page, expected) in [
+        (
+            "<title>KeyError // Werkzeug Debugger</title>",
+            Ok("werkzeug_debugger"),
+        ),
+        ("<h1>shop</h1>", Err("rate_limited")),
+    ] {
+        let srv = server(&pki, move |r: &Req| match r.path.as_str() {
+            "/" => Resp::new(200).html(page),
+            _ => Resp::new(429).header("Retry-After", "30"),
+        })
+        .await;
+        let t = target(&srv.url("https", "/"), pki.client(), None);
+        let v = verdict(&t, "error_disclosure").await;
+        match expected {
+            Ok(id) => {
+                assert_eq!((v.status, ids(&v)), (Status::Fail, vec![id]), "{v:#?}");
+                assert_eq!(v.findings[0].severity, Severity::Critical);
+            }
+            Err(reason) => assert_eq!((v.status, v.reason), (Status::Error, Some(reason))),
+        }
+    }
 }

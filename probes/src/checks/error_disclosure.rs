@@ -187,11 +187,12 @@ static SIGNATURES: &[Signature] = &[
                 r"<b>(?:Fatal error|Parse error|Warning|Notice|Deprecated)</b>:\s+.*? in <b>[^<]+</b> on line <b>\d+</b>",
                 1,
             )],
-            // `PHP ` optional and `Deprecated` (deviation, ADR 0003): with `html_errors=Off`
-            // PHP writes `Warning: Undefined variable $x in /srv/a.php on line 2` into the
-            // page; the `PHP ` prefix only appears in logs.
+            // CHECKS.md's `PHP …` anywhere, plus (deviation, ADR 0003) the same message without
+            // `PHP ` at the start of a line, and `Deprecated`: with `html_errors=Off` PHP
+            // writes `Warning: Undefined variable $x in /srv/a.php on line 2` into the page;
+            // the `PHP ` prefix appears in logs (and in log lines a page or JSON echoes).
             &[(
-                r"(?m)^(?:PHP )?(?:Fatal error|Parse error|Warning|Notice|Deprecated):\s+.+ in \S+ on line \d+",
+                r"(?m)(?:PHP |^)(?:Fatal error|Parse error|Warning|Notice|Deprecated):\s+.+ in \S+ on line \d+",
                 1,
             )],
             &[(r"(?m)^(?:Stack trace:|\[stacktrace\])\s*\n#0 ", 1)],
@@ -502,13 +503,14 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     if let Err(j) = cert_gate(input, ev.responses()) {
         return Evaluation::bare(j);
     }
-    if let Err(j) = stopped_judgement(ev.stopped) {
-        return Evaluation::bare(j);
-    }
-    // Not one unknown-path request was answered: nothing to judge (CHECKS.md §0.3 `error`).
-    if ev.responses().next().is_none() {
-        return Evaluation::bare(Judgement::Error("no_response"));
-    }
+    // A run cut short (a 429, an unanswering server), or one without any answer, is judged on
+    // what the cycle showed: a disclosure seen is real, but the absence of one proves nothing
+    // (checked below), as for cors.
+    let incomplete = match stopped_judgement(ev.stopped) {
+        Err(j) => Some(j),
+        Ok(()) if ev.responses().next().is_none() => Some(Judgement::Error("no_response")),
+        Ok(()) => None,
+    };
     let suppressed = |id: &str| {
         input
             .target
@@ -550,6 +552,11 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         }
     }
     findings.retain(|f| !suppressed(f.id));
+    if let Some(j) = incomplete
+        && findings.iter().all(|f| f.severity == Severity::Info)
+    {
+        return Evaluation::bare(j);
+    }
     let status = ev
         .response(UnknownKind::Html)
         .map_or(0.0, |e| f64::from(e.status));
