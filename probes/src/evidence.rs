@@ -108,17 +108,27 @@ impl Exchange {
         )
     }
 
-    /// The media type essence of `Content-Type`, lower-cased (`text/html`).
+    /// The media type essence of `Content-Type`, lower-cased (`text/html`), as Fetch's "extract
+    /// a MIME type" reads it: every field line's values, the last valid one that is not `*/*`
+    /// wins (two lines `application/json` then `text/html` render as HTML).
     pub fn media_type(&self) -> Option<String> {
-        let ct = self.headers.get(http::header::CONTENT_TYPE)?;
-        let s = latin1(ct.as_bytes());
-        let essence = s
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        (!essence.is_empty()).then_some(essence)
+        use crate::checks::header_list::{HeaderList, get_decode_split};
+        let HeaderList::Values(values) = get_decode_split(self, "content-type") else {
+            return None;
+        };
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        };
+        values
+            .iter()
+            .filter_map(|v| {
+                let essence = v.split(';').next()?.trim_matches([' ', '\t', '\n', '\r']);
+                let (ty, sub) = essence.split_once('/')?;
+                (token(ty) && token(sub)).then(|| essence.to_ascii_lowercase())
+            })
+            .rfind(|e| e != "*/*")
     }
 
     /// `text/html` or `application/xhtml+xml` (where `<meta>` pragmas apply, CHECKS.md §0.2).
@@ -538,5 +548,27 @@ mod tests {
             Some("https://shop.example/caf%E9")
         );
         assert_eq!(redirect(b"  "), None);
+    }
+
+    /// Fetch "extract a MIME type": the last valid value that is not `*/*` wins, across field
+    /// lines and comma-separated values.
+    #[test]
+    fn media_type_is_the_last_valid_content_type_value() {
+        let cases: &[(&[&str], Option<&str>)] = &[
+            (&["text/html; charset=utf-8"], Some("text/html")),
+            (&["application/json", "text/html"], Some("text/html")),
+            (&["text/html", "application/json"], Some("application/json")),
+            (&["text/html, */*"], Some("text/html")),
+            (&["text/html", "nonsense"], Some("text/html")),
+            (&["text/plain;a=\"x,y\", text/HTML"], Some("text/html")),
+            (&["text/html;a=\"x, application/json\""], Some("text/html")),
+            (&["nonsense"], None),
+            (&[], None),
+        ];
+        for (lines, expected) in cases {
+            let headers: Vec<(&str, &str)> = lines.iter().map(|l| ("content-type", *l)).collect();
+            let e = exchange_at("https://shop.example/", &headers, "");
+            assert_eq!(e.media_type().as_deref(), *expected, "{lines:?}");
+        }
     }
 }

@@ -171,6 +171,15 @@ async fn web() -> Web {
                 .body("{}"),
         ),
         ("/static-nonce", csp(&with("script-src 'nonce-c3RhdGlj'"))),
+        // Two Content-Type lines: browsers take the last valid one and render HTML.
+        (
+            "/json-then-html",
+            Resp::new(200)
+                .header("Strict-Transport-Security", STS)
+                .header("Content-Type", "application/json")
+                .header("Content-Type", "text/html")
+                .body("<p>shop</p>"),
+        ),
     ];
     Web::start(a, vec![], vec![], vec![]).await
 }
@@ -328,6 +337,12 @@ async fn non_html_responses_are_capped_at_info() {
     assert_eq!(ids(&v), ["missing"]);
     assert_eq!(v.findings[0].severity, Severity::Info);
     assert_eq!(v.status, Status::Pass);
+
+    // The last Content-Type line decides (Fetch "extract a MIME type"): HTML, not capped.
+    let url = web.a("/json-then-html");
+    let v = verdict(&target(&url, web.pki.client(), None), "csp").await;
+    assert_eq!(ids(&v), ["missing"]);
+    assert_eq!(v.findings[0].severity, Severity::High);
 }
 
 /// A server that puts a fresh nonce into every response's script-src (a counter: unique per
