@@ -132,8 +132,10 @@ impl Sink {
                     .find(|a| &*a.name.local == n)
                     .map(|a| a.value.to_string())
             };
-            let http_equiv = attr("http-equiv").map(|s| s.trim().to_ascii_lowercase());
-            let meta_name = attr("name").map(|s| s.trim().to_ascii_lowercase());
+            // Keywords compared ASCII-case-insensitively and untrimmed, as the HTML Standard
+            // and browsers do: `http-equiv=" Content-Security-Policy "` is no pragma.
+            let http_equiv = attr("http-equiv").map(|s| s.to_ascii_lowercase());
+            let meta_name = attr("name").map(|s| s.to_ascii_lowercase());
             if http_equiv.is_some()
                 || meta_name
                     .as_deref()
@@ -183,6 +185,11 @@ impl Sink {
         }
         if matches!(name, "template" | "noscript") && st.detached > 0 {
             st.detached -= 1;
+        }
+        // Before the body, `</body>`, `</html>` and `</br>` act as "anything else" in every
+        // head insertion mode: the body element is inserted, so a later <meta> is in it.
+        if matches!(name, "body" | "html" | "br") && st.detached == 0 {
+            st.in_body = true;
         }
     }
 }
@@ -262,6 +269,28 @@ mod tests {
             ),
             vec![true]
         );
+    }
+
+    #[test]
+    fn a_body_end_tag_before_the_body_starts_it() {
+        for html in [
+            r#"<head></head></body><meta http-equiv="Content-Security-Policy" content="x">"#,
+            r#"<head></html><meta http-equiv="Content-Security-Policy" content="x">"#,
+        ] {
+            assert_eq!(head_csp(html), vec![false], "{html}");
+        }
+    }
+
+    /// `http-equiv` is an enumerated attribute: its keyword is matched ASCII-case-insensitively
+    /// and untrimmed, so a padded value is no pragma (as in Chromium and Firefox).
+    #[test]
+    fn padded_http_equiv_and_name_are_not_keywords() {
+        assert!(
+            head_csp(r#"<head><meta http-equiv=" Content-Security-Policy " content="x"></head>"#)
+                .is_empty()
+        );
+        let facts = HtmlFacts::parse(br#"<head><meta name=" referrer " content="no-referrer">"#);
+        assert_eq!(facts.named("referrer").count(), 0);
     }
 
     #[test]
