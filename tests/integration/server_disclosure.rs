@@ -28,6 +28,16 @@ async fn web() -> Web {
         ("/other", page().header("X-Generator", "WordPress 6.4.2")),
         ("/other-no-version", page().header("X-Generator", "WordPress")),
         ("/backend", page().header("X-Backend-Server", "app-7/2.1")),
+        (
+            "/dynatrace",
+            page().header("X-dtInjectedServlet", "dtagent/1.281.105"),
+        ),
+        (
+            "/envoy",
+            page()
+                .header("X-Envoy-External-Address", "10.1.2.3")
+                .header("X-Envoy-Upstream-Service-Time", "12"),
+        ),
         ("/debug", page().header("X-Debug-Token", "a1b2c3")),
         ("/debug-link", page().header("X-Debug-Token-Link", "/_profiler/a1b2c3")),
         ("/via", page().header("Via", "1.1 proxy.internal (squid/5.7)")),
@@ -66,6 +76,9 @@ async fn every_finding_from_real_responses() {
         ("/other", &["other_version_header"], Status::Fail),
         ("/other-no-version", &[], Status::Pass),
         ("/backend", &["other_version_header"], Status::Fail),
+        // OWASP's remove list; an address or a duration names no version.
+        ("/dynatrace", &["other_version_header"], Status::Fail),
+        ("/envoy", &[], Status::Pass),
         ("/debug", &["debug_token"], Status::Fail),
         ("/debug-link", &["debug_token"], Status::Fail),
         ("/via", &["via_version"], Status::Pass),

@@ -61,33 +61,74 @@ pub static CHECK: CheckDef = CheckDef {
     evaluate,
 };
 
-/// Headers of the OWASP Secure Headers Project remove list (`ci/headers_remove.json`) not
-/// judged by their own rule, plus `X-Backend-Server`; a version-bearing value raises
-/// `other_version_header`.
+/// Headers of the OWASP Secure Headers Project remove list (`ci/headers_remove.json`, as of
+/// 2024-09) not judged by their own rule, plus `X-Backend-Server`; a version-bearing value
+/// raises `other_version_header`. Most of them usually carry ids, flags or addresses, which
+/// [`version_bearing`] and the address exception below leave alone.
 pub const VERSION_HEADERS: &[&str] = &[
+    "$wsep",
+    "host-header",
+    "k-proxy-request",
     "liferay-portal",
     "oraclecommercecloud-version",
+    "pega-host",
     "powered-by",
     "product",
+    "sourcemap",
+    "x-atmosphere-error",
+    "x-atmosphere-first-request",
+    "x-atmosphere-tracking-id",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-spanid",
+    "x-b3-traceid",
     "x-backend-server",
+    "x-backside-transport",
     "x-beserver",
+    "x-calculatedbetarget",
     "x-cf-powered-by",
     "x-cms",
     "x-cocoon-version",
     "x-content-encoded-by",
+    "x-diaginfo",
+    "x-dtagentid",
+    "x-dthealthcheck",
+    "x-dtinjectedservlet",
+    "x-envoy-attempt-count",
+    "x-envoy-external-address",
+    "x-envoy-internal",
+    "x-envoy-original-dst-host",
+    "x-envoy-upstream-service-time",
+    "x-feserver",
     "x-framework",
     "x-generated-by",
     "x-generator",
     "x-jitsi-release",
     "x-joomla-version",
+    "x-kubernetes-pf-flowschema-uid",
+    "x-kubernetes-pf-prioritylevel-uid",
+    "x-litespeed-cache",
+    "x-litespeed-cache-control",
+    "x-litespeed-purge",
+    "x-litespeed-tag",
+    "x-litespeed-vary",
     "x-mod-pagespeed",
+    "x-nextjs-cache",
+    "x-nextjs-matched-path",
+    "x-nextjs-page",
+    "x-nextjs-redirect",
+    "x-old-content-length",
+    "x-oneagent-js-injection",
     "x-owa-version",
     "x-page-speed",
     "x-php-version",
     "x-powered-by-plesk",
     "x-powered-cms",
     "x-redirect-by",
+    "x-ruxit-js-agent",
     "x-server-powered-by",
+    "x-sourcefiles",
+    "x-sourcemap",
     "x-turbo-charged-by",
     "x-umbraco-version",
     "x-varnish-backend",
@@ -252,8 +293,10 @@ pub fn judge<'a>(
             }
         }
         for name in VERSION_HEADERS {
+            // An address list (`X-Envoy-External-Address: 10.1.2.3`) names hosts, not software.
             if let Some(v) = combined(r, name)
                 && version_bearing(&v)
+                && !v.split(',').all(|a| is_ip_literal(a.trim()))
             {
                 push(&OTHER_VERSION_HEADER, name, shown(name, &v), &r.url);
             }
