@@ -486,10 +486,10 @@ pub fn parse_source(expr: &str) -> Option<Source> {
         return Some(Source::Scheme(scheme.to_owned()));
     }
     // host-source: [scheme "://"] host-part [port-part] [path-part].
+    // A `://` that does not follow a scheme may still lie in the path (`example.com/a://b`).
     let (scheme, rest) = match lower.split_once("://") {
         Some((s, r)) if is_scheme(s) => (Some(s.to_owned()), r),
-        Some(_) => return None,
-        None => (None, lower.as_str()),
+        _ => (None, lower.as_str()),
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], Some(&rest[i..])),
@@ -1107,6 +1107,8 @@ mod tests {
         assert!(parse_source("https://*.example.com:*/path/a%20b").is_some());
         assert!(parse_source("example.com.").is_some());
         assert!(parse_source("example.com:443").is_some());
+        // `://` inside the path of a scheme-less host-source.
+        assert!(parse_source("example.com/a://b").is_some());
         for bad in [
             "'nonce-'",
             "'nonce-a==='",
