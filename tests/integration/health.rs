@@ -60,6 +60,11 @@ async fn web() -> Web {
             ),
         ),
         ("/not-json", json(200, "application/json", "{not json")),
+        // A byte order mark before the JSON (some .NET writers).
+        (
+            "/bom-fail",
+            json(200, "application/json", "\u{feff}{\"status\":\"fail\"}"),
+        ),
         // ASP.NET Core: the default writer (text/plain) and HealthChecks.UI's JSON writer.
         ("/aspnet-healthy", json(200, "text/plain", "Healthy")),
         ("/aspnet-degraded", json(200, "text/plain", "Degraded")),
@@ -122,6 +127,12 @@ async fn every_finding_from_real_responses() {
         ("/login", &["bad_status"], Status::Fail, -1.0),
         ("/components", &[], Status::Pass, 2.0),
         ("/not-json", &[], Status::Pass, -1.0),
+        (
+            "/bom-fail",
+            &["reports_unhealthy", "status_code_mismatch"],
+            Status::Fail,
+            0.0,
+        ),
         ("/aspnet-healthy", &[], Status::Pass, 2.0),
         ("/aspnet-degraded", &["degraded"], Status::Fail, 1.0),
         (

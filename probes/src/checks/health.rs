@@ -55,7 +55,7 @@ static UP: GaugeDef = GaugeDef {
 };
 static STATUS_CODE: GaugeDef = GaugeDef {
     name: "health_status_code",
-    help: "HTTP status of the health endpoint, 0 if unreachable",
+    help: "HTTP status of the health endpoint, 0 when no response arrived",
     labels: &[],
 };
 static DURATION: GaugeDef = GaugeDef {
@@ -174,7 +174,8 @@ pub fn read_body(e: &Exchange) -> BodyStatus {
         e.media_type().as_deref(),
         Some("application/health+json" | "application/json")
     );
-    let trimmed = text.trim_start();
+    // A UTF-8 byte order mark (some .NET and PowerShell writers emit one) is not JSON text.
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     if (json_type || trimmed.starts_with('{'))
         && let Ok(serde_json::Value::Object(map)) =
             serde_json::from_str::<serde_json::Value>(trimmed)
