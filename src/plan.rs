@@ -686,9 +686,17 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
     if let Some(v) = layer.tls_version.as_ref().and_then(|t| t.sslv2) {
         target.options.tls_version.sslv2 = v;
     }
-    if let Some(v) = layer.dns.as_ref().and_then(|d| d.when_pinned) {
-        target.options.dns.when_pinned = v;
-    }
+    // CHECKS.md §16: a pinned target resolves its public name when it enables dns explicitly,
+    // by listing it in `checks:` or with `dns.when_pinned: true`; `when_pinned: false` wins.
+    let dns_listed = layer
+        .checks
+        .as_ref()
+        .is_some_and(|l| l.iter().any(|c| c.value.0.id == "dns"));
+    target.options.dns.when_pinned = layer
+        .dns
+        .as_ref()
+        .and_then(|d| d.when_pinned)
+        .unwrap_or(dns_listed || target.options.dns.when_pinned);
     crate::plan_active::apply(b.path, &mut b.errors, &layer, &mut target.options);
 
     // Jobs.

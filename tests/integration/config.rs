@@ -140,6 +140,38 @@ fn a_latency_budget_the_health_request_never_reaches_is_a_warning() {
     }
 }
 
+/// CHECKS.md §16: a pinned target resolves its public name only when it enables dns
+/// explicitly: listed in its `checks:`, or `dns.when_pinned: true`; `when_pinned: false` wins.
+#[test]
+fn a_pinned_target_runs_dns_when_it_lists_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.yaml");
+    let cases = [
+        ("", false),
+        ("    checks: [hsts, dns]\n", true),
+        ("    checks: [hsts]\n", false),
+        (
+            "    checks: [dns]\n    dns: { when_pinned: false }\n",
+            false,
+        ),
+        ("    dns: { when_pinned: true }\n", true),
+    ];
+    for (extra, expected) in cases {
+        std::fs::write(
+            &path,
+            format!(
+                "targets:\n  - name: shop\n    url: https://shop.example/\n    resolve: 127.0.0.1\n{extra}"
+            ),
+        )
+        .unwrap();
+        let plan = plan::load(&path, &cx()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            plan.targets[0].target.options.dns.when_pinned, expected,
+            "{extra:?}"
+        );
+    }
+}
+
 #[test]
 fn every_rejection_names_the_problem_and_the_line() {
     let cases: &[(&str, u64, &str)] = &[
