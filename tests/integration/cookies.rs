@@ -91,6 +91,18 @@ async fn web() -> Web {
                 &["__Host-session=abc; Secure; HttpOnly; Path=/; SameSite=Strict"],
             ),
         ),
+        // 2100 bytes 0xE9: 2103 octets, under the 4096 limit (rfc6265bis §5.6).
+        (
+            "/plain/latin1-session",
+            cookie(false, &[]).header(
+                "Set-Cookie",
+                [&b"sid="[..], &[0xe9; 2100], b"; SameSite=Lax"].concat(),
+            ),
+        ),
+        (
+            "/hsts/nameless-host-prefix",
+            cookie(true, &["=__Host-y; SameSite=Lax"]),
+        ),
     ];
     let h = vec![
         (
@@ -184,6 +196,14 @@ async fn every_finding_from_real_responses() {
         ("/hsts/heroku", &[], Status::Pass),
         ("/hsts/none", &[], Status::Pass),
         ("/hsts/good-session", &[], Status::Pass),
+        // Sizes count octets, not the UTF-8 bytes of the Latin-1 decoding.
+        (
+            "/plain/latin1-session",
+            &["session_without_httponly", "session_without_secure"],
+            Status::Fail,
+        ),
+        // rfc6265bis storage model: browsers drop a nameless cookie that looks prefixed.
+        ("/hsts/nameless-host-prefix", &[], Status::Pass),
     ];
     for (path, expected, status) in cases {
         let v = cookies(&web.a(path), &web, None).await;
@@ -402,6 +422,11 @@ async fn domain_too_broad_on_a_parent_domain() {
                 .header(
                     "Set-Cookie",
                     "lang=en; Secure; SameSite=Lax; Domain=www.shop.test",
+                )
+                // The last Domain wins; an empty one makes the cookie host-only.
+                .header(
+                    "Set-Cookie",
+                    "a=1; Domain=shop.test; Domain=; Secure; SameSite=Lax",
                 )
                 .html("<p>x</p>")
         },

@@ -149,7 +149,7 @@ pub enum SameSite {
 pub struct SetCookie {
     /// Cookie name (may be empty: a pair without `=` is all value).
     pub name: String,
-    /// Length of the value (the value itself is never kept: it may be a credential).
+    /// Length of the value in octets (the value itself is never kept: it may be a credential).
     pub value_len: usize,
     /// `Secure` present (any value).
     pub secure: bool,
@@ -157,7 +157,8 @@ pub struct SetCookie {
     pub http_only: bool,
     /// Last `SameSite`.
     pub same_site: Option<SameSite>,
-    /// Last non-empty `Domain`, leading dot removed, lower-cased.
+    /// Last `Domain`, leading dot removed, lower-cased; `None` when absent or when the last
+    /// one is empty (host-only).
     pub domain: Option<String>,
     /// Last `Path` value as written (maybe empty or relative, which means the default path).
     pub path: Option<String>,
@@ -178,9 +179,15 @@ fn is_wsp(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
-/// Parses one `Set-Cookie` line (RFC 6265 §5.2, rfc6265bis §5.6). `None` when browsers ignore
-/// the line: a control character other than HTAB, an empty name and value, or a name and
-/// value longer than 4096 bytes.
+/// Octets of a part of the line: it was decoded as Latin-1, one char per octet.
+fn octets(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Parses one `Set-Cookie` line (RFC 6265 §5.2, rfc6265bis §5.6, §5.7). `None` when browsers
+/// ignore the line: a control character other than HTAB, an empty name and value, an empty
+/// name with a value starting `__Host-` or `__Secure-`, or a name and value longer than 4096
+/// octets.
 pub fn parse(line: &[u8]) -> Option<SetCookie> {
     let line = latin1(bounded(line));
     if line
@@ -201,12 +208,19 @@ pub fn parse(line: &[u8]) -> Option<SetCookie> {
     if name.is_empty() && value.is_empty() {
         return None;
     }
-    if name.len() + value.len() > MAX_NAME_VALUE {
+    // The storage model drops a nameless cookie that would pass for a prefixed one.
+    if name.is_empty()
+        && (strip_prefix_ci(value, "__Host-").is_some()
+            || strip_prefix_ci(value, "__Secure-").is_some())
+    {
+        return None;
+    }
+    if octets(name) + octets(value) > MAX_NAME_VALUE {
         return None;
     }
     let mut c = SetCookie {
         name: name.to_owned(),
-        value_len: value.len(),
+        value_len: octets(value),
         secure: false,
         http_only: false,
         same_site: None,
@@ -225,7 +239,7 @@ pub fn parse(line: &[u8]) -> Option<SetCookie> {
             None => (av, ""),
         };
         let (an, avalue) = (an.trim_matches(is_wsp), avalue.trim_matches(is_wsp));
-        if avalue.len() > MAX_ATTRIBUTE_VALUE {
+        if octets(avalue) > MAX_ATTRIBUTE_VALUE {
             continue;
         }
         match an.to_ascii_lowercase().as_str() {
@@ -239,10 +253,11 @@ pub fn parse(line: &[u8]) -> Option<SetCookie> {
                     c.max_age = Some(n);
                 }
             }
-            // An empty Domain is ignored (RFC 6265 §5.2.3).
-            "domain" if !avalue.is_empty() => {
+            // The last Domain wins even when empty, which makes the cookie host-only
+            // (rfc6265bis §5.7; RFC 6265 §5.2.3 ignored an empty one).
+            "domain" => {
                 let d = avalue.strip_prefix('.').unwrap_or(avalue);
-                c.domain = Some(d.to_ascii_lowercase());
+                c.domain = (!d.is_empty()).then(|| d.to_ascii_lowercase());
             }
             "path" => c.path = Some(avalue.to_owned()),
             "secure" => c.secure = true,
@@ -778,6 +793,41 @@ mod tests {
         assert_eq!(parse(b"n\xe9=v").unwrap().name, "n\u{e9}");
     }
 
+    /// rfc6265bis §5.6: name + value ≤ 4096 and attribute values ≤ 1024 count octets. A
+    /// Latin-1 byte is one octet, though it decodes to two UTF-8 bytes.
+    #[test]
+    fn size_limits_count_octets() {
+        let line = |head: &[u8], fill: usize| [head, &vec![0xe9; fill][..]].concat();
+        let k = parse(&line(b"sid=", 2100)).expect("2103 octets are stored");
+        assert_eq!(k.value_len, 2100);
+        assert!(parse(&line(b"sid=", 4093)).is_some(), "4096 octets");
+        assert!(parse(&line(b"sid=", 4094)).is_none(), "4097 octets");
+        let k = parse(&line(b"a=b; Path=/", 1023)).unwrap();
+        assert_eq!(k.path.map(|p| p.chars().count()), Some(1024));
+        assert_eq!(parse(&line(b"a=b; Path=/", 1024)).unwrap().path, None);
+    }
+
+    #[test]
+    fn the_last_domain_wins_and_an_empty_one_means_host_only() {
+        assert_eq!(c("a=1; Domain=example.test; Domain=").domain, None);
+        assert_eq!(c("a=1; Domain=.").domain, None);
+        assert_eq!(
+            c("a=1; Domain=; Domain=Example.test").domain.as_deref(),
+            Some("example.test")
+        );
+    }
+
+    /// rfc6265bis §5.7 storage model: a nameless cookie whose value starts with a prefix
+    /// (case-insensitively) is ignored entirely.
+    #[test]
+    fn a_nameless_cookie_that_looks_prefixed_is_dropped() {
+        assert!(parse(b"=__Host-y; Secure; Path=/").is_none());
+        assert!(parse(b"__SECURE-y").is_none());
+        assert!(parse(b"=__host-").is_none());
+        assert_eq!(c("=y").value_len, 1);
+        assert_eq!(c("a=__Host-y").name, "a");
+    }
+
     #[test]
     fn max_age_and_dates() {
         assert_eq!(c("a=b; Max-Age=0").max_age, Some(0));
@@ -931,6 +981,43 @@ mod tests {
             false,
         );
         assert!(got.is_empty(), "{got:?}");
+    }
+
+    /// The audit's repros of the rfc6265bis storage model, as finding ids.
+    #[test]
+    fn storage_model_cases_as_findings() {
+        // "é" is C3 A9 on the wire: 2100 octets, 4200 UTF-8 bytes once decoded as Latin-1.
+        let wide = format!("sid={}; SameSite=Lax", "é".repeat(1050));
+        let cases: &[(&str, &str, &[&str])] = &[
+            (
+                "https://example.test/",
+                &wide,
+                &["session_without_httponly", "session_without_secure"],
+            ),
+            // An empty Domain last makes the cookie host-only: no domain_too_broad.
+            (
+                "https://www.example.test/",
+                "a=1; Domain=example.test; Domain=; Secure; SameSite=Lax",
+                &[],
+            ),
+            (
+                "https://www.example.test/",
+                "a=1; Domain=; Domain=example.test; Secure; SameSite=Lax",
+                &["domain_too_broad"],
+            ),
+            // Browsers drop a nameless cookie that looks prefixed: no without_secure.
+            ("https://example.test/", "=__Host-y; SameSite=Lax", &[]),
+            ("https://example.test/", "=__secure-y; SameSite=Lax", &[]),
+            (
+                "https://example.test/",
+                "=y; SameSite=Lax",
+                &["without_secure"],
+            ),
+        ];
+        for (url, line, expected) in cases {
+            let got = ids(&[(url, &[*line][..])], false);
+            assert_eq!(got, *expected, "{url} {line:.60}");
+        }
     }
 
     #[test]

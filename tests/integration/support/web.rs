@@ -33,7 +33,11 @@ pub struct Web {
 fn substitute(resp: &Resp, addrs: &Addrs) -> Resp {
     let mut out = resp.clone();
     for (_, v) in &mut out.headers {
-        let mut s = String::from_utf8_lossy(v).into_owned();
+        // Other bytes (obs-text such as Latin-1) go out as written.
+        let Ok(s) = std::str::from_utf8(v) else {
+            continue;
+        };
+        let mut s = s.to_owned();
         for (k, a) in &addrs.0 {
             s = s.replace(&format!("{{{k}}}"), a);
         }
