@@ -87,6 +87,16 @@ impl Item {
             })
     }
 
+    /// Whether parameter `key` is an Integer of at least `min`, or absent when not
+    /// `required` (CHECKS.md §12: `q`, `r`, `t` ≥ 0, `w` > 0).
+    fn int_param_at_least(&self, key: &str, min: i64, required: bool) -> bool {
+        match self.params.iter().find(|(k, _)| k == key) {
+            Some((_, Bare::Int(v))) => *v >= min,
+            Some(_) => false,
+            None => !required,
+        }
+    }
+
     fn str_param(&self, key: &str) -> Option<&str> {
         self.params
             .iter()
@@ -347,17 +357,22 @@ pub fn read(e: &Exchange, now: SystemTime) -> Fields {
     let policy = e.combined("ratelimit-policy");
     let limit = e.combined("ratelimit");
 
-    // draft -10: Lists of named policies.
+    // draft -10: Lists of named policies; a parameter out of its range makes the field
+    // malformed.
     let ietf_policy = policy.as_deref().and_then(parse_list).filter(|items| {
         !items.is_empty()
             && items.iter().all(|i| {
-                matches!(i.value, Bare::Str(_) | Bare::Token(_)) && i.int_param("q").is_some()
+                matches!(i.value, Bare::Str(_) | Bare::Token(_))
+                    && i.int_param_at_least("q", 0, true)
+                    && i.int_param_at_least("w", 1, false)
             })
     });
     let ietf_limit = limit.as_deref().and_then(parse_list).filter(|items| {
         !items.is_empty()
             && items.iter().all(|i| {
-                matches!(i.value, Bare::Str(_) | Bare::Token(_)) && i.int_param("r").is_some()
+                matches!(i.value, Bare::Str(_) | Bare::Token(_))
+                    && i.int_param_at_least("r", 0, true)
+                    && i.int_param_at_least("t", 0, false)
             })
     });
     // drafts -07/-08: a Dictionary and integer policies.
@@ -493,6 +508,44 @@ mod tests {
         assert!(parse_list("5;w=60").is_some());
         assert!(parse_list("a,").is_none());
         assert!(parse_list("\"unterminated").is_none());
+    }
+
+    /// CHECKS.md §12: `q`, `r`, `t` are Integers ≥ 0, `w` an Integer > 0; a draft -10 field
+    /// that breaks them is malformed and ignored, so it neither counts as a style nor sizes the
+    /// burst.
+    #[test]
+    fn ietf_parameters_out_of_range_make_the_field_malformed() {
+        // (RateLimit-Policy, RateLimit, malformed fields, quota); "" = field absent.
+        let cases: &[(&str, &str, usize, Option<u64>)] = &[
+            (r#""p";q=5;w=60"#, r#""p";r=0;t=0"#, 0, Some(5)),
+            (r#""p";q=0"#, r#""p";r=3"#, 0, Some(0)),
+            (r#""p";q=-1;w=60"#, r#""p";r=-3"#, 2, None),
+            (r#""p";q=5;w=0"#, "", 1, None),
+            (r#""p";q=5;w=-60"#, "", 1, None),
+            (r#""p";q=5;w="60""#, "", 1, None),
+            (r#""a";q=5;w=60, "b";q=-5;w=1"#, "", 1, None),
+            ("", r#""p";r=3;t=-1"#, 1, None),
+            ("", r#""p";r=1.5"#, 1, None),
+        ];
+        for (policy, limit, malformed, quota) in cases {
+            let h: Vec<(&str, &str)> = [("RateLimit-Policy", *policy), ("RateLimit", *limit)]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
+            let e = crate::checks::test_support::exchange(&h, "");
+            let f = read(&e, SystemTime::now());
+            let case = format!("{policy} / {limit}: {f:?}");
+            assert_eq!(f.malformed.len(), *malformed, "{case}");
+            assert_eq!(f.styles.contains(&Style::Ietf), *malformed == 0, "{case}");
+            assert_eq!(f.quota, *quota, "{case}");
+            if *malformed > 0 {
+                assert_eq!(
+                    (f.window, f.remaining, f.reset),
+                    (None, None, None),
+                    "{case}"
+                );
+            }
+        }
     }
 
     #[test]

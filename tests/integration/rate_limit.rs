@@ -198,6 +198,28 @@ async fn every_finding_from_real_limiters() {
             status: Status::Pass,
             requests: 8,
         },
+        // CHECKS.md §12: q, r ≥ 0 and w > 0; a field outside them is malformed, ignored.
+        Case {
+            name: "draft -10 parameters out of range",
+            allow: never,
+            limited: Resp::new(200),
+            headers: &[
+                ("RateLimit-Policy", "\"p\";q=-1;w=60"),
+                ("RateLimit", "\"p\";r=-3"),
+            ],
+            expected: &["ratelimit_header_malformed", "no_rate_limit_observed"],
+            status: Status::Fail,
+            requests: 8,
+        },
+        Case {
+            name: "a zero window does not size the burst",
+            allow: never,
+            limited: Resp::new(200),
+            headers: &[("RateLimit-Policy", "\"p\";q=5;w=0")],
+            expected: &["ratelimit_header_malformed", "no_rate_limit_observed"],
+            status: Status::Fail,
+            requests: 8,
+        },
         Case {
             name: "malformed RateLimit fields",
             allow: 1,
@@ -220,6 +242,37 @@ async fn every_finding_from_real_limiters() {
             case.name
         );
     }
+}
+
+/// Out-of-range draft -10 fields are ignored (CHECKS.md §12): no `ietf` style, no quota.
+#[tokio::test]
+async fn out_of_range_draft_10_fields_are_no_style_and_no_quota() {
+    let pki = Pki::new();
+    let (_, v) = burst_of_eight(
+        &pki,
+        usize::MAX,
+        Resp::new(200),
+        &[
+            ("RateLimit-Policy", "\"p\";q=-1;w=60"),
+            ("RateLimit", "\"p\";r=-3"),
+        ],
+    )
+    .await;
+    assert_eq!(style(&v, "ietf"), 0.0);
+    assert_eq!(gauge(&v, "ratelimit_policy_quota"), -1.0);
+    assert_eq!(gauge(&v, "ratelimit_remaining"), -1.0);
+    let malformed: Vec<&str> = v
+        .findings
+        .iter()
+        .filter(|f| f.id == "ratelimit_header_malformed")
+        .map(|f| f.evidence.as_str())
+        .collect();
+    assert_eq!(
+        malformed,
+        ["RateLimit-Policy: \"p\";q=-1;w=60"],
+        "{:#?}",
+        v.findings
+    );
 }
 
 #[tokio::test]
