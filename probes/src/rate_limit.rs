@@ -1,9 +1,10 @@
 //! The `rate_limit` probe (CHECKS.md §12, opt-in): a bounded, paced, sequential burst to one
 //! path that stops at the first 429, any 5xx, a connection error or a slow answer. Request 1's
 //! rate-limit fields size the burst: N = q + 1 for an advertised `requests` quota with a window
-//! ≤ 60 s that fits under the cap, else `burst`. No credentials, no redirects; GET by default,
-//! HEAD or POST (a fixed body of at most 1 KiB) when configured. The scheduler decides whether
-//! it may run at all (opt-in, interval floor, health passing, one burst at a time, backoff).
+//! ≤ 60 s that fits under the cap and into 30 s at `rps`, else `burst` (never more than those
+//! two allow). No credentials, no redirects; GET by default, HEAD or POST (a fixed body of at
+//! most 1 KiB) when configured. The scheduler decides whether it may run at all (opt-in,
+//! interval floor, health passing, one burst at a time, backoff).
 
 use std::time::{Duration, SystemTime};
 
@@ -158,12 +159,20 @@ pub fn skipped_run(target: &Target, reason: &'static str) -> ProbeRun {
     }
 }
 
-/// The burst size after request 1 (CHECKS.md §12 step 3).
-pub fn planned(fields: &ratelimit_fields::Fields, burst: usize, cap: usize) -> usize {
-    let cap = cap.min(RATE_LIMIT_CAP_CEILING);
+/// The most requests a burst can send: `cap` (at most the ceiling), and what `rps` paces into
+/// the 30 s burst limit (CHECKS.md §12 steps 3–4).
+pub fn reach(cap: usize, rps: u32) -> usize {
+    let rps = rps.clamp(1, RATE_LIMIT_MAX_RPS) as usize;
+    let paced = rps.saturating_mul(RATE_LIMIT_MAX_DURATION.as_secs() as usize);
+    cap.min(RATE_LIMIT_CAP_CEILING).min(paced)
+}
+
+/// The burst size after request 1 (CHECKS.md §12 step 3): never more than [`reach`].
+pub fn planned(fields: &ratelimit_fields::Fields, burst: usize, cap: usize, rps: u32) -> usize {
+    let reach = reach(cap, rps);
     match (fields.quota, fields.window) {
-        (Some(q), Some(w)) if w <= 60 && q.saturating_add(1) <= cap as u64 => q as usize + 1,
-        _ => burst.min(cap),
+        (Some(q), Some(w)) if w <= 60 && q.saturating_add(1) <= reach as u64 => q as usize + 1,
+        _ => burst.min(reach),
     }
     .max(1)
 }
@@ -249,7 +258,7 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
                 });
                 if index == 1 {
                     let fields = ratelimit_fields::read(&e, SystemTime::now());
-                    n = planned(&fields, opts.burst, cap);
+                    n = planned(&fields, opts.burst, cap, rps);
                     slow_after = (latency * 3).max(Duration::from_secs(1));
                     first = Some(e.clone());
                 }
@@ -295,5 +304,42 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         success,
         reason,
         measurements: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CHECKS.md §12 steps 3–4: N = q + 1 when it fits under the cap and into 30 s at `rps`,
+    /// else `burst`; never more than either allows.
+    #[test]
+    fn the_planned_burst_fits_the_cap_and_30_s_at_rps() {
+        /// (q, w, burst, cap, rps, N)
+        type Case = (Option<u64>, Option<u64>, usize, usize, u32, usize);
+        let cases: &[Case] = &[
+            (Some(4), Some(10), 20, 100, 5, 5),
+            (Some(149), Some(60), 20, 200, 5, 150),
+            (Some(199), Some(60), 20, 200, 5, 20),
+            (Some(199), Some(60), 20, 200, 20, 200),
+            (Some(100), Some(60), 20, 100, 20, 20),
+            (Some(10), Some(61), 20, 100, 5, 20),
+            (Some(10), None, 20, 100, 5, 20),
+            (None, None, 200, 200, 5, 150),
+            (None, None, 200, 500, 20, 200),
+            (None, None, 20, 100, 0, 20),
+        ];
+        for &(quota, window, burst, cap, rps, n) in cases {
+            let fields = ratelimit_fields::Fields {
+                quota,
+                window,
+                ..Default::default()
+            };
+            assert_eq!(
+                planned(&fields, burst, cap, rps),
+                n,
+                "q={quota:?} w={window:?} burst={burst} cap={cap} rps={rps}"
+            );
+        }
     }
 }

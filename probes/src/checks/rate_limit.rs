@@ -10,7 +10,10 @@ use crate::measure::{GaugeDef, Measurement};
 use crate::probe::ProbeKind;
 use crate::rate_limit::Stop;
 use crate::ratelimit_fields::{self, Fields, Style};
-use crate::safety::{RATE_LIMIT_DEFAULT_BURST, RATE_LIMIT_DEFAULT_CAP, RATE_LIMIT_DEFAULT_RPS};
+use crate::safety::{
+    RATE_LIMIT_DEFAULT_BURST, RATE_LIMIT_DEFAULT_CAP, RATE_LIMIT_DEFAULT_RPS,
+    RATE_LIMIT_MAX_DURATION,
+};
 use crate::verdict::{Finding, FindingDef, Judgement, Severity, Status};
 
 /// The burst's method.
@@ -332,13 +335,23 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
                     ));
                 }
                 (Some(q), _) if (sent as u64) <= q => {
-                    let cap = input.target.options.rate_limit.cap;
+                    let opts = &input.target.options.rate_limit;
+                    let cap = opts.cap;
                     let why = if q >= cap as u64 {
                         format!("over the cap of {cap}")
                     } else if fields.window.is_some_and(|w| w > 60) {
                         "its window is over 60 s".to_owned()
-                    } else {
+                    } else if fields.window.is_none() {
                         "no window of at most 60 s is advertised".to_owned()
+                    } else if q + 1 > crate::rate_limit::reach(cap, opts.rps) as u64 {
+                        format!(
+                            "q+1 = {} requests do not fit in {} s at {} rps",
+                            q + 1,
+                            RATE_LIMIT_MAX_DURATION.as_secs(),
+                            opts.rps
+                        )
+                    } else {
+                        format!("the burst ended early: {}", ev.stop.as_str())
                     };
                     findings.push(Finding::new(
                         &ADVERTISED_NOT_TESTED,
