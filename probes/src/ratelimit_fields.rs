@@ -42,6 +42,26 @@ impl Style {
     }
 }
 
+/// How a reset was written (CHECKS.md §12: above 10^9 a Unix timestamp, else delta seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetForm {
+    /// Seconds from the response (draft -10's `t`, drafts -07/-08's `reset`, and integer
+    /// fields up to 10^9).
+    Delta,
+    /// A Unix timestamp, converted against the response's `Date`.
+    Unix,
+}
+
+impl ResetForm {
+    /// How evidence names it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ResetForm::Delta => "delta seconds",
+            ResetForm::Unix => "a Unix timestamp",
+        }
+    }
+}
+
 /// The rate-limit facts of one response.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fields {
@@ -57,6 +77,8 @@ pub struct Fields {
     pub remaining: Option<u64>,
     /// Seconds until the quota resets (a Unix-timestamp reset is converted against `Date`).
     pub reset: Option<u64>,
+    /// How that reset was written, set with it.
+    pub reset_form: Option<ResetForm>,
 }
 
 /// A bare item (RFC 9651 §3.3).
@@ -425,6 +447,7 @@ pub fn read(e: &Exchange, now: SystemTime) -> Fields {
     {
         f.remaining = first.int_param("r").and_then(nonneg);
         f.reset = first.int_param("t").and_then(nonneg);
+        f.reset_form = f.reset.map(|_| ResetForm::Delta);
     }
     if let Some(d) = &d7_limit {
         let get = |k: &str| {
@@ -437,7 +460,10 @@ pub fn read(e: &Exchange, now: SystemTime) -> Fields {
         };
         f.quota = f.quota.or(get("limit"));
         f.remaining = f.remaining.or(get("remaining"));
-        f.reset = f.reset.or(get("reset"));
+        if f.reset.is_none() {
+            f.reset = get("reset");
+            f.reset_form = f.reset.map(|_| ResetForm::Delta);
+        }
     }
     if let Some(items) = &d7_policy
         && f.quota.is_none_or(|_| f.window.is_none())
@@ -479,14 +505,16 @@ pub fn read(e: &Exchange, now: SystemTime) -> Fields {
         }
         if let Some(Some(t)) = rst
             && let Some(t) = nonneg(t)
+            && f.reset.is_none()
         {
             // > 10^9: a Unix timestamp, else delta seconds (CHECKS.md §12).
-            let delta = if t > 1_000_000_000 {
-                t.saturating_sub(base)
+            let (delta, form) = if t > 1_000_000_000 {
+                (t.saturating_sub(base), ResetForm::Unix)
             } else {
-                t
+                (t, ResetForm::Delta)
             };
-            f.reset = f.reset.or(Some(delta));
+            f.reset = Some(delta);
+            f.reset_form = Some(form);
         }
     }
     f
@@ -546,6 +574,49 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// CHECKS.md §12: a reset above 10^9 is a Unix timestamp, else delta seconds; which one
+    /// is recorded. draft -10's `t` and drafts -07/-08's `reset` are always delta seconds.
+    #[test]
+    fn the_reset_form_is_recorded() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_307_300);
+        let cases: &[(&str, &str, u64, ResetForm)] = &[
+            ("RateLimit", r#""p";r=1;t=30"#, 30, ResetForm::Delta),
+            (
+                "RateLimit",
+                "limit=5, remaining=0, reset=60",
+                60,
+                ResetForm::Delta,
+            ),
+            ("X-RateLimit-Reset", "30", 30, ResetForm::Delta),
+            (
+                "RateLimit-Reset",
+                "1000000000",
+                1_000_000_000,
+                ResetForm::Delta,
+            ),
+            ("X-RateLimit-Reset", "1796307360", 60, ResetForm::Unix),
+            (
+                "X-RateLimit-Reset",
+                "1796307325.1008356",
+                25,
+                ResetForm::Unix,
+            ),
+        ];
+        for (name, value, reset, form) in cases {
+            let f = read(
+                &crate::checks::test_support::exchange(&[(name, value)], ""),
+                now,
+            );
+            assert_eq!(
+                (f.reset, f.reset_form),
+                (Some(*reset), Some(*form)),
+                "{name}: {value}"
+            );
+        }
+        let f = read(&crate::checks::test_support::exchange(&[], ""), now);
+        assert_eq!((f.reset, f.reset_form), (None, None));
     }
 
     #[test]

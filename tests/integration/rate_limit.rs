@@ -635,7 +635,28 @@ async fn a_limiter_answering_403_is_shown_in_the_evidence_and_legacy_quotas_are_
     assert_eq!(v.status, Status::Fail);
     let e = &v.findings[0].evidence;
     assert!(
-        e.contains("the first response's reset was 60 s away") && e.contains("403 ×5"),
+        e.contains("the first response's reset was 60 s away, sent as delta seconds)")
+            && e.contains("403 ×5"),
+        "{e}"
+    );
+
+    // Flask-Limiter's default reset is a Unix timestamp (above 10^9, CHECKS.md §12): read
+    // against the response's Date, and the evidence says which form it was.
+    let (_, v) = burst_of_eight(
+        &pki,
+        3,
+        Resp::new(403).body("forbidden"),
+        &[
+            ("Date", "Wed, 21 Oct 2015 07:28:00 GMT"),
+            ("X-RateLimit-Limit", "3"),
+            ("X-RateLimit-Reset", "1445412540"),
+        ],
+    )
+    .await;
+    assert_eq!(ids(&v), ["limit_not_enforced"], "{:#?}", v.findings);
+    let e = &v.findings[0].evidence;
+    assert!(
+        e.contains("the first response's reset was 60 s away, sent as a Unix timestamp)"),
         "{e}"
     );
 

@@ -164,7 +164,10 @@ fn merge(into: &mut Fields, from: Fields) {
     into.window = into.window.or(from.window);
     // The later response's counters are the current ones.
     into.remaining = from.remaining.or(into.remaining);
-    into.reset = from.reset.or(into.reset);
+    if from.reset.is_some() {
+        into.reset = from.reset;
+        into.reset_form = from.reset_form;
+    }
 }
 
 /// The burst's statuses in order, runs collapsed: `200 ×5, 403 ×15`. A limiter answering
@@ -220,7 +223,7 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     for (i, e) in ev.responses().enumerate() {
         let read = ratelimit_fields::read(e, ev.finished_at);
         if i == 0 && ev.first.is_some() {
-            first_reset = read.reset;
+            first_reset = read.reset.zip(read.reset_form);
         }
         merge(&mut fields, read);
     }
@@ -320,8 +323,12 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             // that reset came due sent all its requests inside one window.
             let window = match (fields.window, first_reset) {
                 (Some(w), _) => (elapsed <= w as f64).then(|| format!("per {w} s")),
-                (None, Some(r)) => (elapsed < r as f64)
-                    .then(|| format!("(no window; the first response's reset was {r} s away)")),
+                (None, Some((r, form))) => (elapsed < r as f64).then(|| {
+                    format!(
+                        "(no window; the first response's reset was {r} s away, sent as {})",
+                        form.as_str()
+                    )
+                }),
                 (None, None) => None,
             };
             match (fields.quota, window) {
