@@ -459,10 +459,11 @@ fn rsa_pss_key_is_measured_by_its_modulus() {
     );
 }
 
-/// A 127.0.0.1 leaf of `int` whose AIA caIssuers URL (`path` on an in-process HTTP server)
+/// A leaf of `int` for `names` whose AIA caIssuers URL (`path` on an in-process HTTP server)
 /// serves `body`: (that server, the URL, chain, key).
 async fn leaf_with_aia(
     int: &Pki,
+    names: &[&str],
     path: &str,
     body: Vec<u8>,
 ) -> (
@@ -473,7 +474,7 @@ async fn leaf_with_aia(
 ) {
     let aia = TestServer::http("127.0.0.1", move |_| Resp::new(200).body(body.clone())).await;
     let url = aia.url("http", path);
-    let (chain, key) = int.leaf_with(&Leaf::valid(&["127.0.0.1"]), |p| {
+    let (chain, key) = int.leaf_with(&Leaf::valid(names), |p| {
         p.custom_extensions.push(der::aia_ca_issuers(&url));
     });
     (aia, url, chain, key)
@@ -512,7 +513,7 @@ async fn a_p7c_at_the_aia_url_completes_the_path_too() {
         p7c_path.to_str().unwrap(),
     ]);
     let p7c = std::fs::read(&p7c_path).unwrap();
-    let (aia, _, chain, key) = leaf_with_aia(&int, "/int.p7c", p7c).await;
+    let (aia, _, chain, key) = leaf_with_aia(&int, &["127.0.0.1"], "/int.p7c", p7c).await;
     let srv = serve(crate::support::server_config(chain, key)).await;
     let v = tls_cert(&srv.url("https", "/"), root.client()).await;
     assert_eq!(
@@ -530,7 +531,7 @@ async fn missing_intermediate_is_incomplete_when_aia_completes_the_path() {
     let (int, int_der) = root.intermediate("prodprobe test intermediate");
     // The caIssuers URL serves the intermediate (DER) from an in-process HTTP server.
     let (aia, aia_url, chain, key) =
-        leaf_with_aia(&int, "/int.der", int_der.as_ref().to_vec()).await;
+        leaf_with_aia(&int, &["127.0.0.1"], "/int.der", int_der.as_ref().to_vec()).await;
     let srv = serve(crate::support::server_config(
         chain.clone(),
         key.clone_key(),
@@ -563,6 +564,83 @@ async fn missing_intermediate_is_incomplete_when_aia_completes_the_path() {
     .await;
     let v = tls_cert(&full.url("https", "/"), root.client()).await;
     assert_eq!(ids_sorted(&v), ["ocsp_not_stapled"]);
+}
+
+/// CHECKS.md §9: `incomplete_chain` replaces `untrusted_chain` only where fetching *that*
+/// leaf's AIA caIssuers completes the path. Behind one name, 127.0.0.1 and ::1 omit their
+/// intermediate (the leaf's AIA URL serves it) and 127.0.0.2 serves a leaf of a CA nobody
+/// trusts, without AIA: 127.0.0.2 stays `untrusted_chain` (critical), and the URL the two
+/// other addresses share is fetched once.
+#[tokio::test(flavor = "multi_thread")]
+async fn aia_completing_one_backend_does_not_hide_an_untrusted_one() {
+    use hickory_resolver::proto::rr::RecordType;
+    let root = Pki::new();
+    let (int, int_der) = root.intermediate("prodprobe test intermediate");
+    let (aia, aia_url, chain, key) =
+        leaf_with_aia(&int, &["shop.test"], "/int.der", int_der.as_ref().to_vec()).await;
+    let incomplete = crate::support::server_config(chain, key);
+    let first = serve(Arc::clone(&incomplete)).await;
+    let port = first.addr.port();
+    let unknown = Pki::new();
+    let second = TestServer::start_on(
+        ("127.0.0.2", port),
+        Some(unknown.server_config(&Leaf::valid(&["shop.test"]))),
+        Arc::new(|_| Resp::new(200)),
+    )
+    .await;
+    let v6 = TestServer::start_on(
+        ("::1", port),
+        Some(incomplete),
+        Arc::new(|_| Resp::new(200)),
+    )
+    .await;
+    let dns = DnsServer::start(|name, ty| match (name, ty) {
+        ("shop.test", RecordType::A) => Answer::Records(vec![
+            a("shop.test", "127.0.0.1"),
+            a("shop.test", "127.0.0.2"),
+        ]),
+        ("shop.test", RecordType::AAAA) => Answer::Records(vec![a("shop.test", "::1")]),
+        _ => Answer::NoData,
+    })
+    .await;
+    let engine = engine_with_dns(dns.addr, Duration::from_secs(2));
+    let mut t = target(&format!("https://shop.test:{port}/"), root.client(), None);
+    t.checks.retain(|c| c.id == "tls_cert");
+    let (_, verdicts) = evaluate_with(&engine, &t).await;
+    let v = &verdicts[0];
+    assert_eq!(
+        ids_sorted(v),
+        [
+            "incomplete_chain",
+            "inconsistent_backends",
+            "ocsp_not_stapled",
+            "untrusted_chain"
+        ],
+        "{:?}",
+        v.findings
+    );
+    let finding = |id: &str| v.findings.iter().find(|f| f.id == id).unwrap();
+    let completed = &finding("incomplete_chain").evidence;
+    assert!(
+        completed.starts_with("127.0.0.1:") && completed.contains(&aia_url),
+        "{completed}"
+    );
+    let untrusted = finding("untrusted_chain");
+    assert_eq!(untrusted.severity, Severity::Critical);
+    assert!(
+        untrusted.evidence.starts_with("127.0.0.2:")
+            && untrusted.evidence.contains("unknown_issuer")
+            && !untrusted.evidence.contains("127.0.0.1"),
+        "{}",
+        untrusted.evidence
+    );
+    assert_eq!(v.status, Status::Fail);
+    assert_eq!(
+        aia.count(),
+        1,
+        "one caIssuers request for the URL two addresses share"
+    );
+    drop((second, v6));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -879,8 +957,8 @@ fn public_root_evidence(chain: Vec<CertificateDer<'static>>) -> ProbeRun {
             certs,
             duration: Duration::ZERO,
             rustls_failure: None,
+            aia: None,
         }],
-        aia: None,
     };
     ProbeRun {
         kind: ProbeKind::Tls,

@@ -27,8 +27,8 @@ pub struct TlsCertOptions {
     pub warn_days: u32,
     /// `expires_critical` below min(this many days, 10 % of the lifetime). Default 7.
     pub critical_days: u32,
-    /// Fetch the leaf's AIA caIssuers (one GET, ≤ 64 KiB) to tell `incomplete_chain` from
-    /// `untrusted_chain`. Default true.
+    /// Fetch the leaf's AIA caIssuers (one GET per distinct URL, ≤ 64 KiB) to tell
+    /// `incomplete_chain` from `untrusted_chain`. Default true.
     pub aia_fetch: bool,
     /// Trust the operating system's roots instead of webpki-roots (for every probe of the
     /// target). Default false.
@@ -280,15 +280,15 @@ fn judge_address(
     }
     if a.trusted == Some(false) {
         let reason = a.trust_reason.unwrap_or("invalid_certificate");
-        let completes = evidence.aia.as_ref().is_some_and(|f| f.completes());
+        let completes = a.aia.as_ref().is_some_and(|f| f.completes());
         if reason == "unknown_issuer" && completes {
-            let url = evidence.aia.as_ref().map_or("", |f| f.url.as_str());
+            let url = a.aia.as_ref().map_or("", |f| f.url.as_str());
             out.push(Finding::new(
                 &INCOMPLETE_CHAIN,
                 format!("{at}: the server omits the intermediate; {url} completes the path"),
             ));
         } else if reason != "unsupported_signature_algorithm" || weak_sig.is_empty() {
-            let aia = evidence
+            let aia = a
                 .aia
                 .as_ref()
                 .map(|f| format!(" (AIA {}: {})", f.url, f.result))

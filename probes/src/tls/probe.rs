@@ -1,8 +1,8 @@
 //! The `tls` probe (CHECKS.md §9): for each resolved address (at most 2 per family) a TLS
 //! handshake with SNI = host (none for IP literals) and ALPN `h2, http/1.1`, the chain recorded
-//! as served before verification, plus at most one AIA caIssuers fetch when the chain does
-//! not reach a trust anchor. No HTTP request is sent; the connection is closed after the
-//! handshake.
+//! as served before verification, plus an AIA caIssuers fetch for a chain that does not reach
+//! a trust anchor (each distinct URL at most once per run). No HTTP request is sent; the
+//! connection is closed after the handshake.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -57,6 +57,9 @@ pub struct AddressTls {
     /// Set when rustls failed before any certificate arrived and the chain was read from the
     /// server's answer to the hand-built TLS 1.2 hello instead: why rustls failed.
     pub rustls_failure: Option<String>,
+    /// The AIA caIssuers fetch for this address's leaf, when its chain lacks an anchor: whether
+    /// what the URL serves completes *this* chain (CHECKS.md §9 `incomplete_chain`).
+    pub aia: Option<AiaFetch>,
 }
 
 impl AddressTls {
@@ -71,7 +74,8 @@ impl AddressTls {
     }
 }
 
-/// The outcome of the single AIA caIssuers fetch (CHECKS.md §9 `incomplete_chain`).
+/// The outcome of an AIA caIssuers fetch for one address's chain (CHECKS.md §9
+/// `incomplete_chain`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AiaFetch {
     /// The caIssuers URL from the leaf.
@@ -99,8 +103,6 @@ pub struct TlsEvidence {
     pub skipped: Option<&'static str>,
     /// One entry per probed address, in resolver order (IPv4 first).
     pub addresses: Vec<AddressTls>,
-    /// The AIA fetch, when one was made.
-    pub aia: Option<AiaFetch>,
 }
 
 /// `probe_ssl_earliest_cert_expiry{probe="tls",address}`.
@@ -272,6 +274,7 @@ async fn probe_address(
         leaf_parsed: false,
         duration: Duration::ZERO,
         rustls_failure: None,
+        aia: None,
     };
     let tcp = match connect(addr, deadline).await {
         Ok(s) => s,
@@ -399,30 +402,14 @@ fn path_ends_at_public_root(target: &Target, certs: &[CertDetails]) -> bool {
     })
 }
 
-/// Fetches the leaf's caIssuers (one GET, ≤ 64 KiB) and checks whether it completes the path.
-async fn fetch_aia(
+/// Fetches a caIssuers URL (one GET, ≤ 64 KiB): the certificates it serves, or why none.
+async fn fetch_issuers(
     target: &Target,
     cx: &ProbeContext<'_>,
-    name: &ServerName<'static>,
-    chain: &[CertificateDer<'static>],
     url: &str,
-) -> AiaFetch {
-    let result = aia_result(target, cx, name, chain, url).await;
-    AiaFetch {
-        url: url.to_owned(),
-        result,
-    }
-}
-
-async fn aia_result(
-    target: &Target,
-    cx: &ProbeContext<'_>,
-    name: &ServerName<'static>,
-    chain: &[CertificateDer<'static>],
-    url: &str,
-) -> &'static str {
+) -> Result<Vec<CertificateDer<'static>>, &'static str> {
     let Ok(parsed) = Url::parse(url) else {
-        return "invalid_url";
+        return Err("invalid_url");
     };
     let spec = RequestSpec::get(&parsed, OTHER_BODY_CAP);
     let exchange = match cx
@@ -431,20 +418,31 @@ async fn aia_result(
         .await
     {
         Ok(e) => e,
-        Err(f) => return f.reason,
+        Err(f) => return Err(f.reason),
     };
     if exchange.status != 200 {
-        return "http_status";
+        return Err("http_status");
     }
     if exchange.body_truncated {
-        return "too_large";
+        return Err("too_large");
     }
     let fetched = certificates(&exchange.body);
     if fetched.is_empty() {
-        return "not_a_certificate";
+        return Err("not_a_certificate");
     }
+    Ok(fetched)
+}
+
+/// Whether `fetched` completes the path of `chain` to a trust anchor: `completes` or
+/// `does_not_complete`.
+fn completion(
+    target: &Target,
+    name: &ServerName<'static>,
+    chain: &[CertificateDer<'static>],
+    fetched: &[CertificateDer<'static>],
+) -> &'static str {
     let mut completed = chain.to_vec();
-    completed.extend(fetched);
+    completed.extend_from_slice(fetched);
     let certs: Vec<CertDetails> = completed.iter().filter_map(inspect::inspect).collect();
     let verdict = match instant_inside(&certs) {
         Some(t) => target.tls.verify(&completed, name, t),
@@ -484,7 +482,6 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         port,
         skipped: None,
         addresses: Vec::new(),
-        aia: None,
     };
     if target.url.scheme() != "https" {
         evidence.skipped = Some("not_https");
@@ -505,16 +502,35 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         let probed = probe_address(target, &name, SocketAddr::new(ip, port), cx.deadline).await;
         evidence.addresses.push(probed);
     }
-    // One AIA fetch per run, for the first address whose chain lacks an anchor.
-    if target.options.tls_cert.aia_fetch
-        && let Some(a) = evidence
-            .addresses
-            .iter()
-            .find(|a| a.trusted == Some(false) && a.trust_reason == Some("unknown_issuer"))
-        && let Some(url) = a.leaf().and_then(|l| l.ca_issuers.first().cloned())
-        && let Some(facts) = a.facts.clone()
-    {
-        evidence.aia = Some(fetch_aia(target, cx, &name, &facts.chain, &url).await);
+    // AIA for each address whose chain lacks an anchor, judged against that address's chain
+    // (backends may serve different leaves); each distinct URL is fetched once per run.
+    if target.options.tls_cert.aia_fetch {
+        let mut fetched: Vec<(String, Result<Vec<CertificateDer<'static>>, &'static str>)> =
+            Vec::new();
+        for a in &mut evidence.addresses {
+            if a.trusted != Some(false) || a.trust_reason != Some("unknown_issuer") {
+                continue;
+            }
+            let (Some(url), Some(facts)) = (
+                a.leaf().and_then(|l| l.ca_issuers.first().cloned()),
+                a.facts.clone(),
+            ) else {
+                continue;
+            };
+            let body = match fetched.iter().find(|(u, _)| *u == url) {
+                Some((_, body)) => body.clone(),
+                None => {
+                    let body = fetch_issuers(target, cx, &url).await;
+                    fetched.push((url.clone(), body.clone()));
+                    body
+                }
+            };
+            let result = match body {
+                Ok(certs) => completion(target, &name, &facts.chain, &certs),
+                Err(reason) => reason,
+            };
+            a.aia = Some(AiaFetch { url, result });
+        }
     }
     let failure = evidence.addresses.iter().find_map(|a| {
         a.failure.as_ref().map(|(r, _)| *r).or_else(|| {
