@@ -622,7 +622,9 @@ async fn aia_completing_one_backend_does_not_hide_an_untrusted_one() {
     let finding = |id: &str| v.findings.iter().find(|f| f.id == id).unwrap();
     let completed = &finding("incomplete_chain").evidence;
     assert!(
-        completed.starts_with("127.0.0.1:") && completed.contains(&aia_url),
+        completed.starts_with("127.0.0.1:")
+            && completed.contains(&aia_url)
+            && completed.contains(&format!("[::1]:{port}")),
         "{completed}"
     );
     let untrusted = finding("untrusted_chain");
@@ -924,6 +926,64 @@ async fn inconsistent_backends_across_two_addresses_of_one_name() {
     addrs.sort_unstable();
     assert_eq!(addrs, ["127.0.0.1", "127.0.0.2"]);
     drop(bad);
+}
+
+/// CHECKS.md §9: the expiry findings are ranges, at most one per target, `expired` winning,
+/// and its evidence says which addresses. Behind one name, 127.0.0.1's leaf has 10 days left
+/// (`expires_soon` alone), 127.0.0.2's expired a day ago and ::1's three days ago: one
+/// `expired` naming both, no `expires_soon`.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_expiry_finding_per_target_the_worst_naming_every_address() {
+    use hickory_resolver::proto::rr::RecordType;
+    let pki = Pki::new();
+    let soon = serve(pki.server_config(&leaf(&["shop.test"], -80, 10))).await;
+    let port = soon.addr.port();
+    let expired_since = |ip: &'static str, days_ago: i64| {
+        TestServer::start_on(
+            (ip, port),
+            Some(pki.server_config(&leaf(&["shop.test"], -90 - days_ago, -days_ago))),
+            Arc::new(|_| Resp::new(200)),
+        )
+    };
+    let second = expired_since("127.0.0.2", 1).await;
+    let v6 = expired_since("::1", 3).await;
+    let dns = DnsServer::start(|name, ty| match (name, ty) {
+        ("shop.test", RecordType::A) => Answer::Records(vec![
+            a("shop.test", "127.0.0.1"),
+            a("shop.test", "127.0.0.2"),
+        ]),
+        ("shop.test", RecordType::AAAA) => Answer::Records(vec![a("shop.test", "::1")]),
+        _ => Answer::NoData,
+    })
+    .await;
+    let engine = engine_with_dns(dns.addr, Duration::from_secs(2));
+    let mut t = target(&format!("https://shop.test:{port}/"), pki.client(), None);
+    t.checks.retain(|c| c.id == "tls_cert");
+    let (_, verdicts) = evaluate_with(&engine, &t).await;
+    let v = &verdicts[0];
+    assert_eq!(
+        ids_sorted(v),
+        ["expired", "inconsistent_backends", "ocsp_not_stapled"],
+        "{:?}",
+        v.findings
+    );
+    let evidence = |id: &str| &v.findings.iter().find(|f| f.id == id).unwrap().evidence;
+    let expired = evidence("expired");
+    assert!(
+        expired.starts_with(&format!("127.0.0.2:{port}: leaf #0"))
+            && expired.contains(&format!("; [::1]:{port}: leaf #0"))
+            && !expired.contains("127.0.0.1:"),
+        "{expired}"
+    );
+    let unstapled = evidence("ocsp_not_stapled");
+    for at in [
+        format!("127.0.0.1:{port}"),
+        format!("127.0.0.2:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        assert!(unstapled.contains(&at), "{at} in {unstapled}");
+    }
+    drop((second, v6));
 }
 
 /// A hand-made tls evidence whose chain ends at a public root: no loopback server can present

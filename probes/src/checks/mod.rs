@@ -338,6 +338,24 @@ pub(crate) fn dedup_findings(findings: &mut Vec<crate::verdict::Finding>) {
     findings.retain(|f| seen.insert(f.id));
 }
 
+/// One finding per id, the evidence of the others appended (`; `): each address or version
+/// that raised it stays named.
+pub(crate) fn merge_same_findings(findings: &mut Vec<crate::verdict::Finding>) {
+    let mut merged: Vec<crate::verdict::Finding> = Vec::with_capacity(findings.len());
+    for f in findings.drain(..) {
+        match merged.iter_mut().find(|m| m.id == f.id) {
+            Some(m) => {
+                m.evidence = crate::verdict::truncate(
+                    format!("{}; {}", m.evidence, f.evidence),
+                    crate::verdict::EVIDENCE_MAX_BYTES,
+                );
+            }
+            None => merged.push(f),
+        }
+    }
+    *findings = merged;
+}
+
 /// Keeps at most `max` findings per id, in order; the last one kept says how many more there
 /// were. A hostile response (a thousand `Set-Cookie` lines on every response of the cycle)
 /// cannot turn one check into megabytes of findings.

@@ -1,6 +1,7 @@
 //! `tls_cert` (CHECKS.md §9): the presented certificate is valid for the host with public roots
 //! (or the configured CA), not near expiry, and cryptographically current. Judged per probed
-//! address from the chain as served, so every fact survives a broken certificate.
+//! address from the chain as served, so every fact survives a broken certificate; a finding
+//! raised at several addresses is one finding naming each of them.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -579,7 +580,16 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             format!("addresses present different leaves: {}", list.join(", ")),
         ));
     }
-    super::dedup_findings(&mut findings);
+    // The expiry findings are ranges (CHECKS.md §9): one per target, the worst address's
+    // (expired, then expires_critical, then expires_soon), naming every address it holds for.
+    let expiry = [EXPIRED.id, EXPIRES_CRITICAL.id, EXPIRES_SOON.id];
+    if let Some(worst) = expiry
+        .iter()
+        .find(|id| findings.iter().any(|f| f.id == **id))
+    {
+        findings.retain(|f| f.id == *worst || !expiry.contains(&f.id));
+    }
+    super::merge_same_findings(&mut findings);
     let measurements = measure(evidence, &with_chain, (now, handshake));
     Evaluation::new(Judgement::Evaluated(findings), measurements)
 }

@@ -2,7 +2,7 @@
 //! RFC 8996); offer TLS 1.2 and/or 1.3 (RFC 9325 §3.1.1). Judged over every probed address:
 //! one backend that still speaks TLS 1.0 is enough.
 
-use super::{CheckDef, CheckInput, Evaluation};
+use super::{CheckDef, CheckInput, Evaluation, merge_same_findings};
 use crate::measure::{GaugeDef, Measurement};
 use crate::probe::ProbeKind;
 use crate::tls::legacy::{Outcome as LegacyOutcome, Version};
@@ -172,24 +172,6 @@ fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
         };
         out.push(Finding::new(&TLS13_UNSUPPORTED, detail));
     }
-}
-
-/// One finding per id, the evidence of the others appended (`; `): each address or version
-/// that went unanswered stays named.
-fn merge_same_findings(findings: &mut Vec<Finding>) {
-    let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());
-    for f in findings.drain(..) {
-        match merged.iter_mut().find(|m| m.id == f.id) {
-            Some(m) => {
-                m.evidence = crate::verdict::truncate(
-                    format!("{}; {}", m.evidence, f.evidence),
-                    crate::verdict::EVIDENCE_MAX_BYTES,
-                );
-            }
-            None => merged.push(f),
-        }
-    }
-    *findings = merged;
 }
 
 fn evaluate(input: &CheckInput<'_>) -> Evaluation {
