@@ -678,6 +678,55 @@ async fn sha1_signature_is_weak_signature() {
     );
 }
 
+/// CHECKS.md §9 `weak_signature` covers SHA-1 under RSASSA-PSS too: the hash is in the
+/// signature's parameters (RFC 4055 §3.1; OpenSSL writes SHA-1's as the DEFAULT, absent).
+/// OpenSSL signs the leaf (rcgen signs no PSS); PSS with SHA-256 passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn sha1_under_rsassa_pss_is_weak_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = openssl::ca(dir.path(), "rsa-ca", "rsa:2048");
+    let ca_der = CertificateDer::from_pem_file(&ca_cert).unwrap();
+    let tls = Arc::new(TlsClient::new(&[ca_der]).unwrap());
+    for (digest, want, sig_alg) in [
+        (
+            "sha1-pss",
+            &["ocsp_not_stapled", "weak_signature"][..],
+            "rsassaPss-SHA1",
+        ),
+        ("sha256-pss", &["ocsp_not_stapled"][..], "rsassaPss-SHA256"),
+    ] {
+        let (cert, key) = openssl::leaf(
+            dir.path(),
+            digest,
+            "ec:P-256",
+            "IP:127.0.0.1",
+            digest,
+            (&ca_cert, &ca_key),
+        );
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+        let srv = serve(crate::support::server_config(chain, key)).await;
+        let v = tls_cert(&srv.url("https", "/"), Arc::clone(&tls)).await;
+        assert_eq!(ids_sorted(&v), want, "{digest}: {:?}", v.findings);
+        let info = v
+            .measurements
+            .iter()
+            .find(|m| m.gauge.name == "tls_cert_info")
+            .unwrap();
+        assert_eq!(info.labels[3], sig_alg, "{digest}");
+        if let Some(f) = v.findings.iter().find(|f| f.id == "weak_signature") {
+            assert!(
+                f.evidence.contains("leaf #0") && f.evidence.contains(sig_alg),
+                "{}",
+                f.evidence
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn rsa_1024_key_from_openssl_s_server_is_weak_key() {
     let pki = Pki::new();

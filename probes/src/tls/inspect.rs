@@ -9,7 +9,8 @@ use serde::Serialize;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::RSAPublicKey;
-use x509_parser::x509::SubjectPublicKeyInfo;
+use x509_parser::signature_algorithm::RsaSsaPssParams;
+use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
 
 use super::cert::{CertSummary, summarize};
 
@@ -70,7 +71,8 @@ pub struct CertDetails {
     pub key: KeyKind,
     /// Public key size in bits (RSA modulus, EC field; 0 when unknown).
     pub key_bits: u32,
-    /// Signature algorithm name (`sha256WithRSAEncryption`, `ecdsa-with-SHA256`, …).
+    /// Signature algorithm name (`sha256WithRSAEncryption`, `ecdsa-with-SHA256`,
+    /// `rsassaPss-SHA256`, …).
     pub sig_alg: String,
     /// Signed with SHA-1 or MD5 (CHECKS.md §9 `weak_signature`).
     pub weak_signature: bool,
@@ -118,7 +120,6 @@ fn sig_name(oid: &str) -> (String, bool) {
         "1.2.840.113549.1.1.11" => ("sha256WithRSAEncryption", false),
         "1.2.840.113549.1.1.12" => ("sha384WithRSAEncryption", false),
         "1.2.840.113549.1.1.13" => ("sha512WithRSAEncryption", false),
-        "1.2.840.113549.1.1.10" => ("rsassaPss", false),
         "1.2.840.10045.4.1" => ("ecdsa-with-SHA1", true),
         "1.2.840.10045.4.3.2" => ("ecdsa-with-SHA256", false),
         "1.2.840.10045.4.3.3" => ("ecdsa-with-SHA384", false),
@@ -132,6 +133,41 @@ fn sig_name(oid: &str) -> (String, bool) {
     (name.to_owned(), weak)
 }
 
+/// The name and weakness of an RSASSA-PSS signature (RFC 4055 §3.1): `rsassaPss-` and the
+/// hash of its parameters, SHA-1 when hashAlgorithm is absent (its DEFAULT) or, against §3.1's
+/// MUST, the parameters are; SHA-1 and MD5 are weak. Parameters that do not parse name no
+/// hash and are not evidence of a weak one.
+fn pss_name(alg: &AlgorithmIdentifier<'_>) -> (String, bool) {
+    let hash = match &alg.parameters {
+        None => Some(SHA1.to_owned()),
+        Some(params) => RsaSsaPssParams::try_from(params)
+            .ok()
+            .map(|p| p.hash_algorithm_oid().to_id_string()),
+    };
+    let (name, weak) = match hash.as_deref() {
+        None => return ("rsassaPss".to_owned(), false),
+        Some(SHA1) => ("SHA1", true),
+        Some("1.2.840.113549.2.5") => ("MD5", true),
+        Some("2.16.840.1.101.3.4.2.4") => ("SHA224", false),
+        Some("2.16.840.1.101.3.4.2.1") => ("SHA256", false),
+        Some("2.16.840.1.101.3.4.2.2") => ("SHA384", false),
+        Some("2.16.840.1.101.3.4.2.3") => ("SHA512", false),
+        Some(other) => (other, false),
+    };
+    (format!("rsassaPss-{name}"), weak)
+}
+
+/// id-sha1 (RFC 4055 §2.1).
+const SHA1: &str = "1.3.14.3.2.26";
+
+/// The signature algorithm's name and whether it is weak (SHA-1 or MD5).
+fn signature(alg: &AlgorithmIdentifier<'_>) -> (String, bool) {
+    match alg.algorithm.to_id_string().as_str() {
+        RSASSA_PSS => pss_name(alg),
+        oid => sig_name(oid),
+    }
+}
+
 fn curve_name(oid: &str) -> String {
     match oid {
         "1.2.840.10045.3.1.7" => "P-256".into(),
@@ -143,7 +179,8 @@ fn curve_name(oid: &str) -> String {
 
 /// rsaEncryption (RFC 8017 App. C).
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
-/// id-RSASSA-PSS as a key algorithm (RFC 4055 §1.2): an RSA key restricted to PSS.
+/// id-RSASSA-PSS (RFC 4055 §1.2): as a key algorithm, an RSA key restricted to PSS; as a
+/// signature algorithm, its hash is in the parameters.
 const RSASSA_PSS: &str = "1.2.840.113549.1.1.10";
 
 /// The key size in bits (RSA modulus, EC field; 0 when unknown). x509-parser reads the
@@ -234,7 +271,7 @@ pub fn inspect(der: &CertificateDer<'_>) -> Option<CertDetails> {
         KeyKind::Ed448 => 456,
         _ => key_bits,
     };
-    let (sig_alg, weak_signature) = sig_name(&cert.signature_algorithm.algorithm.to_id_string());
+    let (sig_alg, weak_signature) = signature(&cert.signature_algorithm);
     let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, der.as_ref()).as_ref());
     let serial_bytes = cert.raw_serial().to_vec();
     Some(CertDetails {
@@ -395,6 +432,44 @@ mod tests {
             let der = rsa_spki(oid, params, bits);
             let (_, spki) = SubjectPublicKeyInfo::from_der(&der).unwrap();
             assert_eq!(key_size(&spki), bits as u32, "{oid:02x?} {bits}");
+        }
+    }
+
+    #[test]
+    fn rsassa_pss_signatures_are_named_and_judged_by_their_hash() {
+        const PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
+        const SHA256_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+        const SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
+        const SHA1: &[u8] = &[0x2b, 0x0e, 0x03, 0x02, 0x1a];
+        const MD5: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05];
+        // RSASSA-PSS-params with hashAlgorithm [0] set to `hash`.
+        let with_hash = |hash: &[u8]| {
+            let alg = tlv(0x30, &[tlv(0x06, hash), vec![0x05, 0x00]].concat());
+            tlv(0x30, &tlv(0xa0, &alg))
+        };
+        for (oid, params, want) in [
+            // hashAlgorithm absent: its DEFAULT, SHA-1 (RFC 4055 §3.1).
+            (PSS, tlv(0x30, &[]), ("rsassaPss-SHA1", true)),
+            // No parameters at all (§3.1 requires them with a signature): every DEFAULT.
+            (PSS, Vec::new(), ("rsassaPss-SHA1", true)),
+            (PSS, with_hash(SHA1), ("rsassaPss-SHA1", true)),
+            (PSS, with_hash(MD5), ("rsassaPss-MD5", true)),
+            (PSS, with_hash(SHA256), ("rsassaPss-SHA256", false)),
+            // Parameters that are no RSASSA-PSS-params: no hash named, none judged weak.
+            (PSS, vec![0x05, 0x00], ("rsassaPss", false)),
+            (
+                SHA256_RSA,
+                vec![0x05, 0x00],
+                ("sha256WithRSAEncryption", false),
+            ),
+        ] {
+            let der = tlv(0x30, &[tlv(0x06, oid), params.clone()].concat());
+            let (_, alg) = AlgorithmIdentifier::from_der(&der).unwrap();
+            assert_eq!(
+                signature(&alg),
+                (want.0.to_owned(), want.1),
+                "{params:02x?}"
+            );
         }
     }
 

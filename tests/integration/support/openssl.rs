@@ -43,7 +43,8 @@ pub fn s_server_supports(flag: &str) -> bool {
 }
 
 /// A leaf key (`rsa:1024`, `rsa-pss:2048`, `ec:P-521` …) and a certificate for `san` (e.g. `IP:127.0.0.1`)
-/// signed by the CA at `ca_cert`/`ca_key` with `digest`: (cert path, key path).
+/// signed by the CA at `ca_cert`/`ca_key` with `digest` (`sha256`; `sha1-pss` for RSASSA-PSS
+/// with SHA-1, which needs an RSA CA key): (cert path, key path).
 pub fn leaf(
     dir: &Path,
     name: &str,
@@ -68,6 +69,33 @@ pub fn intermediate(
     cert(dir, name, key_spec, ext, "sha256", ca)
 }
 
+/// A self-signed CA certificate and its key (`rsa:2048` …), valid for 60 days: (cert path,
+/// key path).
+pub fn ca(dir: &Path, name: &str, key_spec: &str) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let cert = dir.join(format!("{name}.pem"));
+    generate_key(key_spec, &key);
+    run(&[
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        key.to_str().unwrap(),
+        "-subj",
+        &format!("/CN={name}"),
+        "-sha256",
+        "-days",
+        "60",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-out",
+        cert.to_str().unwrap(),
+    ]);
+    (cert, key)
+}
+
 fn cert(
     dir: &Path,
     name: &str,
@@ -80,6 +108,53 @@ fn cert(
     let csr = dir.join(format!("{name}.csr"));
     let cert = dir.join(format!("{name}.pem"));
     let ext = dir.join(format!("{name}.ext"));
+    let key_s = key.to_str().unwrap();
+    generate_key(key_spec, &key);
+    run(&[
+        "req",
+        "-new",
+        "-key",
+        key_s,
+        "-subj",
+        &format!("/CN={name}"),
+        "-out",
+        csr.to_str().unwrap(),
+    ]);
+    std::fs::write(&ext, ext_lines).unwrap();
+    let digest_flag = format!("-{}", digest.trim_end_matches("-pss"));
+    let mut args = vec![
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        ca.0.to_str().unwrap(),
+        "-CAkey",
+        ca.1.to_str().unwrap(),
+        "-CAcreateserial",
+        &digest_flag,
+        "-days",
+        "60",
+        "-extfile",
+        ext.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+    ];
+    if digest.ends_with("-pss") {
+        // A salt as long as the hash: the encoding WebPKI accepts for SHA-256 and up.
+        args.extend([
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-sigopt",
+            "rsa_pss_saltlen:digest",
+        ]);
+    }
+    run(&args);
+    (cert, key)
+}
+
+/// Writes a new private key of `key_spec` (`rsa:2048`, `rsa-pss:2048`, `ec:P-256` …) to `key`.
+fn generate_key(key_spec: &str, key: &Path) {
     let key_s = key.to_str().unwrap();
     match key_spec.split_once(':') {
         Some(("rsa", bits)) => run(&[
@@ -112,36 +187,6 @@ fn cert(
         ]),
         _ => panic!("unknown key spec {key_spec}"),
     }
-    run(&[
-        "req",
-        "-new",
-        "-key",
-        key_s,
-        "-subj",
-        &format!("/CN={name}"),
-        "-out",
-        csr.to_str().unwrap(),
-    ]);
-    std::fs::write(&ext, ext_lines).unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        csr.to_str().unwrap(),
-        "-CA",
-        ca.0.to_str().unwrap(),
-        "-CAkey",
-        ca.1.to_str().unwrap(),
-        "-CAcreateserial",
-        &format!("-{digest}"),
-        "-days",
-        "60",
-        "-extfile",
-        ext.to_str().unwrap(),
-        "-out",
-        cert.to_str().unwrap(),
-    ]);
-    (cert, key)
 }
 
 /// `openssl s_server` on 127.0.0.1 (an ephemeral port it picks and prints), killed by PID on
