@@ -727,34 +727,45 @@ async fn sha1_under_rsassa_pss_is_weak_signature() {
     }
 }
 
+/// RSA under 2048 bits is `weak_key`, measured by the modulus's bit length: a 2047-bit key is
+/// 2047 bits (not the 2040 of whole bytes), in the evidence and in the key-length gauge.
 #[tokio::test(flavor = "multi_thread")]
-async fn rsa_1024_key_from_openssl_s_server_is_weak_key() {
+async fn rsa_keys_under_2048_bits_from_openssl_s_server_are_weak_key() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
-    let (cert, key) = openssl::leaf(
-        dir.path(),
-        "rsa1024",
-        "rsa:1024",
-        "IP:127.0.0.1",
-        "sha256",
-        (&ca_cert, &ca_key),
-    );
-    // rustls cannot serve an RSA-1024 key; OpenSSL at security level 0 can. The handshake then
-    // fails in rustls (ring verifies no RSA key under 2048 bits), after the chain was recorded.
-    let srv = SServer::start(&cert, &key, &["-cipher", "ALL:@SECLEVEL=0"]);
-    let v = tls_cert(&format!("https://{}/", srv.addr), pki.client()).await;
-    assert_eq!(
-        ids_sorted(&v),
-        ["ocsp_not_stapled", "weak_key"],
-        "{:?}",
-        v.findings
-    );
-    assert!(
-        v.findings
-            .iter()
-            .any(|f| f.evidence.contains("RSA 1024 bits"))
-    );
+    for bits in [1024, 2047] {
+        let (cert, key) = openssl::leaf(
+            dir.path(),
+            &format!("rsa{bits}"),
+            &format!("rsa:{bits}"),
+            "IP:127.0.0.1",
+            "sha256",
+            (&ca_cert, &ca_key),
+        );
+        // rustls cannot serve an RSA key under 2048 bits; OpenSSL at security level 0 can. The
+        // handshake then fails in rustls (ring verifies no RSA key under 2048 bits), after the
+        // chain was recorded.
+        let srv = SServer::start(&cert, &key, &["-cipher", "ALL:@SECLEVEL=0"]);
+        let v = tls_cert(&format!("https://{}/", srv.addr), pki.client()).await;
+        assert_eq!(
+            ids_sorted(&v),
+            ["ocsp_not_stapled", "weak_key"],
+            "{bits}: {:?}",
+            v.findings
+        );
+        let weak = v.findings.iter().find(|f| f.id == "weak_key").unwrap();
+        assert!(
+            weak.evidence
+                .ends_with(&format!("leaf #0 CN=rsa{bits}: RSA {bits} bits")),
+            "{}",
+            weak.evidence
+        );
+        assert_eq!(
+            crate::support::gauge(&v, "tls_cert_key_length"),
+            f64::from(bits)
+        );
+    }
 }
 
 /// rustls offers TLS 1.2 only with ECDHE + AEAD suites and nothing older; a server limited to
@@ -925,6 +936,8 @@ async fn p521_leaf_from_openssl_s_server_verifies() {
         v.findings
     );
     assert_eq!(v.status, Status::Pass);
+    // The curve's size, not the 528 bits of its 66-byte coordinates.
+    assert_eq!(crate::support::gauge(&v, "tls_cert_key_length"), 521.0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

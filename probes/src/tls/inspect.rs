@@ -69,7 +69,7 @@ pub struct CertDetails {
     pub ip_addresses: Vec<IpAddr>,
     /// Public key type.
     pub key: KeyKind,
-    /// Public key size in bits (RSA modulus, EC field; 0 when unknown).
+    /// Public key size in bits (RSA modulus bit length, EC named curve size; 0 when unknown).
     pub key_bits: u32,
     /// Signature algorithm name (`sha256WithRSAEncryption`, `ecdsa-with-SHA256`,
     /// `rsassaPss-SHA256`, …).
@@ -183,16 +183,53 @@ const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 /// signature algorithm, its hash is in the parameters.
 const RSASSA_PSS: &str = "1.2.840.113549.1.1.10";
 
-/// The key size in bits (RSA modulus, EC field; 0 when unknown). x509-parser reads the
-/// modulus of rsaEncryption keys only; an id-RSASSA-PSS key's subjectPublicKey holds the same
-/// RSAPublicKey (RFC 4055 §1.2), read here.
-fn key_size(spki: &SubjectPublicKeyInfo<'_>) -> u32 {
-    let bits = if spki.algorithm.algorithm.to_id_string() == RSASSA_PSS {
-        RSAPublicKey::from_der(&spki.subject_public_key.data).map_or(0, |(_, k)| k.key_size())
-    } else {
-        spki.parsed().map_or(0, |k| k.key_size())
+/// The kind of a certificate's public key.
+fn key_kind(spki: &SubjectPublicKeyInfo<'_>) -> KeyKind {
+    match spki.algorithm.algorithm.to_id_string().as_str() {
+        RSA_ENCRYPTION | RSASSA_PSS => KeyKind::Rsa,
+        "1.2.840.10045.2.1" => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| curve_name(&o.to_id_string()))
+                .unwrap_or_else(|| "unknown".into());
+            KeyKind::Ec(curve)
+        }
+        "1.2.840.10040.4.1" => KeyKind::Dsa,
+        "1.3.101.112" => KeyKind::Ed25519,
+        "1.3.101.113" => KeyKind::Ed448,
+        other => KeyKind::Other(other.to_owned()),
+    }
+}
+
+/// The key size in bits (0 when unknown): an RSA modulus's bit length (rsaEncryption, and
+/// id-RSASSA-PSS, whose subjectPublicKey holds the same RSAPublicKey, RFC 4055 §1.2), a named
+/// curve's size, otherwise x509-parser's count. That count is off for both: it drops the
+/// modulus's first byte and counts whole bytes (a 2047-bit modulus reads 2040), and counts an
+/// EC point's coordinate bytes (P-521's 66 read 528).
+fn key_size(spki: &SubjectPublicKeyInfo<'_>, key: &KeyKind) -> u32 {
+    let bits = match key {
+        KeyKind::Rsa => RSAPublicKey::from_der(&spki.subject_public_key.data)
+            .map_or(0, |(_, k)| bit_length(k.modulus)),
+        KeyKind::Ec(curve) if curve == "P-256" => 256,
+        KeyKind::Ec(curve) if curve == "P-384" => 384,
+        KeyKind::Ec(curve) if curve == "P-521" => 521,
+        KeyKind::Ed25519 => 256,
+        KeyKind::Ed448 => 456,
+        _ => spki.parsed().map_or(0, |k| k.key_size()),
     };
     u32::try_from(bits).unwrap_or(u32::MAX)
+}
+
+/// The bit length of an unsigned big-endian integer (a DER INTEGER's contents: leading zero
+/// bytes do not count).
+fn bit_length(int: &[u8]) -> usize {
+    let int = &int[int.iter().take_while(|&&b| b == 0).count()..];
+    int.first().map_or(0, |&first| {
+        (int.len() - 1) * 8 + (8 - first.leading_zeros() as usize)
+    })
 }
 
 /// Lower-case hex.
@@ -247,30 +284,8 @@ pub fn inspect(der: &CertificateDer<'_>) -> Option<CertDetails> {
         }
     }
     let spki = cert.public_key();
-    let alg = spki.algorithm.algorithm.to_id_string();
-    let key_bits = key_size(spki);
-    let key = match alg.as_str() {
-        RSA_ENCRYPTION | RSASSA_PSS => KeyKind::Rsa,
-        "1.2.840.10045.2.1" => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|o| curve_name(&o.to_id_string()))
-                .unwrap_or_else(|| "unknown".into());
-            KeyKind::Ec(curve)
-        }
-        "1.2.840.10040.4.1" => KeyKind::Dsa,
-        "1.3.101.112" => KeyKind::Ed25519,
-        "1.3.101.113" => KeyKind::Ed448,
-        other => KeyKind::Other(other.to_owned()),
-    };
-    let key_bits = match key {
-        KeyKind::Ed25519 => 256,
-        KeyKind::Ed448 => 456,
-        _ => key_bits,
-    };
+    let key = key_kind(spki);
+    let key_bits = key_size(spki, &key);
     let (sig_alg, weak_signature) = signature(&cert.signature_algorithm);
     let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, der.as_ref()).as_ref());
     let serial_bytes = cert.raw_serial().to_vec();
@@ -404,14 +419,24 @@ mod tests {
         out
     }
 
+    /// A modulus of exactly `bits` bits, as DER INTEGER contents (a leading zero byte when
+    /// its top bit is set).
+    fn modulus(bits: usize) -> Vec<u8> {
+        let mut m = vec![0x5a; bits.div_ceil(8)];
+        let high = 1u8 << ((bits - 1) % 8);
+        m[0] = high | (0x5a & (high - 1));
+        if high == 0x80 {
+            m.insert(0, 0x00);
+        }
+        m
+    }
+
     /// A hand-built SubjectPublicKeyInfo for an RSA key of `bits` under `oid` (DER contents),
     /// with `params` appended to the AlgorithmIdentifier.
     fn rsa_spki(oid: &[u8], params: &[u8], bits: usize) -> Vec<u8> {
-        let mut modulus = vec![0x00, 0xc5];
-        modulus.resize(1 + bits / 8, 0x5a);
         let rsa_key = tlv(
             0x30,
-            &[tlv(0x02, &modulus), tlv(0x02, &[0x01, 0x00, 0x01])].concat(),
+            &[tlv(0x02, &modulus(bits)), tlv(0x02, &[0x01, 0x00, 0x01])].concat(),
         );
         let alg = tlv(0x30, &[tlv(0x06, oid), params.to_vec()].concat());
         let bit_string = tlv(0x03, &[&[0x00][..], &rsa_key].concat());
@@ -419,19 +444,56 @@ mod tests {
     }
 
     #[test]
-    fn rsa_pss_keys_have_their_modulus_size() {
+    fn rsa_keys_have_their_modulus_bit_length() {
         const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
         const PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
         for (oid, params, bits) in [
             (RSA, &[0x05, 0x00][..], 2048),
+            // Not a whole number of bytes: x509-parser read 2040 and 4088.
+            (RSA, &[0x05, 0x00][..], 2047),
+            (RSA, &[0x05, 0x00][..], 4095),
             // id-RSASSA-PSS, parameters absent (RFC 4055 §1.2) or an empty RSASSA-PSS-params.
             (PSS, &[][..], 2048),
             (PSS, &[0x30, 0x00][..], 3072),
             (PSS, &[][..], 1024),
+            (PSS, &[][..], 2047),
         ] {
             let der = rsa_spki(oid, params, bits);
             let (_, spki) = SubjectPublicKeyInfo::from_der(&der).unwrap();
-            assert_eq!(key_size(&spki), bits as u32, "{oid:02x?} {bits}");
+            assert_eq!(key_kind(&spki), KeyKind::Rsa);
+            assert_eq!(
+                key_size(&spki, &KeyKind::Rsa),
+                bits as u32,
+                "{oid:02x?} {bits}"
+            );
+        }
+        assert_eq!(bit_length(&[0x00, 0x00, 0x01]), 1);
+        assert_eq!(bit_length(&[0x00]), 0);
+        assert_eq!(bit_length(&[]), 0);
+    }
+
+    #[test]
+    fn ec_keys_have_their_curve_size() {
+        const EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+        // (curve OID, coordinate bytes, name, bits): P-521's coordinates are 66 bytes.
+        for (curve, len, name, bits) in [
+            (
+                &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07][..],
+                32,
+                "P-256",
+                256,
+            ),
+            (&[0x2b, 0x81, 0x04, 0x00, 0x22][..], 48, "P-384", 384),
+            (&[0x2b, 0x81, 0x04, 0x00, 0x23][..], 66, "P-521", 521),
+        ] {
+            let alg = tlv(0x30, &[tlv(0x06, EC), tlv(0x06, curve)].concat());
+            let mut point = vec![0x00, 0x04];
+            point.resize(2 + 2 * len, 0x5a);
+            let der = tlv(0x30, &[alg, tlv(0x03, &point)].concat());
+            let (_, spki) = SubjectPublicKeyInfo::from_der(&der).unwrap();
+            let key = key_kind(&spki);
+            assert_eq!(key, KeyKind::Ec(name.into()));
+            assert_eq!(key_size(&spki, &key), bits, "{name}");
         }
     }
 
