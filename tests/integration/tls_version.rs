@@ -314,8 +314,13 @@ async fn openssl_s_server_tls10_and_tls11_are_accepted_and_fail() {
         assert_eq!(accepted(&v, label), 1.0);
         assert_eq!(accepted(&v, "tls1.2"), 0.0);
         assert_eq!(accepted(&v, "ssl3"), 0.0);
+        // Nothing newer spoken: no DOWNGRD sentinel to report.
+        let f = v.findings.iter().find(|f| f.id == finding).unwrap();
+        assert!(!f.evidence.contains("DOWNGRD"), "{}", f.evidence);
     }
-    // Every version at security level 0: the legacy hellos are accepted, rustls too.
+    // Every version at security level 0: the legacy hellos are accepted, rustls too. OpenSSL
+    // ends the random of its TLS 1.0/1.1 ServerHello with DOWNGRD\0 (RFC 8446 §4.1.3), which
+    // the evidence records (CHECKS.md §10).
     let srv = SServer::start(&cert, &key, &["-cipher", "ALL:@SECLEVEL=0"]);
     let (_, v) = run_versions(
         &versions_target(&format!("https://{}/", srv.addr), &pki),
@@ -328,6 +333,17 @@ async fn openssl_s_server_tls10_and_tls11_are_accepted_and_fail() {
         "{:?}",
         v.findings
     );
+    for (id, label) in [("tls10_accepted", "tls1.0"), ("tls11_accepted", "tls1.1")] {
+        let f = v.findings.iter().find(|f| f.id == id).unwrap();
+        assert!(
+            f.evidence.ends_with(&format!(
+                "accepts {label} (the ServerHello carries the DOWNGRD sentinel: it also speaks \
+                 TLS 1.2 or 1.3)"
+            )),
+            "{}",
+            f.evidence
+        );
+    }
     assert_eq!(accepted(&v, "tls1.3"), 1.0);
     assert_eq!(accepted(&v, "tls1.2"), 1.0);
     // SSLv3 cannot be offered by this OpenSSL build (compiled without it): that case runs on

@@ -67,6 +67,26 @@ pub static CHECK: CheckDef = CheckDef {
     evaluate,
 };
 
+/// What the DOWNGRD sentinel in the ServerHello that accepted `v` says (CHECKS.md §10, RFC
+/// 8446 §4.1.3: a TLS 1.3 server ends its random with `DOWNGRD\x01` when it negotiates TLS
+/// 1.2, with `DOWNGRD\x00` below that, as TLS 1.2 servers should too): empty without one.
+fn downgrade_note(a: &AddressVersions, v: Version) -> String {
+    match a.legacy(v).map(|p| p.outcome) {
+        Some(LegacyOutcome::Accepted {
+            downgrade_sentinel: Some(byte),
+            ..
+        }) => format!(
+            " (the ServerHello carries the DOWNGRD sentinel: it also speaks {})",
+            if byte == 0x01 {
+                "TLS 1.3"
+            } else {
+                "TLS 1.2 or 1.3"
+            }
+        ),
+        _ => String::new(),
+    }
+}
+
 fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
     let at = std::net::SocketAddr::new(a.address, port).to_string();
     for (v, def) in [
@@ -76,7 +96,10 @@ fn judge_address(a: &AddressVersions, port: u16, out: &mut Vec<Finding>) {
         (Version::Tls11, &TLS11_ACCEPTED),
     ] {
         if a.accepts(v) {
-            out.push(Finding::new(def, format!("{at} accepts {}", v.label())));
+            out.push(Finding::new(
+                def,
+                format!("{at} accepts {}{}", v.label(), downgrade_note(a, v)),
+            ));
         }
     }
     for p in &a.legacy {
@@ -292,6 +315,52 @@ fn measure(e: &VersionsEvidence, judged: &[&AddressVersions]) -> Vec<Measurement
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hand-made evidence: the sentinel's last byte names the newer version (RFC 8446 §4.1.3);
+    /// no sentinel, no note.
+    #[test]
+    fn the_downgrade_sentinel_names_what_else_the_server_speaks() {
+        use crate::tls::legacy::Probed;
+        use crate::tls::versions::Modern;
+        let refused = Modern {
+            accepted: false,
+            cipher: None,
+            group: None,
+            alert: Some(70),
+            reason: None,
+        };
+        let accepting = |offered: Version, sentinel: Option<u8>| AddressVersions {
+            address: [127, 0, 0, 1].into(),
+            tls13: refused.clone(),
+            tls12: refused.clone(),
+            tls12_legacy: None,
+            tls13_legacy: None,
+            legacy: vec![Probed {
+                offered,
+                outcome: LegacyOutcome::Accepted {
+                    cipher: Some(0xc014),
+                    downgrade_sentinel: sentinel,
+                },
+                retried: false,
+            }],
+        };
+        let note = |v: Version, sentinel: Option<u8>| {
+            let mut out = Vec::new();
+            judge_address(&accepting(v, sentinel), 443, &mut out);
+            out.into_iter().next().unwrap().evidence
+        };
+        assert_eq!(
+            note(Version::Tls11, Some(0x00)),
+            "127.0.0.1:443 accepts tls1.1 (the ServerHello carries the DOWNGRD sentinel: it \
+             also speaks TLS 1.2 or 1.3)"
+        );
+        assert_eq!(
+            note(Version::Ssl3, Some(0x01)),
+            "127.0.0.1:443 accepts ssl3 (the ServerHello carries the DOWNGRD sentinel: it also \
+             speaks TLS 1.3)"
+        );
+        assert_eq!(note(Version::Tls10, None), "127.0.0.1:443 accepts tls1.0");
+    }
 
     #[test]
     fn same_findings_merge_and_every_unanswered_hello_stays_named() {
