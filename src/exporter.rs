@@ -150,6 +150,7 @@ struct SelfMetrics {
     in_flight: Gauge,
     targets: Gauge,
     jobs: Gauge,
+    shard: Family<Labels, Gauge>,
 }
 
 /// The exporter: a prometheus-client registry whose per-target part is a custom collector.
@@ -240,6 +241,7 @@ impl Exporter {
             in_flight: Gauge::default(),
             targets: Gauge::default(),
             jobs: Gauge::default(),
+            shard: Family::default(),
         };
         register(
             "prodprobe_config_last_reload_successful",
@@ -273,8 +275,13 @@ impl Exporter {
         );
         register(
             "prodprobe_targets",
-            "Configured targets",
+            "Targets this instance probes (its shard's, with --shard)",
             Metric::Gauge(own.targets.clone()),
+        );
+        register(
+            "prodprobe_shard_info",
+            "The shard this instance probes: shard INDEX of shards COUNT (0 of 1 without --shard)",
+            Metric::Gauges(own.shard.clone()),
         );
         register(
             "prodprobe_jobs",
@@ -287,13 +294,15 @@ impl Exporter {
         } = reg;
         let store = Arc::new(SeriesStore::default());
         registry.register_collector(Box::new(Arc::clone(&store)));
-        Exporter {
+        let exporter = Exporter {
             registry,
             self_names,
             store,
             own,
             check_timing: std::sync::atomic::AtomicBool::new(false),
-        }
+        };
+        exporter.set_shard(crate::shard::Shard::ALL);
+        exporter
     }
 
     /// prodprobe's own metric families, as the text format names them.
@@ -402,6 +411,18 @@ impl Exporter {
     /// Adjusts the in-flight gauge.
     pub fn in_flight(&self, delta: i64) {
         self.own.in_flight.inc_by(delta);
+    }
+
+    /// Records the shard (once, at start).
+    pub fn set_shard(&self, shard: crate::shard::Shard) {
+        self.own.shard.clear();
+        self.own
+            .shard
+            .get_or_create(&vec![
+                ("shard".to_owned(), shard.index().to_string()),
+                ("shards".to_owned(), shard.count().to_string()),
+            ])
+            .set(1);
     }
 
     /// Sets the target and job counts.

@@ -13,4 +13,5 @@ pub mod reload;
 pub mod report;
 pub mod scheduler;
 pub mod server;
+pub mod shard;
 pub mod state;

@@ -26,6 +26,7 @@ use prodprobe::reload::{self, Reloader};
 use prodprobe::report::Report;
 use prodprobe::scheduler::{self, EngineRunner, Runner, Scheduler};
 use prodprobe::server;
+use prodprobe::shard::Shard;
 
 /// Exit code for usage and configuration errors.
 const EXIT_USAGE: u8 = 2;
@@ -77,6 +78,10 @@ enum Command {
         /// Listen address, overriding `server.listen` (port 0 picks a free port).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Probe only shard INDEX of COUNT (e.g. `2/4`, numbered from 0 like StatefulSet
+        /// ordinals): the targets rendezvous hashing on their names gives to it.
+        #[arg(long, env = "PRODPROBE_SHARD", value_name = "INDEX/COUNT")]
+        shard: Option<Shard>,
     },
     /// Run every job once and print a readiness report; exit 1 when a check fails.
     Check {
@@ -108,6 +113,10 @@ enum Command {
         /// enable it, and for every URL given on the command line.
         #[arg(long)]
         rate_limit: bool,
+        /// Only the targets of shard INDEX of COUNT (e.g. `0/3`), as `serve --shard` splits
+        /// them: parallel CI jobs each check one shard.
+        #[arg(long, value_name = "INDEX/COUNT")]
+        shard: Option<Shard>,
     },
     /// Validate a config file; exit 2 and print every problem when it is invalid.
     Validate {
@@ -171,6 +180,7 @@ fn main() -> ExitCode {
                 checks,
                 targets,
                 rate_limit,
+                shard,
             } => {
                 let opts = CheckOptions {
                     format,
@@ -178,10 +188,15 @@ fn main() -> ExitCode {
                     fail_on,
                     allow_errors,
                     rate_limit,
+                    shard: shard.unwrap_or_default(),
                 };
                 check(config, urls, &opts, &checks, &targets).await
             }
-            Command::Serve { config, listen } => match serve(config, listen).await {
+            Command::Serve {
+                config,
+                listen,
+                shard,
+            } => match serve(config, listen, shard.unwrap_or_default()).await {
                 Ok(code) => code,
                 Err(e) => {
                     tracing::error!("{e:#}");
@@ -251,6 +266,8 @@ struct CheckOptions {
     allow_errors: bool,
     /// Also run the opt-in rate_limit burst.
     rate_limit: bool,
+    /// The shard whose targets run.
+    shard: Shard,
 }
 
 async fn check(
@@ -285,6 +302,10 @@ async fn check(
             Err(e) => return usage(e),
         },
     };
+    plan.shard(opts.shard);
+    for w in plan.warnings.iter().filter(|w| w.starts_with("shard ")) {
+        eprintln!("warning: {w}");
+    }
     if !only_targets.is_empty() {
         if let Some(unknown) = only_targets
             .iter()
@@ -370,17 +391,23 @@ async fn shutdown_signal() {
     }
 }
 
-async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+async fn serve(
+    path: PathBuf,
+    listen: Option<SocketAddr>,
+    shard: Shard,
+) -> anyhow::Result<ExitCode> {
     let cx = plan_context()?;
-    let plan = match load_plan(&path, &cx) {
+    let mut plan = match load_plan(&path, &cx) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
+    plan.shard(shard);
     for w in &plan.warnings {
         tracing::warn!("{w}");
     }
     let exporter = Arc::new(Exporter::new());
     exporter.reloaded(true);
+    exporter.set_shard(shard);
     let runner: Arc<dyn Runner> = Arc::new(EngineRunner {
         engine: Arc::new(engine(&plan)),
     });
@@ -397,7 +424,7 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<Exit
     scheduler.apply(&plan);
     let bound = listener.local_addr().context("reading the bound address")?;
     let jobs: usize = plan.targets.iter().map(|t| t.jobs.len()).sum();
-    tracing::info!(addr = %bound, config = %path.display(), targets = plan.targets.len(), jobs, "prodprobe listening");
+    tracing::info!(addr = %bound, config = %path.display(), targets = plan.targets.len(), jobs, %shard, "prodprobe listening");
 
     let shutdown = CancellationToken::new();
     let (reload_tx, reload_rx) = mpsc::channel(4);
@@ -420,6 +447,7 @@ async fn serve(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<Exit
     let reloader = Reloader {
         path,
         cx,
+        shard,
         scheduler,
         exporter,
         current,

@@ -107,6 +107,8 @@ pub struct Modules {
     /// Per configured host, the first target's own settings (without `name`, `url` and
     /// `http_url`): a URL on that host is probed with its CA, pins and headers.
     pub host_targets: BTreeMap<String, Layer>,
+    /// Configured targets another shard probes: `/probe` still knows them.
+    pub other_shards: Vec<PlannedTarget>,
 }
 
 /// Why `GET /probe` refuses a request.
@@ -132,6 +134,30 @@ impl Plan {
         }
     }
 
+    /// Keeps the targets `shard` owns (rendezvous hashing on the name); the others stay known
+    /// to `GET /probe`. A warning says when the shard owns none.
+    pub fn shard(&mut self, shard: crate::shard::Shard) {
+        if shard == crate::shard::Shard::ALL {
+            return;
+        }
+        let all = self.targets.len();
+        let (own, others) = std::mem::take(&mut self.targets)
+            .into_iter()
+            .partition(|t| shard.owns(&t.target.name));
+        self.targets = own;
+        self.modules.other_shards = others;
+        if self.targets.is_empty() && all > 0 {
+            self.warnings.push(format!(
+                "shard {shard} owns none of the {all} configured targets"
+            ));
+        }
+    }
+
+    /// Every configured target, this shard's first.
+    fn configured(&self) -> impl Iterator<Item = &PlannedTarget> {
+        self.targets.iter().chain(&self.modules.other_shards)
+    }
+
     /// A one-off target for `GET /probe`: a configured target by name, or a URL on an allowed
     /// host. A URL on a configured target's host is probed as that target would be (its CA,
     /// `resolve` pin, headers …) with `module`, when given, in place of its profile and over
@@ -148,7 +174,7 @@ impl Plan {
         target: &str,
         module: Option<&str>,
     ) -> Result<PlannedTarget, AdHocError> {
-        if let Some(t) = self.targets.iter().find(|t| t.target.name == target) {
+        if let Some(t) = self.configured().find(|t| t.target.name == target) {
             return Ok(t.clone());
         }
         let raw = if target.contains("://") {
@@ -160,7 +186,7 @@ impl Plan {
         // A configured target's own URL, without a module, is that target (its `http_url`,
         // pins and name included), as scheduled.
         if module.is_none_or(str::is_empty)
-            && let Some(t) = self.targets.iter().find(|t| t.target.url == url.0)
+            && let Some(t) = self.configured().find(|t| t.target.url == url.0)
         {
             return Ok(t.clone());
         }
@@ -171,7 +197,7 @@ impl Plan {
             .unwrap_or_default();
         let allowed = match &self.modules.allowed_hosts {
             Some(patterns) => patterns.iter().any(|p| p.matches(&host)),
-            None => self.targets.iter().any(|t| t.target.host == host),
+            None => self.configured().any(|t| t.target.host == host),
         };
         if !allowed {
             return Err(AdHocError::Forbidden(format!(
@@ -434,6 +460,7 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
                     .collect(),
                 allowed_hosts: file.server.probe_allowed_hosts.clone(),
                 host_targets,
+                other_shards: Vec::new(),
             },
         })
     } else {

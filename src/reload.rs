@@ -19,6 +19,8 @@ pub struct Reloader {
     pub path: PathBuf,
     /// Shared plan inputs.
     pub cx: PlanContext,
+    /// The shard whose targets this instance probes.
+    pub shard: crate::shard::Shard,
     /// The scheduler.
     pub scheduler: Scheduler,
     /// Metrics.
@@ -43,7 +45,8 @@ impl Reloader {
     /// The config errors, one per line; the running configuration is kept.
     pub fn reload(&mut self) -> Result<String, String> {
         match plan::load(&self.path, &self.cx) {
-            Ok(plan) => {
+            Ok(mut plan) => {
+                plan.shard(self.shard);
                 let current = Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()));
                 if plan.listen != current.listen {
                     tracing::warn!(old = %current.listen, new = %plan.listen, "server.listen changed: restart prodprobe to apply it");

@@ -771,3 +771,88 @@ async fn on_demand_runs_per_host_are_capped() {
     assert_eq!(web.a.count(), sent, "nothing sent past the cap");
     assert_eq!(d.terminate(), Some(0));
 }
+
+/// `serve --shard i/n` (ARCHITECTURE.md "Scale"): two instances on the same config split the
+/// targets by rendezvous hashing, every target on exactly one of them, each says which shard it
+/// is, and `/probe` still knows the other shard's targets; `check --shard` runs the same split.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_shards_split_the_targets_and_probe_still_knows_them_all() {
+    use prodprobe::shard::Shard;
+
+    let srv = crate::support::TestServer::http("127.0.0.1", |_| Resp::new(200).body("ok")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..8).map(|i| format!("svc-{i}")).collect();
+    let mut yaml = String::from("scheduler:\n  initial_spread: 0s\ntargets:\n");
+    for n in &names {
+        yaml.push_str(&format!(
+            "  - name: {n}\n    url: {}\n    checks: [health]\n",
+            srv.url("http", &format!("/{n}"))
+        ));
+    }
+    let cfg = write(dir.path(), "prodprobe.yaml", &yaml);
+    let owned = |i: u32| -> Vec<&String> {
+        let shard = Shard::new(i, 2).unwrap();
+        names.iter().filter(|n| shard.owns(n)).collect()
+    };
+    assert!(
+        !owned(0).is_empty() && !owned(1).is_empty(),
+        "the names must land on both shards for this test to mean anything"
+    );
+
+    let mut seen: Vec<String> = Vec::new();
+    for i in 0..2u32 {
+        let spec = format!("{i}/2");
+        let d = Daemon::start_with_env(&cfg, &[("PRODPROBE_SHARD", spec.as_str())]);
+        d.wait_ready().await;
+        let text = d.metrics().await;
+        let (index, count) = (i.to_string(), "2".to_owned());
+        assert_eq!(
+            sample(
+                &text,
+                "prodprobe_shard_info",
+                &[("shard", &index), ("shards", &count)]
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "prodprobe_targets", &[]),
+            Some(owned(i).len() as f64)
+        );
+        for n in &names {
+            let here = sample(
+                &text,
+                "probe_success",
+                &[("target", n), ("probe", "health")],
+            );
+            assert_eq!(here.is_some(), owned(i).contains(&n), "{n} on shard {i}");
+        }
+        seen.extend(owned(i).into_iter().cloned());
+        // A target of the other shard, on demand.
+        let other = owned(1 - i)[0];
+        let (status, _, body) = http_get(d.addr, &format!("/probe?target={other}"), None).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("probe_success"), "{body}");
+    }
+    seen.sort();
+    let mut all = names.clone();
+    all.sort();
+    assert_eq!(seen, all, "every target on exactly one shard");
+
+    let out = std::process::Command::new(crate::support::bin())
+        .args(["check", "--format", "json", "--shard", "1/2", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checked: Vec<&str> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checked,
+        owned(1).iter().map(|s| s.as_str()).collect::<Vec<_>>()
+    );
+}

@@ -433,6 +433,7 @@ async fn a_bad_reload_keeps_the_old_jobs_and_a_good_one_drops_removed_series() {
     let mut reloader = Reloader {
         path: path.clone(),
         cx: cx(),
+        shard: prodprobe::shard::Shard::ALL,
         scheduler,
         exporter: Arc::clone(&exporter),
         current: prodprobe::reload::shared(plan),
