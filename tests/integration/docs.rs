@@ -171,6 +171,33 @@ fn the_example_config_is_valid() {
     );
 }
 
+/// Every file in `config/profiles/` is a valid config defining the profile its file name
+/// names, and a target that selects it plans (the shipped profiles are meant to be copied).
+#[test]
+fn the_shipped_profiles_are_valid_and_usable() {
+    let cx = prodprobe::plan::PlanContext {
+        public_tls: std::sync::Arc::new(probes::tls::TlsClient::new(&[]).unwrap()),
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/profiles");
+    let mut seen = 0;
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        prodprobe::plan::load(&path, &cx).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "targets: []",
+            &format!("targets:\n  - name: t\n    url: https://shop.example/\n    profile: {name}"),
+        );
+        let used = tmp.path().join(format!("{name}.yaml"));
+        std::fs::write(&used, text).unwrap();
+        let plan = prodprobe::plan::load(&used, &cx).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert!(!plan.targets[0].jobs.is_empty(), "{name}");
+        seen += 1;
+    }
+    assert!(seen >= 3, "{seen} profiles");
+}
+
 const CHECKS_MD_HEADER: &str = "# Checks and findings
 
 Every check prodprobe runs, the probes whose evidence it reads, and every finding id it can
