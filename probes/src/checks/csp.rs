@@ -241,9 +241,19 @@ impl Directive {
     /// A source starting `http:`/`ftp:` (CHECKS.md §3 `insecure_scheme_*`), ASCII
     /// case-insensitive. Read on the raw tokens of a source list, so that expressions outside
     /// the grammar (`http://*.*`, also `invalid_source`) count too; directives that are not
-    /// source lists (report-uri's URL) have no sources.
+    /// source lists (report-uri's URL) have no sources. A script directive with
+    /// `'strict-dynamic'` ignores its host and scheme sources (§3 neutralisation): the strict-CSP
+    /// recipe's `https: http:` fallback for CSP1 browsers loads nothing in browsers that
+    /// enforce it, so it is no insecure source (the Observatory drops them likewise).
     fn insecure_scheme(&self) -> bool {
-        SOURCE_LIST_DIRECTIVES.contains(&self.name.as_str())
+        let neutralised = matches!(
+            self.name.as_str(),
+            "script-src" | "script-src-elem" | "script-src-attr"
+        ) && self
+            .sources
+            .contains(&Source::Keyword(Keyword::StrictDynamic));
+        !neutralised
+            && SOURCE_LIST_DIRECTIVES.contains(&self.name.as_str())
             && self.values.iter().any(|v| {
                 ["http:", "ftp:"].iter().any(|p| {
                     v.get(..p.len())
@@ -1257,6 +1267,9 @@ mod tests {
             "report-uri http://report.example/csp",
             "connect-src https://*.*",
             "connect-src https: wss://x.example",
+            // The strict-CSP recipe: 'strict-dynamic' drops the CSP1 fallback sources.
+            "script-src 'nonce-r4nd0mN0nc3' 'strict-dynamic' https: http:",
+            "script-src-elem 'sha256-abc=' 'strict-dynamic' http:",
         ] {
             let ids = weak(&format!("{base}; {fine}"));
             assert!(!ids.contains(&"insecure_scheme_active"), "{fine}: {ids:?}");
