@@ -407,6 +407,15 @@ fn strip_prefix_ci<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
         .map(|_| &name[prefix.len()..])
 }
 
+/// Whether a configured cookie name matches `name`: ASCII case-insensitively, and as a prefix
+/// when it ends with `*` (`username-*` for Jupyter's `username-<host>-<port>`).
+fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => strip_prefix_ci(name, prefix).is_some(),
+        None => pattern.eq_ignore_ascii_case(name),
+    }
+}
+
 /// Which rule made a cookie a session cookie, if any.
 pub fn session_rule(name: &str, opts: &CookieOptions) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
@@ -420,7 +429,7 @@ pub fn session_rule(name: &str, opts: &CookieOptions) -> Option<&'static str> {
         .iter()
         .copied()
         .chain(opts.extra_session_names.iter().map(String::as_str))
-        .any(|n| n.eq_ignore_ascii_case(bare));
+        .any(|n| name_matches(n, bare));
     listed.then_some("name is a known session cookie name")
 }
 
@@ -542,7 +551,7 @@ pub fn judge<'a>(
             .iter()
             .copied()
             .chain(opts.ignore_names.iter().map(String::as_str))
-            .any(|n| n.eq_ignore_ascii_case(name))
+            .any(|n| name_matches(n, name))
     };
     let mut lines: Vec<Line<'_>> = Vec::new();
     let mut first_seen: std::collections::HashMap<
@@ -873,10 +882,15 @@ mod tests {
         assert!(session_rule("my_login_state", &o).is_some());
         assert!(session_rule("theme", &o).is_none());
         let o = CookieOptions {
-            extra_session_names: vec!["Token".into()],
+            extra_session_names: vec!["Token".into(), "username-*".into()],
             ..CookieOptions::default()
         };
         assert!(session_rule("token", &o).is_some());
+        assert!(session_rule("tokens", &o).is_none());
+        // A trailing `*` is a prefix (Jupyter's `username-<host>-<port>`).
+        assert!(session_rule("username-127-0-0-1-8888", &o).is_some());
+        assert!(session_rule("Username-lab-443", &o).is_some());
+        assert!(session_rule("user", &o).is_none());
     }
 
     fn ids(lines: &[(&str, &[&str])], hsts: bool) -> Vec<&'static str> {
