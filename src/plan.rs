@@ -158,6 +158,15 @@ impl Plan {
         self.targets.iter().chain(&self.modules.other_shards)
     }
 
+    /// Whether `url`'s origin (scheme, host, port) is one the config probes: a target's URL or
+    /// one of its plain-HTTP chain starts.
+    fn configured_origin(&self, url: &url::Url) -> bool {
+        let o = origin(url);
+        self.configured().any(|t| {
+            origin(&t.target.url) == o || t.target.http_urls.iter().any(|h| origin(h) == o)
+        })
+    }
+
     /// A one-off target for `GET /probe`: a configured target by name, or a URL on an allowed
     /// host. A URL on a configured target's host is probed as that target would be (its CA,
     /// `resolve` pin, headers …) with `module`, when given, in place of its profile and over
@@ -177,12 +186,21 @@ impl Plan {
         if let Some(t) = self.configured().find(|t| t.target.name == target) {
             return Ok(t.clone());
         }
-        let raw = if target.contains("://") {
-            target.to_owned()
+        // A bare `host[:port]` (blackbox style) is the configured origin it names, HTTPS first;
+        // anything else defaults to HTTPS.
+        let url = if target.contains("://") {
+            config::TargetUrl::try_from(target.to_owned()).map_err(AdHocError::BadRequest)?
         } else {
-            format!("https://{target}")
+            let candidates: Vec<config::TargetUrl> = ["https", "http"]
+                .iter()
+                .filter_map(|s| config::TargetUrl::try_from(format!("{s}://{target}")).ok())
+                .collect();
+            match candidates.iter().position(|u| self.configured_origin(&u.0)) {
+                Some(i) => candidates[i].clone(),
+                None => config::TargetUrl::try_from(format!("https://{target}"))
+                    .map_err(AdHocError::BadRequest)?,
+            }
         };
-        let url = config::TargetUrl::try_from(raw).map_err(AdHocError::BadRequest)?;
         // A configured target's own URL, without a module, is that target (its `http_url`,
         // pins and name included), as scheduled.
         if module.is_none_or(str::is_empty)
@@ -195,13 +213,18 @@ impl Plan {
             .host_str()
             .map(probes::target::normalize_host)
             .unwrap_or_default();
-        let allowed = match &self.modules.allowed_hosts {
-            Some(patterns) => patterns.iter().any(|p| p.matches(&host)),
-            None => self.configured().any(|t| t.target.host == host),
-        };
+        // The configured origins (scheme, host and port: another port on a configured host is
+        // another service), plus the hosts `server.probe_allowed_hosts` adds on any port.
+        let allowed = self.configured_origin(&url.0)
+            || self
+                .modules
+                .allowed_hosts
+                .as_ref()
+                .is_some_and(|patterns| patterns.iter().any(|p| p.matches(&host)));
         if !allowed {
+            let (scheme, _, port) = origin(&url.0);
             return Err(AdHocError::Forbidden(format!(
-                "host {host:?} is not a configured target host (see server.probe_allowed_hosts)"
+                "{scheme}://{host}:{port} is not the origin of a configured target (scheme, host and port; server.probe_allowed_hosts allows more hosts)"
             )));
         }
         let own = Layer {
@@ -242,6 +265,17 @@ impl Plan {
             )),
         }
     }
+}
+
+/// A URL's origin: scheme, normalised host, port (the scheme's default when not written).
+fn origin(url: &url::Url) -> (&str, String, u16) {
+    (
+        url.scheme(),
+        url.host_str()
+            .map(probes::target::normalize_host)
+            .unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(0),
+    )
 }
 
 /// The lowest interval a probe accepts: prodprobe must never become a load generator.

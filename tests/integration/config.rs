@@ -172,6 +172,66 @@ fn a_pinned_target_runs_dns_when_it_lists_it() {
     }
 }
 
+/// What `GET /probe` may probe (ARCHITECTURE.md "Safety"): configured targets by name, URLs on a
+/// configured origin (scheme, host and port: another port on the same host is another
+/// service), a bare `host:port` naming a configured origin (blackbox style), and hosts that
+/// `server.probe_allowed_hosts` adds on any port.
+#[test]
+fn probe_targets_are_limited_to_configured_origins_and_allowed_hosts() {
+    use prodprobe::plan::AdHocError;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.yaml");
+    std::fs::write(
+        &path,
+        "server:\n  probe_allowed_hosts: ['*.partner.example']\ntargets:\n  - name: shop\n    url: https://127.0.0.1:8443/\n  - name: plain\n    url: http://127.0.0.1:18080/app\n",
+    )
+    .unwrap();
+    let plan = plan::load(&path, &cx()).unwrap_or_else(|e| panic!("{e:?}"));
+    // (target parameter, Ok(name and URL of the run) or Err(forbidden))
+    let cases: &[(&str, Result<(&str, &str), ()>)] = &[
+        ("shop", Ok(("shop", "https://127.0.0.1:8443/"))),
+        ("127.0.0.1:8443", Ok(("shop", "https://127.0.0.1:8443/"))),
+        (
+            "127.0.0.1:18080",
+            Ok(("127.0.0.1", "http://127.0.0.1:18080/")),
+        ),
+        (
+            "https://127.0.0.1:8443/x?y=1",
+            Ok(("127.0.0.1", "https://127.0.0.1:8443/x?y=1")),
+        ),
+        // shop's plain-HTTP chain starts at http://127.0.0.1/.
+        ("http://127.0.0.1/", Ok(("127.0.0.1", "http://127.0.0.1/"))),
+        (
+            "https://api.partner.example:4443/",
+            Ok(("api.partner.example", "https://api.partner.example:4443/")),
+        ),
+        ("http://127.0.0.1:19901/internal/admin", Err(())),
+        ("https://127.0.0.1:9999/", Err(())),
+        ("127.0.0.1:22", Err(())),
+        ("https://partner.example/", Err(())),
+    ];
+    for (param, expected) in cases {
+        let got = plan.adhoc(&cx(), param, None);
+        match (expected, got) {
+            (Ok((name, url)), Ok(t)) => assert_eq!(
+                (t.target.name.as_str(), t.target.url.as_str()),
+                (*name, *url),
+                "{param}"
+            ),
+            (Err(()), Err(AdHocError::Forbidden(m))) => {
+                assert!(
+                    m.contains("not the origin of a configured target"),
+                    "{param}: {m}"
+                );
+            }
+            (e, g) => panic!(
+                "{param}: expected {e:?}, got {:?}",
+                g.map(|t| t.target.url.to_string())
+            ),
+        }
+    }
+}
+
 #[test]
 fn every_rejection_names_the_problem_and_the_line() {
     let cases: &[(&str, u64, &str)] = &[
