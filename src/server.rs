@@ -103,19 +103,41 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Prometheus asks for OpenMetrics in `Accept` when it wants it; everyone else gets 0.0.4.
+/// Content negotiation on `Accept` (RFC 9110 §12.5.1): OpenMetrics when the client rates it
+/// above zero and at least as high as the text format (`text/plain`, `text/*` or `*/*`);
+/// the text format 0.0.4 otherwise, and without an `Accept`. Prometheus 3 configured to prefer
+/// the text format sends `text/plain;…;q=0.6,application/openmetrics-text;…;q=0.5`.
 fn wants_openmetrics(headers: &HeaderMap) -> bool {
-    headers
+    let (mut openmetrics, mut text) = (0.0f32, 0.0f32);
+    for range in headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|part| {
-            let mut params = part.split(';').map(str::trim);
-            let media = params.next().unwrap_or("");
-            let refused = params.any(|p| p.replace(' ', "") == "q=0");
-            media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
-        })
+    {
+        let mut params = range.split(';').map(str::trim);
+        let media = params.next().unwrap_or("").to_ascii_lowercase();
+        let mut q = Some(1.0f32);
+        for p in params {
+            if let Some((k, v)) = p.split_once('=')
+                && k.trim().eq_ignore_ascii_case("q")
+            {
+                // An unreadable weight disqualifies the range rather than guessing one.
+                q = v
+                    .trim()
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|q| (0.0..=1.0).contains(q));
+            }
+        }
+        let Some(q) = q else { continue };
+        match media.as_str() {
+            "application/openmetrics-text" => openmetrics = openmetrics.max(q),
+            "text/plain" | "text/*" | "*/*" => text = text.max(q),
+            _ => {}
+        }
+    }
+    openmetrics > 0.0 && openmetrics >= text
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -399,5 +421,30 @@ mod tests {
             "application/openmetrics-text;q=0".parse().unwrap(),
         );
         assert!(!wants_openmetrics(&h));
+        // (Accept, OpenMetrics?)
+        for (accept, om) in [
+            // Prometheus 3 with `scrape_protocols: [PrometheusText0.0.4, OpenMetricsText1.0.0]`.
+            (
+                "text/plain;version=0.0.4;q=0.6,application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5,*/*;q=0.4",
+                false,
+            ),
+            (
+                "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=1.0.0;q=0.5",
+                false,
+            ),
+            // Prometheus 3's default order.
+            (
+                "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+                true,
+            ),
+            ("application/openmetrics-text;q=0.0", false),
+            ("application/openmetrics-text; q=0.000", false),
+            ("application/openmetrics-text;q=nope", false),
+            ("application/openmetrics-text, text/plain", true),
+            ("*/*", false),
+        ] {
+            h.insert(header::ACCEPT, accept.parse().unwrap());
+            assert_eq!(wants_openmetrics(&h), om, "{accept}");
+        }
     }
 }
