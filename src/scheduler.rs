@@ -1043,14 +1043,17 @@ async fn job_loop(
 /// between phases, so one server gives the same report on every run: which probes were skipped
 /// never depends on which response happened to arrive first.
 pub async fn run_once(plan: &Plan, runner: Arc<dyn Runner>) -> Vec<Arc<TargetRuntime>> {
-    run_once_within(plan, runner, Arc::new(Limits::new(&plan.scheduler))).await
+    run_once_within(plan, runner, Arc::new(Limits::new(&plan.scheduler)), None).await
 }
 
-/// [`run_once`] within given limits (`/probe` shares the scheduler's).
+/// [`run_once`] within given limits (`/probe` shares the scheduler's) and, when given, by a
+/// deadline: each run gets what is left of it, and a run that cannot get its permits or start
+/// before it is recorded as timed out, so an on-demand answer still reports every probe.
 pub async fn run_once_within(
     plan: &Plan,
     runner: Arc<dyn Runner>,
     limits: Arc<Limits>,
+    deadline: Option<Instant>,
 ) -> Vec<Arc<TargetRuntime>> {
     let runtimes: Vec<Arc<TargetRuntime>> = plan
         .targets
@@ -1070,7 +1073,7 @@ pub async fn run_once_within(
                     .copied()
                     .collect();
                 let backoff = rt.in_backoff();
-                let runs = jobs.into_iter().map(|job| {
+                let runs = jobs.into_iter().map(|mut job| {
                     let (rt, limits, runner) = (&rt, &limits, &runner);
                     async move {
                         if backoff && !job.kind.runs_during_backoff() && sends_traffic(job.kind, rt)
@@ -1078,8 +1081,26 @@ pub async fn run_once_within(
                             rt.mark_skipped(&[job.kind], "backoff");
                             return;
                         }
-                        let _permits = limits.acquire(&rt.target.host, job.kind).await;
-                        execute(runner.as_ref(), rt, job).await;
+                        let acquire = limits.acquire(&rt.target.host, job.kind);
+                        let Some(deadline) = deadline else {
+                            let _permits = acquire.await;
+                            execute(runner.as_ref(), rt, job).await;
+                            return;
+                        };
+                        let (started_at, t0) = (SystemTime::now(), Instant::now());
+                        let permits = timeout_at(deadline, acquire).await.ok();
+                        job.timeout = job
+                            .timeout
+                            .min(deadline.saturating_duration_since(Instant::now()));
+                        match permits {
+                            Some(_permits) if !job.timeout.is_zero() => {
+                                execute(runner.as_ref(), rt, job).await;
+                            }
+                            _ => {
+                                let run = probe::timed_out(job.kind, started_at, t0.elapsed());
+                                rt.record(Arc::new(run));
+                            }
+                        }
                     }
                 });
                 futures_join_all(runs).await;

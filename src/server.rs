@@ -311,23 +311,12 @@ async fn probe(
     }
     let single = plan.with_targets(vec![planned]);
     let limits = Arc::clone(&state.probe.limits.read().unwrap_or_else(|e| e.into_inner()));
-    let run = scheduler::run_once_within(&single, Arc::clone(&state.probe.runner), limits);
-    // The whole run, permits included, ends before Prometheus gives up on the scrape.
-    let runtimes = match scrape_timeout {
-        Some(limit) => match tokio::time::timeout(limit, run).await {
-            Ok(r) => r,
-            Err(_) => {
-                return text(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    format!(
-                        "the probe did not finish within the scrape timeout ({:.1} s)\n",
-                        limit.as_secs_f64()
-                    ),
-                );
-            }
-        },
-        None => run.await,
-    };
+    // The whole run, permit waits included, ends before Prometheus gives up on the scrape; what
+    // did not finish by then is `probe_success 0` (reason timeout), as blackbox answers.
+    let deadline = scrape_timeout.map(|limit| tokio::time::Instant::now() + limit);
+    let runtimes =
+        scheduler::run_once_within(&single, Arc::clone(&state.probe.runner), limits, deadline)
+            .await;
     let Some(rt) = runtimes.first() else {
         return text(StatusCode::INTERNAL_SERVER_ERROR, "no target\n".into());
     };

@@ -856,3 +856,39 @@ async fn two_shards_split_the_targets_and_probe_still_knows_them_all() {
         owned(1).iter().map(|s| s.as_str()).collect::<Vec<_>>()
     );
 }
+
+/// blackbox answers a probe that times out with 200 and `probe_success 0`, so alerts on
+/// `probe_success == 0` fire; a 504 would only make the scrape fail (`up 0`) and the series
+/// go stale. The run is cut at the announced scrape timeout, not at the probe's own 30 s (the
+/// generous bound below only tells the two apart; it times nothing).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_that_does_not_finish_in_the_scrape_timeout_is_probe_success_0() {
+    let srv = crate::support::TestServer::http("127.0.0.1", |_| Resp::hang()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: slow\n    url: {}\n    checks: [health]\n    probes:\n      health: {{ interval: 1h, timeout: 30s }}\n",
+        srv.url("http", "/")
+    );
+    let d = Daemon::start(&write(dir.path(), "prodprobe.yaml", &yaml));
+    let (status, _, body) = tokio::time::timeout(
+        Duration::from_secs(20),
+        crate::support::http_request_with(
+            d.addr,
+            "GET",
+            "/probe?target=slow",
+            &[("X-Prometheus-Scrape-Timeout-Seconds", "2")],
+        ),
+    )
+    .await
+    .expect("the run must end at the scrape timeout, not at the health timeout of 30 s");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        sample(
+            &body,
+            "probe_success",
+            &[("target", "slow"), ("probe", "health")]
+        ),
+        Some(0.0),
+        "{body}"
+    );
+}
