@@ -551,8 +551,9 @@ impl Readiness {
     }
 }
 
-/// A stable 64-bit hash (FNV-1a), so first-run offsets do not change between releases.
-fn fnv1a(parts: &[&[u8]]) -> u64 {
+/// A stable 64-bit hash (FNV-1a), so first-run offsets and shard membership do not change
+/// between releases.
+pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for &b in *part {
