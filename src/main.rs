@@ -3,6 +3,7 @@
 //! `serve` runs the scheduler and exposes `/metrics`; `check` runs every job once and prints a
 //! report with a CI exit code; `validate` checks a config file.
 
+use std::future::IntoFuture;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -370,24 +371,50 @@ async fn check(
     ExitCode::from(report.exit_code(opts.fail_on, opts.allow_errors) as u8)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM and SIGINT, listened to from start-up on: a signal that arrives while the daemon is
+/// between two waits (the first signal's drain starting) is not lost.
+struct StopSignals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
-            Err(_) => std::future::pending().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// The next SIGTERM or SIGINT.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(&mut self.term) => {},
+                () = next(&mut self.int) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -396,6 +423,7 @@ async fn serve(
     listen: Option<SocketAddr>,
     shard: Shard,
 ) -> anyhow::Result<ExitCode> {
+    let mut signals = StopSignals::new();
     let cx = plan_context()?;
     let mut plan = match load_plan(&path, &cx) {
         Ok(p) => p,
@@ -455,19 +483,41 @@ async fn serve(
     let reload_task = tokio::spawn(reloader.run(reload_rx, shutdown.clone()));
 
     let stop = shutdown.clone();
-    let http = axum::serve(listener, server::router(state)).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: waiting for in-flight probes");
-        stop.cancel();
-    });
-    http.await.context("HTTP server failed")?;
+    let mut http = tokio::spawn(
+        axum::serve(listener, server::router(state))
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .into_future(),
+    );
+    tokio::select! {
+        () = signals.recv() => {}
+        ended = &mut http => {
+            shutdown.cancel();
+            ended.context("HTTP server task failed")?.context("HTTP server failed")?;
+            anyhow::bail!("the HTTP server stopped unexpectedly");
+        }
+    }
+    tracing::info!("shutting down: waiting for in-flight probes");
     shutdown.cancel();
     let scheduler = reload_task.await.context("reload task panicked")?;
-    // A second SIGTERM or SIGINT ends the wait for in-flight probes at once.
+    // In-flight probe runs and HTTP answers (an on-demand /probe) finish or are cut at the
+    // shutdown grace; a second SIGTERM or SIGINT ends the wait at once.
+    let drain = async {
+        let (_, answered) = tokio::join!(
+            scheduler.shutdown(),
+            tokio::time::timeout(scheduler::SHUTDOWN_GRACE, &mut http)
+        );
+        if answered.is_err() {
+            tracing::warn!(
+                "HTTP requests in flight did not finish within {:?}",
+                scheduler::SHUTDOWN_GRACE
+            );
+        }
+    };
     tokio::select! {
-        () = scheduler.shutdown() => {}
-        () = shutdown_signal() => tracing::warn!("second signal: not waiting for in-flight probes"),
+        () = drain => {}
+        () = signals.recv() => tracing::warn!("second signal: not waiting for in-flight probes"),
     }
+    http.abort();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

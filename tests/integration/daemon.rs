@@ -892,3 +892,56 @@ async fn a_probe_that_does_not_finish_in_the_scrape_timeout_is_probe_success_0()
         "{body}"
     );
 }
+
+/// SIGTERM while a `/probe` answer and a scheduled run hang on a silent target: the drain
+/// waits for them (bounded by the shutdown grace), and a second SIGTERM ends it at once, for
+/// HTTP answers in flight too. The bound below (10 s, under the probes' 20 s timeout) only
+/// tells "stopped at the second signal" from "waited for the probes"; it times nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_sigterm_stops_at_once_even_with_a_probe_answer_in_flight() {
+    let srv = crate::support::TestServer::http("127.0.0.1", |_| Resp::hang()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: slow\n    url: {}\n    checks: [health]\n    probes:\n      health: {{ interval: 1h, timeout: 20s }}\n",
+        srv.url("http", "/")
+    );
+    let mut d = Daemon::start(&write(dir.path(), "prodprobe.yaml", &yaml));
+    let addr = d.addr;
+    let answer = tokio::spawn(async move { http_get(addr, "/probe?target=slow", None).await });
+    // Both the scheduled run and the on-demand one are waiting on the target.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while srv.count() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the runs never reached the target"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = d.child.id().to_string();
+    let term = || {
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+    };
+    term();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.logs().iter().any(|l| l.contains("shutting down")) {
+        assert!(Instant::now() < deadline, "no shutdown log line");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    term();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = d.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second SIGTERM did not stop the daemon"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+    answer.abort();
+}
