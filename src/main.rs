@@ -385,6 +385,9 @@ impl StopSignals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
+            // SIGHUP's default action ends the process: install tokio's handler now, so a
+            // SIGHUP sent while the daemon starts (before the reload task listens) is harmless.
+            drop(signal(SignalKind::hangup()));
             StopSignals {
                 term: signal(SignalKind::terminate()).ok(),
                 int: signal(SignalKind::interrupt()).ok(),
