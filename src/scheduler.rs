@@ -314,8 +314,11 @@ impl TargetRuntime {
     /// newest run of each probe it still has and the verdicts of the checks it still has, so
     /// that checks re-evaluated by its first new runs judge a whole cycle, not the one probe
     /// that ran (a cors or exposed_paths verdict would drop to `error (no_evidence)`, and a
-    /// cycle scan such as error_disclosure would pass on part of the cycle). Returns the runs
-    /// and verdicts taken.
+    /// cycle scan such as error_disclosure would pass on part of the cycle). The verdicts are
+    /// judged again over the carried evidence with the new settings (checks are pure): a
+    /// reload that changes `fail_min_severity`, `disable_evidence_metrics` or a check option
+    /// shows at once, not after the next run of each probe (six hours for tls_versions).
+    /// Returns the runs and verdicts taken.
     pub fn carry_over(&self, old: &TargetRuntime) -> (Vec<Arc<ProbeRun>>, Vec<Verdict>) {
         let (runs, verdicts) = old.snapshot_all();
         let runs: Vec<Arc<ProbeRun>> = runs
@@ -334,6 +337,22 @@ impl TargetRuntime {
         for v in &verdicts {
             st.verdicts.insert(v.check, v.clone());
         }
+        let complete = self.cycle_complete(&st);
+        let verdicts: Vec<Verdict> = verdicts
+            .into_iter()
+            .map(|v| {
+                let def = self.target.checks.iter().find(|c| c.id == v.check);
+                match def {
+                    Some(def) if def.inputs.iter().all(|k| st.evidence.run(*k).is_some()) => {
+                        let judged = self.judge(def, &st, complete);
+                        st.verdicts.insert(def.id, judged.clone());
+                        judged
+                    }
+                    // An input whose run was not carried: the old verdict stands until it runs.
+                    _ => v,
+                }
+            })
+            .collect();
         drop(st);
         self.settled_changed.send_modify(|n| *n += 1);
         if runs.iter().any(|r| r.kind == ProbeKind::Health) {

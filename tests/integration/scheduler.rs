@@ -555,3 +555,62 @@ async fn readiness_waits_for_every_first_run() {
     assert!(ready.is_ready());
     assert_eq!(runner.starts.lock().unwrap().len(), 3);
 }
+
+/// A reload that changes how a target is judged (not where it is probed) shows at once: the
+/// carried evidence is judged again with the new settings, instead of the old verdict and
+/// its evidence gauges standing until each probe's next run (hours, for some probes).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_judges_carried_evidence_with_the_new_settings() {
+    use crate::support::{Resp, TestServer};
+    use prodprobe::scheduler::EngineRunner;
+
+    let srv = TestServer::http("127.0.0.1", |_| {
+        Resp::new(200)
+            .header("Content-Type", "application/health+json")
+            .body(r#"{"status":"warn"}"#)
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |extra: &str| {
+        format!(
+            "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: t0\n    url: {}\n    checks: [health]\n    probes:\n      health: {{ interval: 1h, timeout: 5s }}\n{extra}",
+            srv.url("http", "/")
+        )
+    };
+    let runner = Arc::new(EngineRunner {
+        engine: Arc::new(crate::support::engine()),
+    });
+    let exporter = Arc::new(Exporter::new());
+    let before = plan_from(dir.path(), &yaml(""));
+    let mut s = Scheduler::new(runner, Arc::clone(&exporter), before.scheduler.clone());
+    s.apply(&before);
+    let check = |text: &str| {
+        sample(
+            text,
+            "probe_check_success",
+            &[("target", "t0"), ("check", "health")],
+        )
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while check(&exporter.encode_text()).is_none() {
+        assert!(std::time::Instant::now() < deadline, "no health verdict");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = exporter.encode_text();
+    assert_eq!(
+        check(&text),
+        Some(0.0),
+        "degraded (low) fails at low: {text}"
+    );
+    assert!(text.contains("probe_health_up{"), "{text}");
+
+    // Only the judging changes: the evidence is carried, no new run is due for an hour.
+    s.apply(&plan_from(
+        dir.path(),
+        &yaml("    fail_min_severity: medium\n    disable_evidence_metrics: [health]\n"),
+    ));
+    let text = exporter.encode_text();
+    assert_eq!(check(&text), Some(1.0), "{text}");
+    assert!(!text.contains("probe_health_up{"), "{text}");
+    assert_eq!(srv.count(), 1, "judged again without a new request");
+}
