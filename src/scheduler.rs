@@ -563,6 +563,11 @@ impl Readiness {
         }
     }
 
+    /// More jobs to wait for (a reload before readiness started them).
+    fn add(&self, jobs: usize) {
+        self.pending.fetch_add(jobs, Ordering::AcqRel);
+    }
+
     fn job_done(&self) {
         if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.ready.store(true, Ordering::Release);
@@ -731,6 +736,23 @@ impl Scheduler {
             })
             .map(|(name, _)| name.clone())
             .collect();
+        // Until the daemon is ready, the jobs a reload starts (of new and changed targets) count
+        // towards readiness too; counted before the stale jobs are cancelled, which count
+        // themselves done, so readiness never passes through zero on the way.
+        let first_config = !self.applied_once;
+        let counting = first_config || !self.readiness.is_ready();
+        if counting && !first_config {
+            let starting: usize = plan
+                .targets
+                .iter()
+                .filter(|t| {
+                    let name = t.target.name.as_str();
+                    !self.scheduled.contains_key(name) || stale.iter().any(|s| s == name)
+                })
+                .map(|t| t.jobs.len())
+                .sum();
+            self.readiness.add(starting);
+        }
         // A changed target restarts with the backoff it was serving; its series stay until
         // its new runs replace them (the exporter keeps those it still has).
         let mut carried_backoff: HashMap<String, Instant> = HashMap::new();
@@ -756,7 +778,6 @@ impl Scheduler {
                 }
             }
         }
-        let first_config = !self.applied_once;
         self.applied_once = true;
         let mut new_jobs = 0;
         let mut starts = Vec::new();
@@ -822,7 +843,7 @@ impl Scheduler {
         for (runtime, cancel) in starts {
             for job in runtime.jobs.clone() {
                 self.max_timeout = self.max_timeout.max(job.timeout);
-                let first = first_config.then(|| Arc::clone(&self.readiness));
+                let first = counting.then(|| Arc::clone(&self.readiness));
                 let task = job_loop(
                     Arc::clone(&self.shared),
                     Arc::clone(&runtime),

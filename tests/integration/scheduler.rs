@@ -531,6 +531,33 @@ async fn shutdown_lets_in_flight_runs_finish_and_starts_nothing_new() {
     assert_eq!(runner.runs_of("t0"), 1);
 }
 
+/// A reload that changes a target before the daemon is ready: the cancelled jobs no longer
+/// count, the restarted ones do, so `/-/ready` waits for them instead of turning 200 with no
+/// result at all.
+#[tokio::test(start_paused = true)]
+async fn a_reload_before_readiness_waits_for_the_restarted_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |interval: u32| {
+        format!(
+            "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: t0\n    url: https://h.test/\n    checks: [health]\n    probes:\n      health: {{ interval: {interval}s, timeout: 9s }}\n"
+        )
+    };
+    let runner = FakeRunner::new(Duration::from_secs(5));
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::new(Exporter::new()),
+        plan_from(dir.path(), &yaml(10)).scheduler.clone(),
+    );
+    let ready = s.readiness();
+    s.apply(&plan_from(dir.path(), &yaml(10)));
+    sleep(Duration::from_secs(1)).await;
+    s.apply(&plan_from(dir.path(), &yaml(20)));
+    sleep(Duration::from_secs(1)).await;
+    assert!(!ready.is_ready(), "the restarted job has not run yet");
+    sleep(Duration::from_secs(5)).await;
+    assert!(ready.is_ready());
+}
+
 #[tokio::test(start_paused = true)]
 async fn readiness_waits_for_every_first_run() {
     let dir = tempfile::tempdir().unwrap();
