@@ -612,10 +612,24 @@ impl SeriesStore {
 
 /// Renders one target's latest results on their own, in the text format and without prodprobe's
 /// own metrics: what blackbox's `/probe` answers. An on-demand run has no interval, so
-/// `probe_interval_seconds` is left out (and the staleness alert never matches `/probe` series).
-pub fn render_target(target: &Target, runs: &[&ProbeRun], verdicts: &[Verdict]) -> String {
+/// `probe_interval_seconds` is left out (and the staleness alert never matches `/probe` series);
+/// `probe_backoff_active` is 1 while `backoff_until` lies ahead.
+pub fn render_target(
+    target: &Target,
+    runs: &[&ProbeRun],
+    verdicts: &[Verdict],
+    backoff_until: Option<tokio::time::Instant>,
+) -> String {
     let store = Arc::new(SeriesStore::default());
     store.add_target(target, 1);
+    if let Some(series) = store
+        .targets
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_mut(&target.name)
+    {
+        series.backoff_until = backoff_until;
+    }
     for run in runs {
         store.record_probe(target, 1, run, None);
     }

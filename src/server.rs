@@ -226,12 +226,15 @@ async fn probe(
         )
     };
     // A host the scheduler holds in backoff (CHECKS.md §0.5) gets only health and dns.
-    let host_in_backoff = state
+    let host_backoff = state
         .live
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .any(|rt| rt.target.host == planned.target.host && rt.in_backoff());
+        .filter(|rt| rt.target.host == planned.target.host && rt.in_backoff())
+        .filter_map(|rt| rt.backoff_until())
+        .max();
+    let host_in_backoff = host_backoff.is_some();
     planned
         .jobs
         .retain(|j| on_demand(j.kind) && (!host_in_backoff || j.kind.runs_during_backoff()));
@@ -322,7 +325,9 @@ async fn probe(
     };
     let (runs, verdicts) = rt.snapshot();
     let runs: Vec<&probes::evidence::ProbeRun> = runs.iter().map(AsRef::as_ref).collect();
-    let body = exporter::render_target(&rt.target, &runs, &verdicts);
+    // probe_backoff_active: the scheduler's backoff of the host, or one this run met.
+    let backoff = host_backoff.max(rt.backoff_until());
+    let body = exporter::render_target(&rt.target, &runs, &verdicts, backoff);
     *last = Recent {
         at: Some(tokio::time::Instant::now()),
         body: body.clone(),

@@ -737,6 +737,11 @@ async fn probe_runs_no_active_probe_and_honours_the_schedulers_backoff() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("check=\"health\""), "{body}");
     assert!(!body.contains("check=\"hsts\""), "{body}");
+    assert_eq!(
+        sample(&body, "probe_backoff_active", &[("target", "busy")]),
+        Some(1.0),
+        "the answer says why fetch did not run: {body}"
+    );
     assert_eq!(web.a.count(), before + 1, "{:?}", web.a.requests());
     assert_eq!(d.terminate(), Some(0));
 }
