@@ -284,12 +284,15 @@ pub fn sarif(report: &Report) -> String {
 
 /// A relative URI for SARIF's `artifactLocation`: code-scanning services accept only paths
 /// relative to the checkout, not `https://` URLs. `https://shop.example:8443/app?x` becomes
-/// `shop.example%3A8443/app` (the full URL stays in the result's properties).
+/// `shop.example%3A8443/app` (the full URL stays in the result's properties). The URL is already
+/// serialised (percent-encoded where needed), so its escapes stay as they are; `:` (not allowed
+/// in a relative path's first segment) and an IPv6 literal's brackets are escaped.
 fn relative_uri(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let rest = rest.split(['?', '#']).next().unwrap_or(rest);
-    rest.replace('%', "%25")
-        .replace(':', "%3A")
+    rest.replace(':', "%3A")
+        .replace('[', "%5B")
+        .replace(']', "%5D")
         .replace(' ', "%20")
 }
 
@@ -497,6 +500,10 @@ mod tests {
         assert_eq!(results.len(), 2);
         let uri = &results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
         assert_eq!(uri, "shop.example%3A8443/app");
+        assert_eq!(
+            relative_uri("https://[::1]:18443/a%20b?q"),
+            "%5B%3A%3A1%5D%3A18443/a%20b"
+        );
         assert_eq!(
             results[0]["properties"]["url"],
             "https://shop.example:8443/app?x=1"
