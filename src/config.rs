@@ -170,9 +170,16 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
             "config file is empty: it needs at least `targets:`",
         ));
     }
+    // The parser's advice to its own callers is no help to someone editing a config file.
+    let tidy = |s: &str| {
+        s.replace(
+            ", set DuplicateKeyPolicy in Options if acceptable",
+            " (a key may appear once per mapping)",
+        )
+    };
     serde_saphyr::from_str::<ConfigFile>(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        let bare = e.without_snippet().to_string();
+        let bare = tidy(&e.without_snippet().to_string());
         let message = match bare.rfind(" at line ") {
             Some(i) => bare[..i].to_owned(),
             None => bare,
@@ -183,7 +190,7 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
         );
         let snippet = rendered
             .find(" --> ")
-            .map(|i| rendered[i..].trim_end().to_owned());
+            .map(|i| tidy(rendered[i..].trim_end()));
         ConfigError {
             path: path.to_owned(),
             line,

@@ -268,6 +268,11 @@ fn every_rejection_names_the_problem_and_the_line() {
             "must not contain user:password",
         ),
         (
+            "invalid-duplicate-key.yaml",
+            4,
+            "duplicate mapping key: url (a key may appear once per mapping)",
+        ),
+        (
             "invalid-duplicate-target.yaml",
             4,
             "duplicate target name \"shop\" (first defined at line 2)",
