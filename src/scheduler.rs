@@ -499,6 +499,11 @@ impl Limits {
     pub async fn acquire(&self, host: &str, kind: ProbeKind) -> Permits {
         let host_sem = {
             let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+            // Bounded: `/probe` on hosts a `*.domain` pattern allows adds entries between
+            // reloads; an entry nobody holds or waits on (only the map's reference) is idle.
+            if hosts.len() >= MAX_IDLE_HOSTS && !hosts.contains_key(host) {
+                hosts.retain(|_, sem| Arc::strong_count(sem) > 1);
+            }
             Arc::clone(
                 hosts
                     .entry(host.to_owned())
@@ -542,6 +547,9 @@ impl Limits {
         hosts.retain(|h, _| keep.contains(&h.as_str()));
     }
 }
+
+/// Host semaphores kept before idle ones are forgotten (an idle one is recreated on demand).
+const MAX_IDLE_HOSTS: usize = 1024;
 
 /// Readiness: every job of the first configuration has run once.
 #[derive(Debug, Default)]
@@ -1321,6 +1329,28 @@ fn skip_for_backoff(shared: &Shared, rt: &TargetRuntime, job: JobSpec, due: Inst
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hosts reached one after another (on-demand runs under a `*.domain` pattern) do not
+    /// grow the semaphore map without bound, and a host whose permits are held keeps its
+    /// semaphore, so the per-host limit still counts its runs.
+    #[tokio::test]
+    async fn idle_host_semaphores_are_forgotten_busy_ones_kept() {
+        let limits = Limits::new(&SchedulerSettings::default());
+        let held = limits.acquire("busy.example", ProbeKind::Health).await;
+        for i in 0..3 * MAX_IDLE_HOSTS {
+            drop(
+                limits
+                    .acquire(&format!("h{i}.example"), ProbeKind::Health)
+                    .await,
+            );
+        }
+        let hosts = limits.hosts.lock().unwrap();
+        assert!(hosts.len() <= MAX_IDLE_HOSTS, "{}", hosts.len());
+        let busy = hosts.get("busy.example").expect("a held host is kept");
+        assert_eq!(busy.available_permits(), limits.per_host - 1);
+        drop(hosts);
+        drop(held);
+    }
 
     #[test]
     fn check_phases_hold_every_probe_but_rate_limit_once() {
