@@ -15,15 +15,16 @@ pub struct GaugeDef {
     pub labels: &'static [&'static str],
 }
 
-/// Label values are bounded: at most this many bytes (CHECKS.md §0.4).
-pub const LABEL_VALUE_MAX_BYTES: usize = 64;
+/// Label values are bounded: at most this many characters (CHECKS.md §0.4), so at most four
+/// times as many bytes.
+pub const LABEL_VALUE_MAX_CHARS: usize = 64;
 
 /// One sample of a [`GaugeDef`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurement {
     /// The gauge.
     pub gauge: &'static GaugeDef,
-    /// Values for `gauge.labels`, in order, each at most [`LABEL_VALUE_MAX_BYTES`].
+    /// Values for `gauge.labels`, in order, each at most [`LABEL_VALUE_MAX_CHARS`].
     pub labels: Vec<String>,
     /// The value.
     pub value: f64,
@@ -40,7 +41,7 @@ impl Measurement {
         }
     }
 
-    /// A sample of a labelled gauge; values are truncated to [`LABEL_VALUE_MAX_BYTES`].
+    /// A sample of a labelled gauge; values are truncated to [`LABEL_VALUE_MAX_CHARS`].
     pub fn labelled<I, S>(gauge: &'static GaugeDef, labels: I, value: f64) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -61,13 +62,9 @@ impl Measurement {
     }
 }
 
-/// Truncates a label value to [`LABEL_VALUE_MAX_BYTES`] on a char boundary.
+/// Truncates a label value to [`LABEL_VALUE_MAX_CHARS`] characters.
 pub fn bound_label(mut value: String) -> String {
-    if value.len() > LABEL_VALUE_MAX_BYTES {
-        let mut cut = LABEL_VALUE_MAX_BYTES;
-        while !value.is_char_boundary(cut) {
-            cut -= 1;
-        }
+    if let Some((cut, _)) = value.char_indices().nth(LABEL_VALUE_MAX_CHARS) {
         value.truncate(cut);
     }
     value
@@ -107,8 +104,11 @@ mod tests {
     }
 
     #[test]
-    fn long_label_values_are_bounded() {
+    fn long_label_values_are_bounded_in_characters() {
         let v = bound_label("x".repeat(100));
-        assert_eq!(v.len(), LABEL_VALUE_MAX_BYTES);
+        assert_eq!(v.len(), LABEL_VALUE_MAX_CHARS);
+        let v = bound_label("é".repeat(100));
+        assert_eq!(v.chars().count(), LABEL_VALUE_MAX_CHARS);
+        assert_eq!(bound_label("short".into()), "short");
     }
 }
