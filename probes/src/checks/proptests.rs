@@ -119,7 +119,7 @@ fn all_header_checks(e: &Exchange) {
     let (f, m) = server_disclosure::judge(std::iter::once(e), e);
     bounded(&f, server_disclosure::CHECK.findings);
     for m in m {
-        assert!(m.labels.iter().all(|l| l.len() <= 64));
+        assert!(m.labels.iter().all(|l| l.chars().count() <= 64));
     }
     let (f, _) = cookies::judge(
         std::iter::once(e),
