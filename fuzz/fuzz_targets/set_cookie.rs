@@ -9,7 +9,8 @@ use prodprobe_fuzz::{latin1, response};
 
 fuzz_target!(|data: &[u8]| {
     if let Some(c) = cookies::parse(data) {
-        assert!(c.name.len() + c.value_len <= 4096);
+        // rfc6265bis counts octets: one per character of the Latin-1-decoded name.
+        assert!(c.name.chars().count() + c.value_len <= 4096);
         let _ = cookies::prefix_violation(&c);
         let _ = cookies::session_rule(&c.name, &cookies::CookieOptions::default());
     }
