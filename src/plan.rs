@@ -102,10 +102,11 @@ pub struct Modules {
     pub defaults: Layer,
     /// `profiles:` by name (a profile is a blackbox "module").
     pub profiles: BTreeMap<String, Layer>,
-    /// `server.probe_allowed_hosts`; `None` = the configured targets' hosts.
+    /// `server.probe_allowed_hosts`: hosts allowed (any port) besides the configured origins.
     pub allowed_hosts: Option<Vec<config::HostPattern>>,
-    /// Per configured host, the first target's own settings (without `name`, `url` and
-    /// `http_url`): a URL on that host is probed with its CA, pins and headers.
+    /// Per configured origin (`scheme://host:port` of a target's URL or `http_url`), the first
+    /// such target's own settings (without `name`, `url` and `http_url`): a URL on that origin
+    /// is probed with its CA, pins and headers, and a URL on another origin never is.
     pub host_targets: BTreeMap<String, Layer>,
     /// Configured targets another shard probes: `/probe` still knows them.
     pub other_shards: Vec<PlannedTarget>,
@@ -227,11 +228,11 @@ impl Plan {
                 "{scheme}://{host}:{port} is not the origin of a configured target (scheme, host and port; server.probe_allowed_hosts allows more hosts)"
             )));
         }
+        let host_target = self.modules.host_targets.get(&origin_key(&url.0)).cloned();
         let own = Layer {
             url: Some(Spanned::new(url, Location::UNKNOWN, Location::UNKNOWN)),
             ..Layer::default()
         };
-        let host_target = self.modules.host_targets.get(&host).cloned();
         let merged = match (module.filter(|m| !m.is_empty()), host_target) {
             (Some(m), base) => {
                 let profile = self.modules.profiles.get(m).cloned().ok_or_else(|| {
@@ -276,6 +277,12 @@ fn origin(url: &url::Url) -> (&str, String, u16) {
             .unwrap_or_default(),
         url.port_or_known_default().unwrap_or(0),
     )
+}
+
+/// [`origin`] as a map key: `scheme://host:port`.
+fn origin_key(url: &url::Url) -> String {
+    let (scheme, host, port) = origin(url);
+    format!("{scheme}://{host}:{port}")
 }
 
 /// The lowest interval a probe accepts: prodprobe must never become a load generator.
@@ -462,14 +469,17 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
         }
         let merged = merged.over(file.defaults.clone());
         if let Some(planned) = plan_target(&mut b, &name.value.0, merged) {
-            host_targets
-                .entry(planned.target.host.clone())
-                .or_insert_with(|| Layer {
-                    name: None,
-                    url: None,
-                    http_url: None,
-                    ..own.clone()
-                });
+            let t = &planned.target;
+            for url in std::iter::once(&t.url).chain(&t.http_urls) {
+                host_targets
+                    .entry(origin_key(url))
+                    .or_insert_with(|| Layer {
+                        name: None,
+                        url: None,
+                        http_url: None,
+                        ..own.clone()
+                    });
+            }
             targets.push(planned);
         }
     }

@@ -147,11 +147,15 @@ impl Target {
         self.resolve.filter(|_| self.same_host(url))
     }
 
-    /// The credentials `kind` may send to `url`: none unless the probe opted in, the URL is
-    /// HTTPS and on the target's host. (The engine also withholds them on a connection whose
-    /// certificate failed verification.)
+    /// The credentials `kind` may send to `url`: none unless the probe opted in and the URL is
+    /// HTTPS on the target URL's own origin (host and port: another port is another service,
+    /// and Fetch drops `Authorization` on a cross-origin redirect too). The engine also
+    /// withholds them on a connection whose certificate failed verification.
     pub fn credentials_for(&self, kind: ProbeKind, url: &Url) -> &[Credential] {
-        if self.credential_probes.contains(&kind) && url.scheme() == "https" && self.same_host(url)
+        if self.credential_probes.contains(&kind)
+            && url.scheme() == "https"
+            && self.same_host(url)
+            && url.port_or_known_default() == self.url.port_or_known_default()
         {
             &self.credentials
         } else {
@@ -238,6 +242,35 @@ mod tests {
                 "http://intranet.example:8080/app?x=1"
             ]
         );
+    }
+
+    /// Credentials go to the target URL's own HTTPS origin only: not over plain HTTP, not to
+    /// another port of the same host (another service), not to another host.
+    #[test]
+    fn credentials_stay_on_the_target_origin() {
+        let tls = Arc::new(TlsClient::new(&[]).unwrap());
+        let mut t = Target::new("shop", Url::parse("https://shop.example/").unwrap(), tls).unwrap();
+        t.credentials = vec![Credential {
+            name: http::HeaderName::from_static("authorization"),
+            value: http::HeaderValue::from_static("Bearer x"),
+        }];
+        t.credential_probes = vec![ProbeKind::Health];
+        for (url, sent) in [
+            ("https://shop.example/health", true),
+            ("https://SHOP.example:443/x", true),
+            ("https://shop.example:8443/", false),
+            ("http://shop.example/", false),
+            ("https://other.example/", false),
+        ] {
+            let u = Url::parse(url).unwrap();
+            assert_eq!(
+                !t.credentials_for(ProbeKind::Health, &u).is_empty(),
+                sent,
+                "{url}"
+            );
+        }
+        let u = Url::parse("https://shop.example/").unwrap();
+        assert!(t.credentials_for(ProbeKind::Paths, &u).is_empty());
     }
 
     #[test]

@@ -183,7 +183,7 @@ fn probe_targets_are_limited_to_configured_origins_and_allowed_hosts() {
     let path = dir.path().join("p.yaml");
     std::fs::write(
         &path,
-        "server:\n  probe_allowed_hosts: ['*.partner.example']\ntargets:\n  - name: shop\n    url: https://127.0.0.1:8443/\n  - name: plain\n    url: http://127.0.0.1:18080/app\n",
+        "server:\n  probe_allowed_hosts: ['*.partner.example']\ntargets:\n  - name: shop\n    url: https://127.0.0.1:8443/\n    headers: { Authorization: Bearer for-shop-only }\n    credentials_for: [health]\n  - name: api\n    url: https://127.0.0.1:9443/\n  - name: plain\n    url: http://127.0.0.1:18080/app\n",
     )
     .unwrap();
     let plan = plan::load(&path, &cx()).unwrap_or_else(|e| panic!("{e:?}"));
@@ -208,6 +208,11 @@ fn probe_targets_are_limited_to_configured_origins_and_allowed_hosts() {
             "https://api.partner.example:4443/",
             Some(("api.partner.example", "https://api.partner.example:4443/")),
         ),
+        // Another configured origin on the same host: its own settings, never shop's secret.
+        (
+            "https://127.0.0.1:9443/x",
+            Some(("127.0.0.1", "https://127.0.0.1:9443/x")),
+        ),
         ("http://127.0.0.1:19901/internal/admin", None),
         ("https://127.0.0.1:9999/", None),
         ("127.0.0.1:22", None),
@@ -216,11 +221,19 @@ fn probe_targets_are_limited_to_configured_origins_and_allowed_hosts() {
     for (param, expected) in cases {
         let got = plan.adhoc(&cx(), param, None);
         match (expected, got) {
-            (Some((name, url)), Ok(t)) => assert_eq!(
-                (t.target.name.as_str(), t.target.url.as_str()),
-                (*name, *url),
-                "{param}"
-            ),
+            (Some((name, url)), Ok(t)) => {
+                assert_eq!(
+                    (t.target.name.as_str(), t.target.url.as_str()),
+                    (*name, *url),
+                    "{param}"
+                );
+                // Only URLs on shop's HTTPS origin are sent shop's credentials.
+                let shops = t.target.url.port_or_known_default() == Some(8443);
+                let sent = t
+                    .target
+                    .credentials_for(probes::probe::ProbeKind::Health, &t.target.url);
+                assert_eq!(!sent.is_empty(), shops, "{param}");
+            }
             (None, Err(AdHocError::Forbidden(m))) => {
                 assert!(
                     m.contains("not the origin of a configured target"),
