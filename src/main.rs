@@ -473,6 +473,7 @@ async fn serve(
             limits: scheduler.limits(),
             recent: Arc::default(),
             host_runs: Arc::default(),
+            backoffs: Arc::default(),
         },
     };
     let reloader = Reloader {

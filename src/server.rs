@@ -56,7 +56,13 @@ pub struct ProbeState {
     pub recent: RecentProbes,
     /// Start times of the on-demand runs per host in the last minute.
     pub host_runs: HostRuns,
+    /// Backoffs on-demand runs met (a 429, or a 503 with `Retry-After`), per host: the next
+    /// on-demand runs honour them as they honour the scheduler's (CHECKS.md §0.5).
+    pub backoffs: HostBackoffs,
 }
+
+/// When each host's backoff ends, for hosts an on-demand run found limiting.
+pub type HostBackoffs = Arc<std::sync::Mutex<HashMap<String, tokio::time::Instant>>>;
 
 /// Recent on-demand run starts per host, for [`PROBE_RUNS_PER_HOST_PER_MINUTE`].
 pub type HostRuns = Arc<std::sync::Mutex<HashMap<String, Vec<tokio::time::Instant>>>>;
@@ -225,7 +231,17 @@ async fn probe(
             ProbeKind::Health | ProbeKind::Fetch | ProbeKind::Tls | ProbeKind::Dns
         )
     };
-    // A host the scheduler holds in backoff (CHECKS.md §0.5) gets only health and dns.
+    // A host in backoff (CHECKS.md §0.5), the scheduler's or one an earlier on-demand run met,
+    // gets only health and dns.
+    let now = tokio::time::Instant::now();
+    let on_demand_backoff = state
+        .probe
+        .backoffs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&planned.target.host)
+        .copied()
+        .filter(|until| now < *until);
     let host_backoff = state
         .live
         .read()
@@ -233,6 +249,7 @@ async fn probe(
         .iter()
         .filter(|rt| rt.target.host == planned.target.host && rt.in_backoff())
         .filter_map(|rt| rt.backoff_until())
+        .chain(on_demand_backoff)
         .max();
     let host_in_backoff = host_backoff.is_some();
     planned
@@ -325,6 +342,30 @@ async fn probe(
     };
     let (runs, verdicts) = rt.snapshot();
     let runs: Vec<&probes::evidence::ProbeRun> = runs.iter().map(AsRef::as_ref).collect();
+    // A backoff this run met holds for the scheduler's runs on the host and the next
+    // on-demand ones too.
+    if let Some(until) = rt.backoff_until() {
+        for live in state
+            .live
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|live| live.target.host == rt.target.host)
+        {
+            live.extend_backoff(until);
+        }
+        let mut backoffs = state
+            .probe
+            .backoffs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Bounded: only allowed hosts get here; forget backoffs that are over.
+        if backoffs.len() > 1024 {
+            backoffs.retain(|_, t| now < *t);
+        }
+        let entry = backoffs.entry(rt.target.host.clone()).or_insert(until);
+        *entry = (*entry).max(until);
+    }
     // probe_backoff_active: the scheduler's backoff of the host, or one this run met.
     let backoff = host_backoff.max(rt.backoff_until());
     let body = exporter::render_target(&rt.target, &runs, &verdicts, backoff);

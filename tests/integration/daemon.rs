@@ -950,3 +950,57 @@ async fn a_second_sigterm_stops_at_once_even_with_a_probe_answer_in_flight() {
     assert_eq!(status.code(), Some(0));
     answer.abort();
 }
+
+/// A 429 an on-demand run meets (here on a host allowed only by `probe_allowed_hosts`, which
+/// the scheduler never probes) holds for the next on-demand runs on that host: they send only
+/// health (CHECKS.md §0.5). Within the run, the fetch probe asks for nothing after the 429.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backoff_met_on_demand_holds_for_the_next_on_demand_runs() {
+    let srv = crate::support::TestServer::http("127.0.0.1", |r| {
+        if r.path == "/healthz" {
+            Resp::new(200).body("ok")
+        } else {
+            Resp::new(429).header("Retry-After", "3600")
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "server:\n  probe_allowed_hosts: ['127.0.0.1']\ndefaults:\n  checks: [health, hsts]\n  health: { url: /healthz }\ntargets: []\n";
+    let d = Daemon::start(&write(dir.path(), "prodprobe.yaml", yaml));
+    let paths = || -> Vec<String> { srv.requests().into_iter().map(|r| r.path).collect() };
+    let (status, _, body) = http_get(
+        d.addr,
+        &format!("/probe?target={}", srv.url("http", "/?a")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        sample(&body, "probe_backoff_active", &[]),
+        Some(1.0),
+        "{body}"
+    );
+    assert!(paths().contains(&"/?a".to_owned()), "{:?}", paths());
+    assert!(!paths().iter().any(|p| p == "/robots.txt"), "{:?}", paths());
+
+    // Another URL on the host (its own answer, not the cached one): health only.
+    let (status, _, body) = http_get(
+        d.addr,
+        &format!("/probe?target={}", srv.url("http", "/?b")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!paths().contains(&"/?b".to_owned()), "{:?}", paths());
+    assert_eq!(
+        paths().iter().filter(|p| *p == "/healthz").count(),
+        2,
+        "{:?}",
+        paths()
+    );
+    assert_eq!(
+        sample(&body, "probe_backoff_active", &[]),
+        Some(1.0),
+        "{body}"
+    );
+}

@@ -159,8 +159,9 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
     let main_fut = async {
         let main = chain(target, cx, &target.url, true, MAIN_BODY_CAP).await;
         // The same origin did not answer the main request: the others would fail alike (after
-        // another full timeout, for a silent server).
-        if main.first().is_err() {
+        // another full timeout, for a silent server). A 429, or a 503 with Retry-After, asks
+        // for a pause (CHECKS.md §0.5): /robots.txt and the cookie pages wait too.
+        if main.first().is_err() || main.responses().any(crate::backoff::triggers) {
             return (main, None, Vec::new());
         }
         let robots = match &robots_url {
