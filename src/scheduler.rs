@@ -548,6 +548,12 @@ impl Limits {
     }
 }
 
+/// Whether a changed target keeps what its previous incarnation knew: evidence of the same URL
+/// (and pinned address) still describes it.
+fn keeps_evidence(new: &Target, old: &Target) -> bool {
+    new.url == old.url && new.resolve == old.resolve
+}
+
 /// Host semaphores kept before idle ones are forgotten (an idle one is recreated on demand).
 const MAX_IDLE_HOSTS: usize = 1024;
 
@@ -747,18 +753,27 @@ impl Scheduler {
         // Until the daemon is ready, the jobs a reload starts (of new and changed targets) count
         // towards readiness too; counted before the stale jobs are cancelled, which count
         // themselves done, so readiness never passes through zero on the way.
+        // A job that resumes a carried schedule (its target changed, its evidence kept) has
+        // run already and does not count: it next runs an interval after its last start.
         let first_config = !self.applied_once;
         let counting = first_config || !self.readiness.is_ready();
         if counting && !first_config {
-            let starting: usize = plan
-                .targets
-                .iter()
-                .filter(|t| {
-                    let name = t.target.name.as_str();
-                    !self.scheduled.contains_key(name) || stale.iter().any(|s| s == name)
-                })
-                .map(|t| t.jobs.len())
-                .sum();
+            let mut starting = 0;
+            for t in &plan.targets {
+                let name = t.target.name.as_str();
+                match self.scheduled.get(name) {
+                    None => starting += t.jobs.len(),
+                    Some(s) if stale.iter().any(|n| n == name) => {
+                        let carries = keeps_evidence(&t.target, &s.runtime.target);
+                        starting += t
+                            .jobs
+                            .iter()
+                            .filter(|j| !carries || s.runtime.last_start(j.kind).is_none())
+                            .count();
+                    }
+                    Some(_) => {}
+                }
+            }
             self.readiness.add(starting);
         }
         // A changed target restarts with the backoff it was serving; its series stay until
@@ -774,9 +789,7 @@ impl Scheduler {
                     }
                     // Evidence of the same URL (and pinned address) still describes the
                     // target: the new jobs resume its schedule and its checks keep judging it.
-                    if p.target.url == s.runtime.target.url
-                        && p.target.resolve == s.runtime.target.resolve
-                    {
+                    if keeps_evidence(&p.target, &s.runtime.target) {
                         previous.insert(name.clone(), Arc::clone(&s.runtime));
                     }
                     tracing::info!(target_name = %name, "target changed: its jobs restart");
@@ -851,7 +864,8 @@ impl Scheduler {
         for (runtime, cancel) in starts {
             for job in runtime.jobs.clone() {
                 self.max_timeout = self.max_timeout.max(job.timeout);
-                let first = counting.then(|| Arc::clone(&self.readiness));
+                let first = (counting && runtime.last_start(job.kind).is_none())
+                    .then(|| Arc::clone(&self.readiness));
                 let task = job_loop(
                     Arc::clone(&self.shared),
                     Arc::clone(&runtime),

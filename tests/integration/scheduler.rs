@@ -558,6 +558,45 @@ async fn a_reload_before_readiness_waits_for_the_restarted_jobs() {
     assert!(ready.is_ready());
 }
 
+/// A reload before readiness that changes a target which already ran: its jobs resume their
+/// carried schedule (next run an interval after the last), so they do not hold `/-/ready` for
+/// that interval; readiness waits only for the jobs that have not run.
+#[tokio::test(start_paused = true)]
+async fn a_reload_before_readiness_does_not_wait_for_resumed_jobs() {
+    let spread = Duration::from_secs(3600);
+    let offset = |name: &str| first_offset(name, ProbeKind::Health, spread, spread);
+    // Deterministic names: one that runs at once, one whose first run comes much later.
+    let early = (0..1000)
+        .map(|i| format!("early{i}"))
+        .find(|n| offset(n) < Duration::from_secs(10))
+        .unwrap();
+    let late = (0..1000)
+        .map(|i| format!("late{i}"))
+        .find(|n| offset(n) > Duration::from_secs(600) && offset(n) < Duration::from_secs(1200))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |label: &str| {
+        format!(
+            "scheduler:\n  initial_spread: 1h\ntargets:\n  - name: {early}\n    url: https://a.test/\n    labels: {{ team: {label} }}\n    checks: [health]\n    probes:\n      health: {{ interval: 1h, timeout: 9s }}\n  - name: {late}\n    url: https://b.test/\n    checks: [health]\n    probes:\n      health: {{ interval: 1h, timeout: 9s }}\n"
+        )
+    };
+    let runner = FakeRunner::new(Duration::from_secs(1));
+    let mut s = Scheduler::new(
+        runner.clone(),
+        Arc::new(Exporter::new()),
+        plan_from(dir.path(), &yaml("a")).scheduler.clone(),
+    );
+    let ready = s.readiness();
+    s.apply(&plan_from(dir.path(), &yaml("a")));
+    sleep(Duration::from_secs(20)).await;
+    assert_eq!(runner.runs_of(&early), 1);
+    s.apply(&plan_from(dir.path(), &yaml("b")));
+    sleep(offset(&late) + Duration::from_secs(5)).await;
+    assert_eq!(runner.runs_of(&late), 1);
+    assert_eq!(runner.runs_of(&early), 1, "resumed, not re-run");
+    assert!(ready.is_ready(), "every job has run once");
+}
+
 #[tokio::test(start_paused = true)]
 async fn readiness_waits_for_every_first_run() {
     let dir = tempfile::tempdir().unwrap();
