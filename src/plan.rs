@@ -255,7 +255,7 @@ impl Plan {
         };
         let merged = merged.over(self.modules.defaults.clone());
         let mut b = Builder::new(&self.modules.path, cx);
-        match plan_target(&mut b, &host, merged) {
+        match plan_target(&mut b, &host, merged, false) {
             Some(t) if b.errors.is_empty() => Ok(t),
             _ => Err(AdHocError::BadRequest(
                 b.errors
@@ -468,7 +468,13 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
             }
         }
         let merged = merged.over(file.defaults.clone());
-        if let Some(planned) = plan_target(&mut b, &name.value.0, merged) {
+        // CHECKS.md §16's "enables dns explicitly": the target's own `checks` list names it (a
+        // profile's or `defaults`' list names dns only because a list replaces the default).
+        let lists_dns = own
+            .checks
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|c| c.value.0.id == "dns"));
+        if let Some(planned) = plan_target(&mut b, &name.value.0, merged, lists_dns) {
             let t = &planned.target;
             for url in std::iter::once(&t.url).chain(&t.http_urls) {
                 host_targets
@@ -533,7 +539,12 @@ fn target_only_keys(b: &mut Builder<'_>, layer: &Layer, place: &str) {
     }
 }
 
-fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedTarget> {
+fn plan_target(
+    b: &mut Builder<'_>,
+    name: &str,
+    layer: Layer,
+    lists_dns: bool,
+) -> Option<PlannedTarget> {
     let errors_before = b.errors.len();
     let url = layer.url.as_ref()?.value.0.clone();
     let mut fp = DefaultHasher::new();
@@ -758,16 +769,12 @@ fn plan_target(b: &mut Builder<'_>, name: &str, layer: Layer) -> Option<PlannedT
         target.options.tls_version.sslv2 = v;
     }
     // CHECKS.md §16: a pinned target resolves its public name when it enables dns explicitly,
-    // by listing it in `checks:` or with `dns.when_pinned: true`; `when_pinned: false` wins.
-    let dns_listed = layer
-        .checks
-        .as_ref()
-        .is_some_and(|l| l.iter().any(|c| c.value.0.id == "dns"));
+    // by listing it in its own `checks:` or with `dns.when_pinned: true`; `false` wins.
     target.options.dns.when_pinned = layer
         .dns
         .as_ref()
         .and_then(|d| d.when_pinned)
-        .unwrap_or(dns_listed || target.options.dns.when_pinned);
+        .unwrap_or(lists_dns || target.options.dns.when_pinned);
     crate::plan_active::apply(b.path, &mut b.errors, &layer, &mut target.options);
 
     // Jobs.

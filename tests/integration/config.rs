@@ -155,12 +155,15 @@ fn a_pinned_target_runs_dns_when_it_lists_it() {
             false,
         ),
         ("    dns: { when_pinned: true }\n", true),
+        // A profile's or `defaults`' list names dns only because a list replaces the default
+        // one: no explicit choice for this target.
+        ("    profile: api\n", false),
     ];
     for (extra, expected) in cases {
         std::fs::write(
             &path,
             format!(
-                "targets:\n  - name: shop\n    url: https://shop.example/\n    resolve: 127.0.0.1\n{extra}"
+                "defaults:\n  checks: [health, dns]\nprofiles:\n  api:\n    checks: [hsts, dns]\ntargets:\n  - name: shop\n    url: https://shop.example/\n    resolve: 127.0.0.1\n{extra}"
             ),
         )
         .unwrap();
