@@ -773,6 +773,11 @@ impl TryFrom<String> for CookieName {
                 "invalid cookie name {s:?}: expected 1-256 visible ASCII characters without = ; , \""
             ));
         }
+        if s == "*" {
+            return Err(
+                "cookie name \"*\" would match every cookie: a trailing * needs a prefix before it (e.g. \"username-*\")".into(),
+            );
+        }
         Ok(CookieName(s))
     }
 }

@@ -284,6 +284,11 @@ fn every_rejection_names_the_problem_and_the_line() {
             "must not contain user:password",
         ),
         (
+            "invalid-cookie-name-star.yaml",
+            5,
+            "cookie name \"*\" would match every cookie",
+        ),
+        (
             "invalid-duplicate-key.yaml",
             4,
             "duplicate mapping key: url (a key may appear once per mapping)",

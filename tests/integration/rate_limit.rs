@@ -450,6 +450,45 @@ async fn a_resent_request_counts_against_the_cap() {
     }
 }
 
+/// The resend of a dropped request counts against the cap but is no extra request of the
+/// quota: with q = 5 and a cap of 6, a dropped fifth request and its resend use the cap, the
+/// server answered five, and the quota was not outrun (no `limit_not_enforced`).
+#[tokio::test]
+async fn a_resend_is_not_counted_against_the_advertised_quota() {
+    let pki = Pki::new();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&hits);
+    let srv = TestServer::keep_alive(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+        move |r: &Req| {
+            if r.path != "/login" {
+                return Resp::new(200).body("ok");
+            }
+            let resp = match h.fetch_add(1, Ordering::SeqCst) + 1 {
+                5 => Resp {
+                    raw: Some(Vec::new()),
+                    ..Resp::new(500)
+                },
+                _ => Resp::new(200).body("login form"),
+            };
+            resp.header("RateLimit-Policy", "\"min\";q=5;w=60")
+        },
+    )
+    .await;
+    let mut t = rl_target(&srv, &pki);
+    t.options.rate_limit.cap = 6;
+    let v = verdict(&t, "rate_limit").await;
+    assert_eq!(hits.load(Ordering::SeqCst), 6, "{v:#?}");
+    assert_eq!(gauge(&v, "ratelimit_requests_sent"), 6.0);
+    assert_eq!(ids(&v), ["advertised_not_tested"], "{v:#?}");
+    assert!(
+        v.findings[0].evidence.contains("used the last of the cap"),
+        "{}",
+        v.findings[0].evidence
+    );
+}
+
 /// CHECKS.md §12 steps 3–4: N = q + 1 only when it fits under the cap and into the 30 s burst
 /// at the configured rps; otherwise N = burst, and the evidence says why the quota was not
 /// tested.

@@ -292,7 +292,10 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     for m in &fields.malformed {
         findings.push(Finding::new(&HEADER_MALFORMED, m.clone()));
     }
-    let sent = ev.sent();
+    // Requests the server answered, in order: a copy dropped on a closed kept-alive connection
+    // and sent again counts against the cap (`ev.sent()`), not as one more request judged
+    // against the quota, nor in the number of the limited request.
+    let sent = ev.attempts.len();
     match limited_response {
         Some(e) => {
             if e.status == 503 {
@@ -357,6 +360,10 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
                             RATE_LIMIT_MAX_DURATION.as_secs(),
                             opts.rps
                         )
+                    } else if ev.sent() > sent {
+                        "a request sent again after the server closed its connection used the \
+                         last of the cap"
+                            .to_owned()
                     } else {
                         format!("the burst ended early: {}", ev.stop.as_str())
                     };
