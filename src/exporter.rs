@@ -322,14 +322,7 @@ impl Exporter {
 
     /// Records when a target's backoff ends (`probe_backoff_active` is 1 until then).
     pub fn set_backoff(&self, name: &str, generation: u64, until: Option<tokio::time::Instant>) {
-        let mut map = self
-            .store
-            .targets
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(series) = map.get_mut(name).filter(|s| s.generation == generation) {
-            series.backoff_until = until;
-        }
+        self.store.set_backoff(name, generation, until);
     }
 
     /// Removes every series of a target.
@@ -468,6 +461,14 @@ fn from_measurement(m: &Measurement, probe: Option<(&'static str, String)>) -> S
 }
 
 impl SeriesStore {
+    /// Records when a target's backoff ends, for the series of that generation.
+    fn set_backoff(&self, name: &str, generation: u64, until: Option<tokio::time::Instant>) {
+        let mut map = self.targets.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(series) = map.get_mut(name).filter(|s| s.generation == generation) {
+            series.backoff_until = until;
+        }
+    }
+
     /// Starts (or restarts) a target's series under a new generation. A target restarted by a
     /// reload keeps the series of the probes and checks it still has (with unchanged labels)
     /// until its new runs replace them: a reload that touches `defaults:` must not make every
@@ -622,14 +623,7 @@ pub fn render_target(
 ) -> String {
     let store = Arc::new(SeriesStore::default());
     store.add_target(target, 1);
-    if let Some(series) = store
-        .targets
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_mut(&target.name)
-    {
-        series.backoff_until = backoff_until;
-    }
+    store.set_backoff(&target.name, 1, backoff_until);
     for run in runs {
         store.record_probe(target, 1, run, None);
     }

@@ -208,8 +208,6 @@ impl TargetRuntime {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.evidence.insert(run);
         st.settled.insert(kind);
-        let complete = self.cycle_complete(&st);
-        let mut out = Vec::new();
         let due: Vec<&'static checks::CheckDef> = self
             .target
             .checks
@@ -217,12 +215,7 @@ impl TargetRuntime {
             .copied()
             .filter(|c| c.reevaluated_by(kind, &st.evidence))
             .collect();
-        for def in due {
-            let c0 = std::time::Instant::now();
-            let verdict = self.judge(def, &st, complete);
-            st.verdicts.insert(def.id, verdict.clone());
-            out.push((verdict, c0.elapsed()));
-        }
+        let out = self.judge_all(&mut st, due);
         drop(st);
         self.settled_changed.send_modify(|n| *n += 1);
         if kind == ProbeKind::Health {
@@ -263,6 +256,24 @@ impl TargetRuntime {
     /// carrying a stack trace may belong to a probe that has not run yet, and a pass exported
     /// meanwhile would make the check look regressed (`ProdprobeCheckRegressed`) when the next
     /// run finds the trace again. A finding stands: what was seen is real.
+    /// Judges `due` over the stored evidence, stores the verdicts and returns them with the
+    /// time each took.
+    fn judge_all(
+        &self,
+        st: &mut TargetState,
+        due: Vec<&'static checks::CheckDef>,
+    ) -> Vec<(Verdict, Duration)> {
+        let complete = self.cycle_complete(st);
+        due.into_iter()
+            .map(|def| {
+                let c0 = std::time::Instant::now();
+                let verdict = self.judge(def, st, complete);
+                st.verdicts.insert(def.id, verdict.clone());
+                (verdict, c0.elapsed())
+            })
+            .collect()
+    }
+
     fn judge(&self, def: &'static checks::CheckDef, st: &TargetState, complete: bool) -> Verdict {
         let input = CheckInput {
             target: &self.target,
@@ -337,22 +348,21 @@ impl TargetRuntime {
         for v in &verdicts {
             st.verdicts.insert(v.check, v.clone());
         }
-        let complete = self.cycle_complete(&st);
-        let verdicts: Vec<Verdict> = verdicts
-            .into_iter()
-            .map(|v| {
-                let def = self.target.checks.iter().find(|c| c.id == v.check);
-                match def {
-                    Some(def) if def.inputs.iter().all(|k| st.evidence.run(*k).is_some()) => {
-                        let judged = self.judge(def, &st, complete);
-                        st.verdicts.insert(def.id, judged.clone());
-                        judged
-                    }
-                    // An input whose run was not carried: the old verdict stands until it runs.
-                    _ => v,
-                }
-            })
+        // Every check whose inputs were all carried is judged now (a check the reload added
+        // too); where an input's run was not carried, the old verdict stands until it runs.
+        let due: Vec<&'static checks::CheckDef> = self
+            .target
+            .checks
+            .iter()
+            .copied()
+            .filter(|def| def.inputs.iter().all(|k| st.evidence.run(*k).is_some()))
             .collect();
+        let judged = self.judge_all(&mut st, due);
+        let mut verdicts: Vec<Verdict> = verdicts
+            .into_iter()
+            .filter(|v| !judged.iter().any(|(j, _)| j.check == v.check))
+            .collect();
+        verdicts.extend(judged.into_iter().map(|(v, _)| v));
         drop(st);
         self.settled_changed.send_modify(|n| *n += 1);
         if runs.iter().any(|r| r.kind == ProbeKind::Health) {

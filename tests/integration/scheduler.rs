@@ -637,9 +637,9 @@ async fn a_reload_judges_carried_evidence_with_the_new_settings() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let yaml = |extra: &str| {
+    let yaml = |checks: &str, extra: &str| {
         format!(
-            "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: t0\n    url: {}\n    checks: [health]\n    probes:\n      health: {{ interval: 1h, timeout: 5s }}\n{extra}",
+            "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: t0\n    url: {}\n    checks: [{checks}]\n    probes:\n      health: {{ interval: 1h, timeout: 5s }}\n      fetch: {{ interval: 1h, timeout: 5s }}\n{extra}",
             srv.url("http", "/")
         )
     };
@@ -647,7 +647,7 @@ async fn a_reload_judges_carried_evidence_with_the_new_settings() {
         engine: Arc::new(crate::support::engine()),
     });
     let exporter = Arc::new(Exporter::new());
-    let before = plan_from(dir.path(), &yaml(""));
+    let before = plan_from(dir.path(), &yaml("health, hsts", ""));
     let mut s = Scheduler::new(runner, Arc::clone(&exporter), before.scheduler.clone());
     s.apply(&before);
     let check = |text: &str| {
@@ -657,11 +657,22 @@ async fn a_reload_judges_carried_evidence_with_the_new_settings() {
             &[("target", "t0"), ("check", "health")],
         )
     };
+    let hsts = |text: &str| {
+        sample(
+            text,
+            "probe_check_success",
+            &[("target", "t0"), ("check", "hsts")],
+        )
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while check(&exporter.encode_text()).is_none() {
-        assert!(std::time::Instant::now() < deadline, "no health verdict");
+    while check(&exporter.encode_text()).is_none() || hsts(&exporter.encode_text()).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no health or hsts verdict"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let requests = srv.count();
     let text = exporter.encode_text();
     assert_eq!(
         check(&text),
@@ -670,13 +681,27 @@ async fn a_reload_judges_carried_evidence_with_the_new_settings() {
     );
     assert!(text.contains("probe_health_up{"), "{text}");
 
-    // Only the judging changes: the evidence is carried, no new run is due for an hour.
+    // Only the judging changes: the evidence is carried, no new run is due for an hour. A
+    // check the reload adds over carried evidence (server_disclosure reads fetch) is judged
+    // at once too.
     s.apply(&plan_from(
         dir.path(),
-        &yaml("    fail_min_severity: medium\n    disable_evidence_metrics: [health]\n"),
+        &yaml(
+            "health, hsts, server_disclosure",
+            "    fail_min_severity: medium\n    disable_evidence_metrics: [health]\n",
+        ),
     ));
     let text = exporter.encode_text();
     assert_eq!(check(&text), Some(1.0), "{text}");
     assert!(!text.contains("probe_health_up{"), "{text}");
-    assert_eq!(srv.count(), 1, "judged again without a new request");
+    assert!(
+        sample(
+            &text,
+            "probe_check_evaluated",
+            &[("target", "t0"), ("check", "server_disclosure")]
+        )
+        .is_some(),
+        "{text}"
+    );
+    assert_eq!(srv.count(), requests, "judged again without a new request");
 }
