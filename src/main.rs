@@ -312,7 +312,19 @@ async fn check(
             .iter()
             .find(|n| !plan.targets.iter().any(|t| &t.target.name == *n))
         {
-            return usage(format!("no target named {unknown:?}"));
+            let elsewhere = plan
+                .modules
+                .other_shards
+                .iter()
+                .any(|t| &t.target.name == unknown);
+            return usage(if elsewhere {
+                format!(
+                    "target {unknown:?} belongs to another shard than {}",
+                    opts.shard
+                )
+            } else {
+                format!("no target named {unknown:?}")
+            });
         }
         plan.targets
             .retain(|t| only_targets.contains(&t.target.name));

@@ -1166,8 +1166,14 @@ pub async fn run_once_within(
                             .timeout
                             .min(deadline.saturating_duration_since(Instant::now()));
                         match permits {
+                            // `execute`'s own backstop allows a second past the run's
+                            // deadline; an on-demand answer must not pass the scrape's.
                             Some(_permits) if !job.timeout.is_zero() => {
-                                execute(runner.as_ref(), rt, job).await;
+                                let run = execute(runner.as_ref(), rt, job);
+                                if timeout_at(deadline, run).await.is_err() {
+                                    let run = probe::timed_out(job.kind, started_at, t0.elapsed());
+                                    rt.record(Arc::new(run));
+                                }
                             }
                             _ => {
                                 let run = probe::timed_out(job.kind, started_at, t0.elapsed());

@@ -860,6 +860,22 @@ async fn two_shards_split_the_targets_and_probe_still_knows_them_all() {
         checked,
         owned(1).iter().map(|s| s.as_str()).collect::<Vec<_>>()
     );
+    // Naming a target of the other shard says so (exit 2), not "no target named".
+    let out = std::process::Command::new(crate::support::bin())
+        .args([
+            "check",
+            "--shard",
+            "1/2",
+            "--target",
+            owned(0)[0],
+            "--config",
+        ])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("belongs to another shard than 1/2"), "{err}");
 }
 
 /// blackbox answers a probe that times out with 200 and `probe_success 0`, so alerts on
