@@ -261,7 +261,7 @@ async fn an_expired_certificate_still_exports_every_fact() {
     let chain_info = m("ssl_last_chain_info");
     assert_eq!(chain_info.labels.len(), 6);
     assert_eq!(chain_info.labels[1].len(), 64, "sha256 hex");
-    assert!(chain_info.labels.iter().all(|l| l.len() <= 64));
+    assert!(chain_info.labels.iter().all(|l| l.chars().count() <= 64));
     let finding = verdicts[0]
         .findings
         .iter()
