@@ -45,6 +45,40 @@ async fn limiter(
     (srv, hits)
 }
 
+/// A kept-alive `/login` that reads its `drop_at`-th request and closes the connection without
+/// an answer (a crashing handler, or an idle close racing the request); `headers` go on every
+/// answer. (Its server, its `/login` counter.)
+async fn dropping_login(
+    pki: &Pki,
+    drop_at: usize,
+    headers: &'static [(&'static str, &'static str)],
+) -> (TestServer, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&hits);
+    let srv = TestServer::keep_alive(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+        move |r: &Req| {
+            if r.path != "/login" {
+                return Resp::new(200).body("ok");
+            }
+            if h.fetch_add(1, Ordering::SeqCst) + 1 == drop_at {
+                return Resp {
+                    raw: Some(Vec::new()),
+                    ..Resp::new(500)
+                };
+            }
+            headers
+                .iter()
+                .fold(Resp::new(200).body("login form"), |r, (k, v)| {
+                    r.header(k, v)
+                })
+        },
+    )
+    .await;
+    (srv, hits)
+}
+
 fn rl_target(srv: &TestServer, pki: &Pki) -> Target {
     let mut t = target(&srv.url("https", "/"), pki.client(), None);
     t.checks = vec![&probes::checks::rate_limit::CHECK];
@@ -405,26 +439,7 @@ async fn the_burst_never_exceeds_its_cap() {
 #[tokio::test]
 async fn a_resent_request_counts_against_the_cap() {
     let pki = Pki::new();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = Arc::clone(&hits);
-    let srv = TestServer::keep_alive(
-        "127.0.0.1",
-        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
-        move |r: &Req| {
-            if r.path != "/login" {
-                return Resp::new(200).body("ok");
-            }
-            match h.fetch_add(1, Ordering::SeqCst) + 1 {
-                // Read, then closed without an answer.
-                3 => Resp {
-                    raw: Some(Vec::new()),
-                    ..Resp::new(500)
-                },
-                _ => Resp::new(200).body("login form"),
-            }
-        },
-    )
-    .await;
+    let (srv, hits) = dropping_login(&pki, 3, &[]).await;
     // (cap, verdict): with a cap of 3 the dropped third request leaves no room for a resend,
     // and the burst ends on the unanswered request.
     let cases = [
@@ -456,26 +471,7 @@ async fn a_resent_request_counts_against_the_cap() {
 #[tokio::test]
 async fn a_resend_is_not_counted_against_the_advertised_quota() {
     let pki = Pki::new();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = Arc::clone(&hits);
-    let srv = TestServer::keep_alive(
-        "127.0.0.1",
-        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
-        move |r: &Req| {
-            if r.path != "/login" {
-                return Resp::new(200).body("ok");
-            }
-            let resp = match h.fetch_add(1, Ordering::SeqCst) + 1 {
-                5 => Resp {
-                    raw: Some(Vec::new()),
-                    ..Resp::new(500)
-                },
-                _ => Resp::new(200).body("login form"),
-            };
-            resp.header("RateLimit-Policy", "\"min\";q=5;w=60")
-        },
-    )
-    .await;
+    let (srv, hits) = dropping_login(&pki, 5, &[("RateLimit-Policy", "\"min\";q=5;w=60")]).await;
     let mut t = rl_target(&srv, &pki);
     t.options.rate_limit.cap = 6;
     let v = verdict(&t, "rate_limit").await;
