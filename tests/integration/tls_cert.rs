@@ -81,6 +81,29 @@ fn ids_sorted(v: &probes::verdict::Verdict) -> Vec<&'static str> {
     i
 }
 
+/// tls_cert for `https://shop.test:{port}/`, the name resolving (through a local DNS server)
+/// to the three backends 127.0.0.1, 127.0.0.2 and ::1 the caller serves on `port`.
+async fn tls_cert_of_three_backends(
+    port: u16,
+    client: Arc<probes::tls::TlsClient>,
+) -> probes::verdict::Verdict {
+    use hickory_resolver::proto::rr::RecordType;
+    let dns = DnsServer::start(|name, ty| match (name, ty) {
+        ("shop.test", RecordType::A) => Answer::Records(vec![
+            a("shop.test", "127.0.0.1"),
+            a("shop.test", "127.0.0.2"),
+        ]),
+        ("shop.test", RecordType::AAAA) => Answer::Records(vec![a("shop.test", "::1")]),
+        _ => Answer::NoData,
+    })
+    .await;
+    let engine = engine_with_dns(dns.addr, Duration::from_secs(2));
+    let mut t = target(&format!("https://shop.test:{port}/"), client, None);
+    t.checks.retain(|c| c.id == "tls_cert");
+    let (_, mut verdicts) = evaluate_with(&engine, &t).await;
+    verdicts.remove(0)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_finding_from_rustls_servers() {
     let pki = Pki::new();
@@ -573,7 +596,6 @@ async fn missing_intermediate_is_incomplete_when_aia_completes_the_path() {
 /// other addresses share is fetched once.
 #[tokio::test(flavor = "multi_thread")]
 async fn aia_completing_one_backend_does_not_hide_an_untrusted_one() {
-    use hickory_resolver::proto::rr::RecordType;
     let root = Pki::new();
     let (int, int_der) = root.intermediate("prodprobe test intermediate");
     let (aia, aia_url, chain, key) =
@@ -594,20 +616,7 @@ async fn aia_completing_one_backend_does_not_hide_an_untrusted_one() {
         Arc::new(|_| Resp::new(200)),
     )
     .await;
-    let dns = DnsServer::start(|name, ty| match (name, ty) {
-        ("shop.test", RecordType::A) => Answer::Records(vec![
-            a("shop.test", "127.0.0.1"),
-            a("shop.test", "127.0.0.2"),
-        ]),
-        ("shop.test", RecordType::AAAA) => Answer::Records(vec![a("shop.test", "::1")]),
-        _ => Answer::NoData,
-    })
-    .await;
-    let engine = engine_with_dns(dns.addr, Duration::from_secs(2));
-    let mut t = target(&format!("https://shop.test:{port}/"), root.client(), None);
-    t.checks.retain(|c| c.id == "tls_cert");
-    let (_, verdicts) = evaluate_with(&engine, &t).await;
-    let v = &verdicts[0];
+    let v = &tls_cert_of_three_backends(port, root.client()).await;
     assert_eq!(
         ids_sorted(v),
         [
@@ -996,7 +1005,6 @@ async fn inconsistent_backends_across_two_addresses_of_one_name() {
 /// `expired` naming both, no `expires_soon`.
 #[tokio::test(flavor = "multi_thread")]
 async fn one_expiry_finding_per_target_the_worst_naming_every_address() {
-    use hickory_resolver::proto::rr::RecordType;
     let pki = Pki::new();
     let soon = serve(pki.server_config(&leaf(&["shop.test"], -80, 10))).await;
     let port = soon.addr.port();
@@ -1009,20 +1017,7 @@ async fn one_expiry_finding_per_target_the_worst_naming_every_address() {
     };
     let second = expired_since("127.0.0.2", 1).await;
     let v6 = expired_since("::1", 3).await;
-    let dns = DnsServer::start(|name, ty| match (name, ty) {
-        ("shop.test", RecordType::A) => Answer::Records(vec![
-            a("shop.test", "127.0.0.1"),
-            a("shop.test", "127.0.0.2"),
-        ]),
-        ("shop.test", RecordType::AAAA) => Answer::Records(vec![a("shop.test", "::1")]),
-        _ => Answer::NoData,
-    })
-    .await;
-    let engine = engine_with_dns(dns.addr, Duration::from_secs(2));
-    let mut t = target(&format!("https://shop.test:{port}/"), pki.client(), None);
-    t.checks.retain(|c| c.id == "tls_cert");
-    let (_, verdicts) = evaluate_with(&engine, &t).await;
-    let v = &verdicts[0];
+    let v = &tls_cert_of_three_backends(port, pki.client()).await;
     assert_eq!(
         ids_sorted(v),
         ["expired", "inconsistent_backends", "ocsp_not_stapled"],
