@@ -81,6 +81,14 @@ fn ids_sorted(v: &probes::verdict::Verdict) -> Vec<&'static str> {
     i
 }
 
+/// The certificates of a PEM file, in order.
+fn pem_chain(path: &std::path::Path) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_file_iter(path)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 /// tls_cert for `https://shop.test:{port}/`, the name resolving (through a local DNS server)
 /// to the three backends 127.0.0.1, 127.0.0.2 and ::1 the caller serves on `port`.
 async fn tls_cert_of_three_backends(
@@ -461,10 +469,7 @@ fn rsa_pss_key_is_measured_by_its_modulus() {
         "sha256",
         (&ca_cert, &ca_key),
     );
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let chain = pem_chain(&cert);
     let d = inspect::inspect(&chain[0]).unwrap();
     assert_eq!((d.key.label(), d.key_bits), ("rsa".to_owned(), 2048));
     let t = target(
@@ -667,10 +672,7 @@ async fn sha1_signature_is_weak_signature() {
         "sha1",
         (&ca_cert, &ca_key),
     );
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let chain = pem_chain(&cert);
     let key = PrivateKeyDer::from_pem_file(&key).unwrap();
     let srv = serve(crate::support::server_config(chain, key)).await;
     let v = tls_cert(&srv.url("https", "/"), pki.client()).await;
@@ -712,10 +714,7 @@ async fn sha1_under_rsassa_pss_is_weak_signature() {
             digest,
             (&ca_cert, &ca_key),
         );
-        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let chain = pem_chain(&cert);
         let key = PrivateKeyDer::from_pem_file(&key).unwrap();
         let srv = serve(crate::support::server_config(chain, key)).await;
         let v = tls_cert(&srv.url("https", "/"), Arc::clone(&tls)).await;
@@ -891,15 +890,8 @@ async fn p521_intermediate_verifies_and_is_uncommon_curve() {
             digest,
             (&int_cert, &int_key),
         );
-        let mut chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        chain.extend(
-            CertificateDer::pem_file_iter(&int_cert)
-                .unwrap()
-                .map(Result::unwrap),
-        );
+        let mut chain = pem_chain(&cert);
+        chain.extend(pem_chain(&int_cert));
         let key = PrivateKeyDer::from_pem_file(&key).unwrap();
         let srv = serve(crate::support::server_config(chain, key)).await;
         let v = tls_cert(&srv.url("https", "/"), pki.client()).await;
