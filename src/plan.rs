@@ -136,10 +136,17 @@ impl Plan {
     }
 
     /// Keeps the targets `shard` owns (rendezvous hashing on the name); the others stay known
-    /// to `GET /probe`. A warning says when the shard owns none.
+    /// to `GET /probe`. A warning says when the shard owns none. Each shard keeps its own
+    /// `scheduler.state_file` (`state.json` becomes `state.json.shard-1-of-4`): shards read
+    /// one config, and one shared file would be rewritten by each with only its own targets.
     pub fn shard(&mut self, shard: crate::shard::Shard) {
         if shard == crate::shard::Shard::ALL {
             return;
+        }
+        if let Some(path) = &mut self.scheduler.state_file {
+            let mut name = path.file_name().unwrap_or_default().to_owned();
+            name.push(format!(".shard-{}-of-{}", shard.index(), shard.count()));
+            path.set_file_name(name);
         }
         let all = self.targets.len();
         let (own, others) = std::mem::take(&mut self.targets)

@@ -251,6 +251,26 @@ fn probe_targets_are_limited_to_configured_origins_and_allowed_hosts() {
     }
 }
 
+/// Shards read one config; each keeps its own state file, so none rewrites another's bursts
+/// and backoffs away (one shared file would hold only the last writer's targets).
+#[test]
+fn each_shard_keeps_its_own_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.yaml");
+    std::fs::write(
+        &path,
+        "scheduler:\n  state_file: state.json\ntargets:\n  - name: shop\n    url: https://shop.example/\n",
+    )
+    .unwrap();
+    let file = |shard: &str| {
+        let mut plan = plan::load(&path, &cx()).unwrap_or_else(|e| panic!("{e:?}"));
+        plan.shard(shard.parse().unwrap());
+        plan.scheduler.state_file.unwrap()
+    };
+    assert_eq!(file("0/1"), dir.path().join("state.json"));
+    assert_eq!(file("1/4"), dir.path().join("state.json.shard-1-of-4"));
+}
+
 #[test]
 fn every_rejection_names_the_problem_and_the_line() {
     let cases: &[(&str, u64, &str)] = &[
