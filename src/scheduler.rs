@@ -1120,8 +1120,10 @@ pub async fn run_once(plan: &Plan, runner: Arc<dyn Runner>) -> Vec<Arc<TargetRun
 }
 
 /// [`run_once`] within given limits (`/probe` shares the scheduler's) and, when given, by a
-/// deadline: each run gets what is left of it, and a run that cannot get its permits or start
-/// before it is recorded as timed out, so an on-demand answer still reports every probe.
+/// deadline: each phase gets an equal share of what is left (a silent server cannot make the
+/// first phase eat the time of the others), a run is cut a little before its share ends so that
+/// its own timeout reports it, and a run that cannot get its permits or start in time is
+/// recorded as timed out, so an on-demand answer still reports every probe.
 pub async fn run_once_within(
     plan: &Plan,
     runner: Arc<dyn Runner>,
@@ -1138,13 +1140,24 @@ pub async fn run_once_within(
     for rt in &runtimes {
         let (rt, limits, runner) = (Arc::clone(rt), Arc::clone(&limits), Arc::clone(&runner));
         set.spawn(async move {
-            for phase in CHECK_PHASES {
-                let jobs: Vec<JobSpec> = rt
-                    .jobs
-                    .iter()
-                    .filter(|j| phase.contains(&j.kind))
-                    .copied()
-                    .collect();
+            let phases: Vec<Vec<JobSpec>> = CHECK_PHASES
+                .iter()
+                .map(|phase| {
+                    rt.jobs
+                        .iter()
+                        .filter(|j| phase.contains(&j.kind))
+                        .copied()
+                        .collect::<Vec<_>>()
+                })
+                .filter(|jobs| !jobs.is_empty())
+                .collect();
+            let count = phases.len();
+            for (i, jobs) in phases.into_iter().enumerate() {
+                let deadline = deadline.map(|d| {
+                    let now = Instant::now();
+                    let share = u32::try_from(count - i).unwrap_or(1);
+                    now + d.saturating_duration_since(now) / share
+                });
                 let backoff = rt.in_backoff();
                 let runs = jobs.into_iter().map(|mut job| {
                     let (rt, limits, runner) = (&rt, &limits, &runner);
@@ -1162,9 +1175,11 @@ pub async fn run_once_within(
                         };
                         let (started_at, t0) = (SystemTime::now(), Instant::now());
                         let permits = timeout_at(deadline, acquire).await.ok();
-                        job.timeout = job
-                            .timeout
-                            .min(deadline.saturating_duration_since(Instant::now()));
+                        job.timeout = job.timeout.min(
+                            deadline
+                                .saturating_duration_since(Instant::now())
+                                .saturating_sub(ON_DEMAND_MARGIN),
+                        );
                         match permits {
                             // `execute`'s own backstop allows a second past the run's
                             // deadline; an on-demand answer must not pass the scrape's.
@@ -1237,6 +1252,10 @@ pub const CHECK_PHASES: &[&[ProbeKind]] = &[
     &[ProbeKind::Cors],
     &[ProbeKind::Paths],
 ];
+
+/// How much earlier than its share of an on-demand deadline a run is cut, so that the probe's
+/// own timeout (with its evidence) ends it, not the backstop.
+const ON_DEMAND_MARGIN: Duration = Duration::from_millis(100);
 
 /// Whether `kind` would send anything to `rt`'s target: the TLS probes send nothing to a
 /// plain-HTTP target (their checks say `not_https`, whatever the backoff).

@@ -67,6 +67,12 @@ pub type HostBackoffs = Arc<std::sync::Mutex<HashMap<String, tokio::time::Instan
 /// Recent on-demand run starts per host, for [`PROBE_RUNS_PER_HOST_PER_MINUTE`].
 pub type HostRuns = Arc<std::sync::Mutex<HashMap<String, Vec<tokio::time::Instant>>>>;
 
+/// How long an on-demand run may take when the request announces no scrape timeout
+/// (Prometheus always does): less than the shutdown grace, so a run in flight at SIGTERM is
+/// still answered.
+pub const PROBE_DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+const _: () = assert!(PROBE_DEFAULT_TIMEOUT.as_secs() < scheduler::SHUTDOWN_GRACE.as_secs());
+
 /// On-demand runs per host per minute at most: distinct URLs on one host (a query string makes
 /// a new one) each get their own answer, but together they cannot turn `/probe` into a load
 /// generator. Beyond it `/probe` answers 429 with `Retry-After`.
@@ -331,9 +337,11 @@ async fn probe(
     }
     let single = plan.with_targets(vec![planned]);
     let limits = Arc::clone(&state.probe.limits.read().unwrap_or_else(|e| e.into_inner()));
-    // The whole run, permit waits included, ends before Prometheus gives up on the scrape; what
-    // did not finish by then is `probe_success 0` (reason timeout), as blackbox answers.
-    let deadline = scrape_timeout.map(|limit| tokio::time::Instant::now() + limit);
+    // The whole run, permit waits included, ends before Prometheus gives up on the scrape (or,
+    // asked without the header, within PROBE_DEFAULT_TIMEOUT, which also keeps it inside the
+    // shutdown grace); what did not finish by then is `probe_success 0`, as blackbox answers.
+    let deadline =
+        Some(tokio::time::Instant::now() + scrape_timeout.unwrap_or(PROBE_DEFAULT_TIMEOUT));
     let runtimes =
         scheduler::run_once_within(&single, Arc::clone(&state.probe.runner), limits, deadline)
             .await;

@@ -887,7 +887,7 @@ async fn a_probe_that_does_not_finish_in_the_scrape_timeout_is_probe_success_0()
     let srv = crate::support::TestServer::http("127.0.0.1", |_| Resp::hang()).await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: slow\n    url: {}\n    checks: [health]\n    probes:\n      health: {{ interval: 1h, timeout: 30s }}\n",
+        "scheduler:\n  initial_spread: 0s\ntargets:\n  - name: slow\n    url: {}\n    checks: [health, hsts]\n    probes:\n      health: {{ interval: 1h, timeout: 30s }}\n      fetch: {{ interval: 1h, timeout: 30s }}\n",
         srv.url("http", "/")
     );
     let d = Daemon::start(&write(dir.path(), "prodprobe.yaml", &yaml));
@@ -912,6 +912,24 @@ async fn a_probe_that_does_not_finish_in_the_scrape_timeout_is_probe_success_0()
         Some(0.0),
         "{body}"
     );
+    // The silent health request does not eat the fetch probe's time: each phase of the run
+    // gets its share of the scrape timeout, and fetch ran until its own cut-off.
+    assert_eq!(
+        sample(
+            &body,
+            "probe_success",
+            &[("target", "slow"), ("probe", "fetch")]
+        ),
+        Some(0.0),
+        "{body}"
+    );
+    let fetch_ran = sample(
+        &body,
+        "probe_duration_seconds",
+        &[("target", "slow"), ("probe", "fetch")],
+    )
+    .unwrap();
+    assert!(fetch_ran > 0.2, "fetch was starved: {fetch_ran} s\n{body}");
 }
 
 /// SIGTERM while a `/probe` answer and a scheduled run hang on a silent target: the drain
