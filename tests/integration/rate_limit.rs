@@ -491,51 +491,41 @@ async fn a_resend_is_not_counted_against_the_advertised_quota() {
 #[tokio::test]
 async fn an_advertised_quota_that_does_not_fit_in_30_s_is_not_chased() {
     let pki = Pki::new();
-    let (srv, _) = limiter(
-        &pki,
-        usize::MAX,
-        Resp::new(200),
-        &[("RateLimit-Policy", "\"min\";q=180;w=60")],
-    )
-    .await;
-    let mut t = rl_target(&srv, &pki);
-    t.options.rate_limit.cap = 200;
-    t.options.rate_limit.rps = 6;
-    t.options.rate_limit.burst = 4;
-    let v = verdict(&t, "rate_limit").await;
-    assert_eq!(login_requests(&srv), 4, "N = burst: 181 > 6 rps × 30 s");
-    assert_eq!(ids(&v), ["advertised_not_tested"], "{:#?}", v.findings);
-    assert_eq!(v.status, Status::Pass);
-    let e = &v.findings[0].evidence;
-    assert!(
-        e.ends_with(
+    type Headers = &'static [(&'static str, &'static str)];
+    // (RateLimit-Policy, how the evidence ends): without a window, that is the reason first.
+    let cases: [(Headers, &str); 2] = [
+        (
+            &[("RateLimit-Policy", "\"min\";q=180;w=60")],
             "advertised quota 180 per 60 s; sent 4, not exceeded on purpose \
-             (q+1 = 181 requests do not fit in 30 s at 6 rps)"
+             (q+1 = 181 requests do not fit in 30 s at 6 rps)",
         ),
-        "{e}"
-    );
-
-    // Without a window the quota is not tested for that reason first.
-    let (srv, _) = limiter(
-        &pki,
-        usize::MAX,
-        Resp::new(200),
-        &[("RateLimit-Policy", "\"min\";q=180")],
-    )
-    .await;
-    let mut t = rl_target(&srv, &pki);
-    t.options.rate_limit.cap = 200;
-    t.options.rate_limit.rps = 6;
-    t.options.rate_limit.burst = 4;
-    let v = verdict(&t, "rate_limit").await;
-    assert_eq!(login_requests(&srv), 4);
-    assert!(
-        v.findings[0]
-            .evidence
-            .ends_with("(no window of at most 60 s is advertised)"),
-        "{}",
-        v.findings[0].evidence
-    );
+        (
+            &[("RateLimit-Policy", "\"min\";q=180")],
+            "(no window of at most 60 s is advertised)",
+        ),
+    ];
+    for (headers, reason) in cases {
+        let (srv, _) = limiter(&pki, usize::MAX, Resp::new(200), headers).await;
+        let mut t = rl_target(&srv, &pki);
+        t.options.rate_limit.cap = 200;
+        t.options.rate_limit.rps = 6;
+        t.options.rate_limit.burst = 4;
+        let v = verdict(&t, "rate_limit").await;
+        assert_eq!(
+            login_requests(&srv),
+            4,
+            "{headers:?}: N = burst, 181 > 6 rps × 30 s"
+        );
+        assert_eq!(
+            ids(&v),
+            ["advertised_not_tested"],
+            "{headers:?}: {:#?}",
+            v.findings
+        );
+        assert_eq!(v.status, Status::Pass, "{headers:?}");
+        let e = &v.findings[0].evidence;
+        assert!(e.ends_with(reason), "{headers:?}: {e}");
+    }
 }
 
 /// CHECKS.md §12 step 4: at most `rps` requests a second. A slow first answer (a cold start)
