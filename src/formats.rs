@@ -41,17 +41,34 @@ fn finding_lines(c: &CheckReport) -> String {
         .join("\n")
 }
 
+/// How a check shows in JUnit: a skip that hides the answer (a certificate that failed
+/// verification, a backoff, a failing health gate) fails the exit gate, so a CI dashboard must not
+/// show it as a harmless skip: it is an error.
+fn junit_status(c: &CheckReport) -> Status {
+    if c.status == Status::Skipped && c.not_evaluated() {
+        Status::Error
+    } else {
+        c.status
+    }
+}
+
 /// JUnit XML: a test suite per target, a test case per check.
 pub fn junit(report: &Report) -> String {
-    let s = &report.summary;
+    let count = |checks: &mut dyn Iterator<Item = &CheckReport>, st: Status| {
+        checks.filter(|c| junit_status(c) == st).count()
+    };
+    let all = || report.targets.iter().flat_map(|t| t.checks.iter());
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
         "<testsuites name=\"prodprobe\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
-        s.checks, s.fail, s.error, s.skipped
+        report.summary.checks,
+        count(&mut all(), Status::Fail),
+        count(&mut all(), Status::Error),
+        count(&mut all(), Status::Skipped)
     );
     for t in &report.targets {
-        let count = |st: Status| t.checks.iter().filter(|c| c.status == st).count();
+        let count = |st: Status| count(&mut t.checks.iter(), st);
         let time: f64 = t.probes.iter().map(|p| p.duration_seconds).sum();
         let _ = writeln!(
             out,
@@ -76,7 +93,7 @@ pub fn junit(report: &Report) -> String {
                 c.check
             );
             let details = xml_escape(&finding_lines(c));
-            match c.status {
+            match junit_status(c) {
                 Status::Pass if c.findings.is_empty() => out.push_str("/>\n"),
                 Status::Pass => {
                     let _ = writeln!(
@@ -99,9 +116,14 @@ pub fn junit(report: &Report) -> String {
                 }
                 Status::Error => {
                     // An error may still carry findings (rate_limit says where it stopped).
+                    let skipped = if c.status == Status::Skipped {
+                        " (skipped)"
+                    } else {
+                        ""
+                    };
                     let _ = writeln!(
                         out,
-                        ">\n      <error message=\"could not evaluate: {}\" type=\"error\">{details}</error>\n    </testcase>",
+                        ">\n      <error message=\"could not evaluate: {}{skipped}\" type=\"error\">{details}</error>\n    </testcase>",
                         c.reason.unwrap_or("unknown")
                     );
                 }
@@ -520,6 +542,28 @@ mod tests {
         let rule = &run["tool"]["driver"]["rules"][result["ruleIndex"].as_u64().unwrap() as usize];
         assert_eq!(rule["id"], "cookies/without_secure/low");
         assert_eq!(rule["properties"]["security-severity"], "3.0");
+    }
+
+    #[test]
+    fn a_skip_that_fails_the_gate_is_a_junit_error_and_a_skip_that_is_the_answer_is_not() {
+        let mut r = report();
+        let xml = junit(&r);
+        assert!(
+            xml.contains("<error message=\"could not evaluate: invalid_cert (skipped)\""),
+            "{xml}"
+        );
+        assert!(!xml.contains("<skipped"), "{xml}");
+        assert!(
+            xml.contains("failures=\"1\" errors=\"1\" skipped=\"0\""),
+            "suite and run counts agree with the test cases: {xml}"
+        );
+        r.targets[0].checks[1].reason = Some("not_https");
+        let xml = junit(&r);
+        assert!(xml.contains("<skipped message=\"not_https\"/>"), "{xml}");
+        assert!(
+            xml.contains("failures=\"1\" errors=\"0\" skipped=\"1\""),
+            "{xml}"
+        );
     }
 
     #[test]
