@@ -483,6 +483,7 @@ pub type SharedLimits = Arc<RwLock<Arc<Limits>>>;
 #[derive(Debug)]
 pub struct Limits {
     global: Arc<Semaphore>,
+    max_concurrency: usize,
     per_host: usize,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -499,6 +500,7 @@ impl Limits {
     pub fn new(settings: &SchedulerSettings) -> Self {
         Limits {
             global: Arc::new(Semaphore::new(settings.max_concurrency)),
+            max_concurrency: settings.max_concurrency,
             per_host: settings.per_host_concurrency,
             hosts: Mutex::new(HashMap::new()),
         }
@@ -539,16 +541,24 @@ impl Limits {
         }
     }
 
-    /// Limits for new settings. While the per-host limit stays the same, the per-host
-    /// semaphores carry over, so runs in flight keep counting against the new limits (a
-    /// reload that changes only the global limit cannot put a third run on a host).
+    /// Limits for new settings. Runs in flight (and runs already waiting) keep counting against
+    /// the new limits, so a reload never lets more runs onto a host, or in all, than the larger
+    /// of the old and the new limit: see [`carried_over`].
     fn rebuilt(&self, settings: &SchedulerSettings) -> Self {
-        let next = Limits::new(settings);
-        if next.per_host == self.per_host {
-            let hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            *next.hosts.lock().unwrap_or_else(|e| e.into_inner()) = hosts;
+        let (per_host, max_concurrency) = (settings.per_host_concurrency, settings.max_concurrency);
+        let hosts = self
+            .hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(host, sem)| (host.clone(), carried_over(sem, self.per_host, per_host)))
+            .collect();
+        Limits {
+            global: carried_over(&self.global, self.max_concurrency, max_concurrency),
+            max_concurrency,
+            per_host,
+            hosts: Mutex::new(hosts),
         }
-        next
     }
 
     /// Forgets hosts that are no longer configured.
@@ -562,6 +572,35 @@ impl Limits {
 /// (and pinned address) still describes it.
 fn keeps_evidence(new: &Target, old: &Target) -> bool {
     new.url == old.url && new.resolve == old.resolve
+}
+
+/// The semaphore that replaces `old` (of `old_cap` permits) when the limit becomes `new_cap`.
+/// The same one while the limit stays. Otherwise a new one, and while the old one still has
+/// runs in flight or waiting (which finish under the old limit: a waiter may need more permits
+/// than a smaller new limit has), the new one lends `min(old_cap, new_cap)` of its permits to
+/// them until the old one drains: a raised limit then admits only the difference, a lowered one
+/// nothing new, so the two together never exceed the larger limit.
+fn carried_over(old: &Arc<Semaphore>, old_cap: usize, new_cap: usize) -> Arc<Semaphore> {
+    if old_cap == new_cap {
+        return Arc::clone(old);
+    }
+    let new = Arc::new(Semaphore::new(new_cap));
+    if old.available_permits() < old_cap {
+        let lent = u32::try_from(old_cap.min(new_cap)).unwrap_or(u32::MAX);
+        let all_old = u32::try_from(old_cap).unwrap_or(u32::MAX);
+        // A fresh semaphore has every permit, and neither is ever closed.
+        if let (Ok(lent), Ok(handle)) = (
+            Arc::clone(&new).try_acquire_many_owned(lent),
+            tokio::runtime::Handle::try_current(),
+        ) {
+            let old = Arc::clone(old);
+            handle.spawn(async move {
+                let drained = old.acquire_many_owned(all_old).await;
+                drop((drained, lent));
+            });
+        }
+    }
+    new
 }
 
 /// Host semaphores kept before idle ones are forgotten (an idle one is recreated on demand).
@@ -1399,6 +1438,64 @@ mod tests {
         assert_eq!(busy.available_permits(), limits.per_host - 1);
         drop(hosts);
         drop(held);
+    }
+
+    fn settings(max_concurrency: usize, per_host_concurrency: usize) -> SchedulerSettings {
+        SchedulerSettings {
+            max_concurrency,
+            per_host_concurrency,
+            ..SchedulerSettings::default()
+        }
+    }
+
+    fn host_sem(limits: &Limits, host: &str) -> Arc<Semaphore> {
+        Arc::clone(&limits.hosts.lock().unwrap()[host])
+    }
+
+    /// A reload that lowers the per-host limit admits no new run on a host until the runs of the
+    /// old limit are over; one that raises it admits only the difference; the global limit
+    /// likewise. Before, a reload started from fresh semaphores and runs in flight counted for
+    /// nothing: a third run on a host with a limit of 2.
+    #[tokio::test]
+    async fn a_reload_never_lets_more_runs_in_than_the_larger_limit() {
+        let old = Limits::new(&settings(4, 2));
+        let a = old.acquire("busy.example", ProbeKind::Health).await;
+        let b = old.acquire("busy.example", ProbeKind::Health).await;
+        let idle = old.acquire("idle.example", ProbeKind::Health).await;
+        drop(idle);
+
+        let lowered = old.rebuilt(&settings(2, 1));
+        assert_eq!(host_sem(&lowered, "busy.example").available_permits(), 0);
+        assert_eq!(host_sem(&lowered, "idle.example").available_permits(), 1);
+        assert_eq!(
+            lowered.global.available_permits(),
+            0,
+            "2 of 2 lent to old runs"
+        );
+
+        let raised = old.rebuilt(&settings(4, 3));
+        assert!(
+            Arc::ptr_eq(&raised.global, &old.global),
+            "same limit, same semaphore"
+        );
+        assert_eq!(host_sem(&raised, "busy.example").available_permits(), 1);
+
+        drop((a, b));
+        // The lent permits come back once the old runs are over.
+        let busy = host_sem(&lowered, "busy.example");
+        drop(busy.acquire_many(1).await.unwrap());
+        drop(
+            Arc::clone(&lowered.global)
+                .acquire_many_owned(2)
+                .await
+                .unwrap(),
+        );
+        drop(
+            host_sem(&raised, "busy.example")
+                .acquire_many(3)
+                .await
+                .unwrap(),
+        );
     }
 
     #[test]
