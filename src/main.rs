@@ -101,9 +101,19 @@ enum Command {
         /// never fail a check: `info` gates like `low`).
         #[arg(long, default_value = "low", value_parser = parse_severity)]
         fail_on: Severity,
-        /// Do not exit 1 when a check could not be evaluated (status error).
+        /// Do not exit 1 when a check could not be evaluated (status error, or skipped because
+        /// the certificate failed verification, the target was in backoff or its health gate
+        /// failed).
         #[arg(long)]
         allow_errors: bool,
+        /// For the URLs given: a PEM file of CA certificates trusted besides the public roots
+        /// (a private CA; a config file sets `ca_file` per target).
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
+        /// For the URLs given: connect to ADDRESS for HOST, keeping Host and SNI, like a
+        /// config target's `resolve` (repeatable; e.g. `shop.example:192.0.2.7`).
+        #[arg(long, value_name = "HOST:ADDRESS", value_parser = plan::parse_pin)]
+        resolve: Vec<(String, std::net::IpAddr)>,
         /// Only these checks (comma-separated).
         #[arg(long, value_delimiter = ',')]
         checks: Vec<String>,
@@ -182,6 +192,8 @@ fn main() -> ExitCode {
                 targets,
                 rate_limit,
                 shard,
+                ca_file,
+                resolve,
             } => {
                 let opts = CheckOptions {
                     format,
@@ -190,6 +202,7 @@ fn main() -> ExitCode {
                     allow_errors,
                     rate_limit,
                     shard: shard.unwrap_or_default(),
+                    urls: plan::UrlOptions { ca_file, resolve },
                 };
                 check(config, urls, &opts, &checks, &targets).await
             }
@@ -269,6 +282,8 @@ struct CheckOptions {
     rate_limit: bool,
     /// The shard whose targets run.
     shard: Shard,
+    /// What applies to URLs given on the command line.
+    urls: plan::UrlOptions,
 }
 
 async fn check(
@@ -293,12 +308,18 @@ async fn check(
     }
     let mut plan = match (config, urls.is_empty()) {
         (Some(_), false) => return usage("give either --config or URLs, not both".into()),
+        (Some(_), true) if opts.urls.ca_file.is_some() || !opts.urls.resolve.is_empty() => {
+            return usage(
+                "--ca-file and --resolve apply to URLs; in a config file, set ca_file and resolve per target"
+                    .into(),
+            );
+        }
         (None, true) => return usage("give --config FILE or at least one URL".into()),
         (Some(path), true) => match load_plan(&path, &cx) {
             Ok(p) => p,
             Err(code) => return code,
         },
-        (None, false) => match plan::for_urls(&urls, &cx) {
+        (None, false) => match plan::for_urls(&urls, &cx, &opts.urls) {
             Ok(p) => p,
             Err(e) => return usage(e),
         },

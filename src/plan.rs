@@ -4,7 +4,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -900,48 +900,36 @@ fn load_ca(b: &mut Builder<'_>, ca: &Spanned<PathBuf>) -> Option<(Arc<TlsClient>
     if let Some(hit) = b.tls_cache.get(&path) {
         return Some(hit.clone());
     }
-    let bytes = match config::read_bounded(&path, config::MAX_REFERENCED_FILE_BYTES) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            b.err(
-                &ca.referenced,
-                format!("cannot read ca_file {}: {e}", path.display()),
-            );
-            return None;
-        }
-    };
-    let certs: Result<Vec<CertificateDer<'static>>, _> =
-        CertificateDer::pem_slice_iter(&bytes).collect();
-    let certs = match certs {
-        Ok(c) if !c.is_empty() => c,
-        Ok(_) => {
-            b.err(
-                &ca.referenced,
-                format!("ca_file {} holds no PEM CERTIFICATE block", path.display()),
-            );
-            return None;
-        }
-        Err(e) => {
-            b.err(
-                &ca.referenced,
-                format!("ca_file {} is not valid PEM: {e}", path.display()),
-            );
-            return None;
-        }
-    };
-    match TlsClient::new(&certs) {
-        Ok(tls) => {
-            let mut h = DefaultHasher::new();
-            bytes.hash(&mut h);
-            let entry = (Arc::new(tls), h.finish());
+    match read_ca(&path) {
+        Ok(entry) => {
             b.tls_cache.insert(path, entry.clone());
             Some(entry)
         }
         Err(e) => {
-            b.err(&ca.referenced, format!("ca_file {}: {e}", path.display()));
+            b.err(&ca.referenced, e);
             None
         }
     }
+}
+
+/// A TLS client trusting the public roots and the CA certificates of the PEM file at `path`,
+/// with a hash of the file (a changed file is a changed target).
+fn read_ca(path: &Path) -> Result<(Arc<TlsClient>, u64), String> {
+    let bytes = config::read_bounded(path, config::MAX_REFERENCED_FILE_BYTES)
+        .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("ca_file {} is not valid PEM: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "ca_file {} holds no PEM CERTIFICATE block",
+            path.display()
+        ));
+    }
+    let tls = TlsClient::new(&certs).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+    let mut h = DefaultHasher::new();
+    bytes.hash(&mut h);
+    Ok((Arc::new(tls), h.finish()))
 }
 
 /// The target's client certificate (mutual TLS): `client_cert` and `client_key` together, a
@@ -1186,12 +1174,41 @@ fn once_per_place(errors: Vec<ConfigError>) -> Vec<ConfigError> {
         .collect()
 }
 
+/// What `check` applies to the URLs on its command line (a config file says it per target).
+#[derive(Debug, Clone, Default)]
+pub struct UrlOptions {
+    /// A PEM file of CA certificates trusted besides the public roots (`ca_file`).
+    pub ca_file: Option<PathBuf>,
+    /// Hosts pinned to an address, Host and SNI kept (`resolve`).
+    pub resolve: Vec<(String, IpAddr)>,
+}
+
+/// Parses `HOST:ADDRESS` (`shop.example:192.0.2.7`, `shop.example:2001:db8::7`).
+///
+/// # Errors
+///
+/// A value without a host, or whose address is not an IP address.
+pub fn parse_pin(s: &str) -> Result<(String, IpAddr), String> {
+    let expected = || format!("expected HOST:ADDRESS (e.g. shop.example:192.0.2.7), got {s:?}");
+    let (host, addr) = s.split_once(':').ok_or_else(expected)?;
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    match addr.parse() {
+        Ok(ip) if !host.is_empty() => Ok((host.to_ascii_lowercase(), ip)),
+        _ => Err(expected()),
+    }
+}
+
 /// A plan for bare URLs (`prodprobe check https://…`): default checks, default intervals.
 ///
 /// # Errors
 ///
 /// A message for a URL that cannot be a target.
-pub fn for_urls(urls: &[String], cx: &PlanContext) -> Result<Plan, String> {
+pub fn for_urls(urls: &[String], cx: &PlanContext, opts: &UrlOptions) -> Result<Plan, String> {
+    let tls = match &opts.ca_file {
+        Some(path) => read_ca(path)?.0,
+        None => Arc::clone(&cx.public_tls),
+    };
+    let mut pinned = vec![false; opts.resolve.len()];
     let mut targets = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for raw in urls {
@@ -1211,8 +1228,15 @@ pub fn for_urls(urls: &[String], cx: &PlanContext) -> Result<Plan, String> {
             n += 1;
         }
         names.push(name.clone());
-        let mut target =
-            Target::new(name, url, Arc::clone(&cx.public_tls)).map_err(|e| e.to_string())?;
+        let pin = opts.resolve.iter().position(|(host, _)| {
+            url.host_str()
+                .is_some_and(|h| h.eq_ignore_ascii_case(host.trim_end_matches('.')))
+        });
+        let mut target = Target::new(name, url, Arc::clone(&tls)).map_err(|e| e.to_string())?;
+        if let Some(i) = pin {
+            pinned[i] = true;
+            target.resolve = Some(opts.resolve[i].1);
+        }
         // As for config targets: a plain-HTTP URL has no certificate and no TLS versions.
         if target.url.scheme() == "http" {
             target
@@ -1233,6 +1257,12 @@ pub fn for_urls(urls: &[String], cx: &PlanContext) -> Result<Plan, String> {
             jobs,
             fingerprint: 0,
         });
+    }
+    if let Some(i) = pinned.iter().position(|used| !used) {
+        return Err(format!(
+            "--resolve pins {}, which none of the URLs names",
+            opts.resolve[i].0
+        ));
     }
     Ok(Plan {
         listen: config::DEFAULT_LISTEN

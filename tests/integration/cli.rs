@@ -216,6 +216,80 @@ async fn a_bare_url_needs_no_config() {
     );
 }
 
+/// `--ca-file` and `--resolve` give bare URLs what a config target's `ca_file` and `resolve`
+/// give it: a private CA, and a name that only the command line maps to an address (Host and
+/// SNI keep the name, so the certificate for `shop.test` verifies and the server, which answers
+/// 421 to any other Host, answers 200).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bare_url_with_a_private_ca_and_a_pinned_name() {
+    let pki = crate::support::Pki::new();
+    let server = crate::support::TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&crate::support::Leaf::valid(&["shop.test"])),
+        |req| {
+            let name = req.header("host").unwrap_or("").split(':').next();
+            Resp::new(if name == Some("shop.test") { 200 } else { 421 }).body("ok")
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki.write_ca(dir.path()).display().to_string();
+    let url = format!("https://shop.test:{}/", server.addr.port());
+    let checks = ["--checks", "tls_cert,health", "--format", "json"];
+    let status = |out: &Output, check: &str| {
+        let json: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)));
+        let c = json["targets"][0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == check)
+            .cloned()
+            .unwrap();
+        (
+            c["status"].as_str().unwrap().to_owned(),
+            c["findings"][0]["id"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+
+    let pinned = ["--resolve", "shop.test:127.0.0.1"];
+    let out = check(&[&[url.as_str(), "--ca-file", &ca], &pinned[..], &checks[..]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(status(&out, "tls_cert").0, "pass");
+    assert_eq!(status(&out, "health").0, "pass");
+
+    // The same without the CA: the chain is untrusted.
+    let out = check(&[&[url.as_str()], &pinned[..], &checks[..]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        status(&out, "tls_cert"),
+        ("fail".into(), "untrusted_chain".into())
+    );
+    assert!(server.count() > 0);
+
+    // A pin the URLs do not use, an address that is not one, --ca-file with --config, a CA
+    // file that is not PEM: usage errors that say what is wrong.
+    for (args, says) in [
+        (
+            vec![url.as_str(), "--resolve", "other.test:127.0.0.1"],
+            "none of the URLs",
+        ),
+        (
+            vec![url.as_str(), "--resolve", "shop.test:443:127.0.0.1"],
+            "HOST:ADDRESS",
+        ),
+        (vec!["--config", "x.yaml", "--ca-file", &ca], "per target"),
+        (
+            vec![url.as_str(), "--ca-file", "/dev/null"],
+            "ca_file /dev/null",
+        ),
+    ] {
+        let out = check(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+}
+
 #[test]
 fn exit_2_on_usage_and_config_errors() {
     assert_eq!(check(&[]).status.code(), Some(2));
