@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 pub use crate::dns::DnsEvidence;
-use crate::html::HtmlFacts;
+use crate::html::{HtmlFacts, Syntax};
 use crate::measure::Measurement;
 use crate::probe::ProbeKind;
 use crate::tls::TlsFacts;
@@ -137,6 +137,16 @@ impl Exchange {
             self.media_type().as_deref(),
             Some("text/html" | "application/xhtml+xml")
         )
+    }
+
+    /// The `<meta>` facts of an HTML or XHTML body, read with the parser its media type
+    /// selects in browsers (CHECKS.md §0.2); `None` for other media types.
+    pub fn parse_html(&self) -> Option<HtmlFacts> {
+        match self.media_type().as_deref() {
+            Some("text/html") => Some(HtmlFacts::parse_as(&self.body, Syntax::Html)),
+            Some("application/xhtml+xml") => Some(HtmlFacts::parse_as(&self.body, Syntax::Xml)),
+            _ => None,
+        }
     }
 
     /// Whether the TLS certificate verified (false for plain HTTP).

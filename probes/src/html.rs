@@ -6,7 +6,14 @@
 //! that head cannot hold, `<body>`, or non-whitespace text), including metas after `</head>`,
 //! which the "after head" mode re-inserts into the head. Metas inside `<template>` or
 //! `<noscript>` are not children of `<head>`, and body tags inside a head `<template>` belong
-//! to its content, not to the document, so they do not start the body.
+//! to its content, not to the document, so they do not start the body. A `/>` closes nothing
+//! in HTML but a void or foreign (SVG, MathML) element: `<script src=a.js/>` opens a script
+//! whose text runs to `</script>`, swallowing any `<meta>` before it, as in browsers.
+//!
+//! `application/xhtml+xml` is read by browsers with the XML parser ([`Syntax::Xml`]): no
+//! insertion modes, `/>` closes any element, and a `<meta>` is a child of `<head>` exactly when
+//! its parent element is `head`. A DOCTYPE's internal subset (gitweb's `<!DOCTYPE html [
+//! <!ENTITY nbsp "&#xA0;"> ]>`), which the HTML tokenizer reads as text, then starts nothing.
 
 use std::cell::RefCell;
 
@@ -50,12 +57,35 @@ pub struct HtmlFacts {
     pub metas: Vec<Meta>,
 }
 
+/// How a body is parsed, by its media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Syntax {
+    /// `text/html`: the HTML parser's rules.
+    #[default]
+    Html,
+    /// `application/xhtml+xml`: the XML parser's rules.
+    Xml,
+}
+
+/// Element nesting tracked in [`Syntax::Xml`] (deeper elements are counted, not named).
+const MAX_XML_DEPTH: usize = 256;
+
 impl HtmlFacts {
-    /// Parses the first [`HTML_INSPECT_BYTES`] of `body` (lossy UTF-8).
+    /// Parses the first [`HTML_INSPECT_BYTES`] of `body` (lossy UTF-8) as HTML.
     pub fn parse(body: &[u8]) -> Self {
+        Self::parse_as(body, Syntax::Html)
+    }
+
+    /// Parses the first [`HTML_INSPECT_BYTES`] of `body` (lossy UTF-8) with `syntax`'s rules.
+    pub fn parse_as(body: &[u8], syntax: Syntax) -> Self {
         let body = &body[..body.len().min(HTML_INSPECT_BYTES)];
         let text = String::from_utf8_lossy(body);
-        let sink = Sink::default();
+        let sink = Sink {
+            state: RefCell::new(State {
+                xml: syntax == Syntax::Xml,
+                ..State::default()
+            }),
+        };
         let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
         let queue = BufferQueue::default();
         queue.push_back(StrTendril::from(text.as_ref()));
@@ -103,12 +133,41 @@ struct State {
     detached: usize,
     /// Inside a raw-text element (title, script, style …): its text is not body content.
     raw_until: Option<String>,
+    /// HTML: nesting of `<svg>` and `<math>`, where `/>` closes and no element is raw text.
+    foreign: usize,
+    /// [`Syntax::Xml`]: the open elements (and how many more, past [`MAX_XML_DEPTH`]).
+    xml: bool,
+    open: Vec<String>,
+    open_beyond: usize,
+}
+
+impl State {
+    /// Whether a `<meta>` starting now is a child of `<head>`.
+    fn meta_in_head(&self) -> bool {
+        if self.xml {
+            self.open_beyond == 0 && self.open.last().is_some_and(|e| e == "head")
+        } else {
+            !self.in_body && self.detached == 0
+        }
+    }
+
+    /// Whether a start tag's `/>` closes the element: always in XML; in HTML for void
+    /// elements (which never have content anyway) and in foreign content.
+    fn closes_itself(&self, tag: &Tag) -> bool {
+        tag.self_closing && (self.xml || self.foreign > 0)
+    }
 }
 
 #[derive(Default)]
 struct Sink {
     state: RefCell<State>,
 }
+
+/// HTML's void elements: no content, no end tag, `/>` or not.
+const VOID_ELEMENTS: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr", "basefont", "bgsound", "frame", "keygen", "param",
+];
 
 /// Elements the "in head" insertion mode keeps in `<head>`.
 const HEAD_ELEMENTS: &[&str] = &[
@@ -122,7 +181,7 @@ impl Sink {
         let mut st = self.state.borrow_mut();
         // Inside a head <template>, body tags are template content (HTML "in template"
         // insertion mode): the document's body has not started.
-        if !st.in_body && st.detached == 0 && !HEAD_ELEMENTS.contains(&name) {
+        if !st.xml && !st.in_body && st.detached == 0 && !HEAD_ELEMENTS.contains(&name) {
             st.in_body = true;
         }
         if name == "meta" && st.metas.len() < MAX_METAS {
@@ -141,7 +200,7 @@ impl Sink {
                     .as_deref()
                     .is_some_and(|n| READ_META_NAMES.contains(&n))
             {
-                let in_head = !st.in_body && st.detached == 0;
+                let in_head = st.meta_in_head();
                 st.metas.push(Meta {
                     http_equiv,
                     name: meta_name,
@@ -150,11 +209,25 @@ impl Sink {
                 });
             }
         }
-        if tag.self_closing {
+        if st.closes_itself(tag) || VOID_ELEMENTS.contains(&name) {
             return TokenSinkResult::Continue;
         }
-        if matches!(name, "template" | "noscript") && !st.in_body {
+        if st.xml {
+            if st.open.len() < MAX_XML_DEPTH {
+                st.open.push(name.to_owned());
+            } else {
+                st.open_beyond += 1;
+            }
+        } else if matches!(name, "template" | "noscript") && !st.in_body {
             st.detached += 1;
+        }
+        if !st.xml && matches!(name, "svg" | "math") {
+            st.foreign += 1;
+        }
+        // XML has no raw-text elements (a script's `<` is escaped or in CDATA), nor has
+        // foreign content.
+        if st.xml || st.foreign > 0 {
+            return TokenSinkResult::Continue;
         }
         let raw = match name {
             "script" => Some(RawKind::ScriptData),
@@ -183,6 +256,18 @@ impl Sink {
         if st.raw_until.as_deref() == Some(name) {
             st.raw_until = None;
         }
+        if st.xml {
+            // Closes the innermost open element of that name (a stray end tag closes nothing).
+            if st.open_beyond > 0 {
+                st.open_beyond -= 1;
+            } else if let Some(i) = st.open.iter().rposition(|e| e == name) {
+                st.open.truncate(i);
+            }
+            return;
+        }
+        if matches!(name, "svg" | "math") && st.foreign > 0 {
+            st.foreign -= 1;
+        }
         if matches!(name, "template" | "noscript") && st.detached > 0 {
             st.detached -= 1;
         }
@@ -205,7 +290,8 @@ impl TokenSink for Sink {
             },
             Token::CharacterTokens(text) => {
                 let mut st = self.state.borrow_mut();
-                if st.raw_until.is_none()
+                if !st.xml
+                    && st.raw_until.is_none()
                     && st.detached == 0
                     && text.chars().any(|c| !c.is_ascii_whitespace())
                 {
@@ -339,6 +425,98 @@ mod tests {
         );
     }
 
+    /// In HTML, `/>` on a non-void element is ignored: `<script src=a.js/>` and `<title/>`
+    /// open elements whose raw text runs to their end tag, so a meta after them is no element
+    /// at all (html5lib and browsers agree); `<noscript/>` and `<template/>` hold what follows.
+    /// Found against Apache serving such a page: csp passed on a policy browsers never see.
+    #[test]
+    fn a_self_closing_slash_on_a_non_void_element_closes_nothing_in_html() {
+        let meta = r#"<meta http-equiv="Content-Security-Policy" content="default-src 'self'">"#;
+        for opener in [
+            r#"<script src="/a.js"/>"#,
+            "<title/>",
+            "<style/>",
+            "<noscript/>",
+        ] {
+            let html = format!("<!DOCTYPE html><html><head>{opener}{meta}<title>t</title></head>");
+            assert!(head_csp(&html).is_empty(), "{html}");
+        }
+        let html = format!("<head><template/>{meta}</head>");
+        assert_eq!(head_csp(&html), vec![false], "{html}");
+        // Void elements and foreign content do close themselves.
+        for before in [
+            r#"<link rel="stylesheet" href="a.css"/><meta charset="utf-8"/>"#,
+            "<base href=\"/\"/>",
+        ] {
+            let html = format!("<head>{before}{meta}</head>");
+            assert_eq!(head_csp(&html), vec![true], "{html}");
+        }
+        let facts = HtmlFacts::parse(
+            br#"<body><svg><script/><title/></svg><meta name="referrer" content="no-referrer">"#,
+        );
+        assert_eq!(facts.named("referrer").count(), 1, "{facts:?}");
+    }
+
+    fn xhtml_head_csp(xhtml: &str) -> Vec<bool> {
+        HtmlFacts::parse_as(xhtml.as_bytes(), Syntax::Xml)
+            .any_http_equiv("content-security-policy")
+            .map(|m| m.in_head)
+            .collect()
+    }
+
+    /// `application/xhtml+xml` follows the XML parser: gitweb's DOCTYPE with an internal subset
+    /// (text to the HTML tokenizer, which then started the body) starts nothing, `/>` closes
+    /// any element, and a meta counts when its parent is `head`.
+    #[test]
+    fn xhtml_reads_metas_by_their_parent_element() {
+        let gitweb = r#"<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE html [
+	<!ENTITY nbsp "&#xA0;">
+	<!ENTITY sdot "&#x22C5;">
+]>
+<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en-US" lang="en-US">
+<head>
+<meta name="generator" content="gitweb/2.39.5 git/2.39.5"/>
+<script type="text/javascript" src="static/gitweb.js"/>
+<meta http-equiv="Content-Security-Policy" content="default-src 'self'"/><meta name="referrer" content="no-referrer"/>
+<title>127.0.0.1 Git</title>
+</head>
+<body>
+<meta http-equiv="Content-Security-Policy" content="default-src *"/>
+</body></html>"#;
+        assert_eq!(xhtml_head_csp(gitweb), vec![true, false]);
+        let facts = HtmlFacts::parse_as(gitweb.as_bytes(), Syntax::Xml);
+        assert!(facts.named("referrer").all(|m| m.in_head));
+        assert_eq!(
+            HtmlFacts::parse(gitweb.as_bytes())
+                .any_http_equiv("content-security-policy")
+                .filter(|m| m.in_head)
+                .count(),
+            0,
+            "the HTML parser's reading, which browsers do not apply to XHTML"
+        );
+        // No implied head in XML, and a meta under noscript or another element is not a child
+        // of head.
+        assert_eq!(
+            xhtml_head_csp(r#"<meta http-equiv="Content-Security-Policy" content="x"/>"#),
+            vec![false]
+        );
+        assert_eq!(
+            xhtml_head_csp(
+                r#"<html><head><noscript><meta http-equiv="Content-Security-Policy" content="x"/></noscript></head></html>"#
+            ),
+            vec![false]
+        );
+        let deep = format!(
+            "<html><head>{}</head></html>",
+            "<div>".repeat(MAX_XML_DEPTH * 2)
+                + r#"<meta http-equiv="Content-Security-Policy" content="x"/>"#
+                + &"</div>".repeat(MAX_XML_DEPTH * 2)
+                + r#"<meta http-equiv="Content-Security-Policy" content="y"/>"#
+        );
+        assert_eq!(xhtml_head_csp(&deep), vec![false, true]);
+    }
+
     #[test]
     fn garbage_never_panics_and_is_bounded() {
         let junk: Vec<u8> = (0..=255u8).cycle().take(600_000).collect();
@@ -348,5 +526,13 @@ mod tests {
         assert_eq!(HtmlFacts::parse(many.as_bytes()).metas.len(), MAX_METAS);
         let many = "<meta name=referrer>".repeat(1000);
         assert_eq!(HtmlFacts::parse(many.as_bytes()).metas.len(), MAX_METAS);
+        let facts = HtmlFacts::parse_as(&junk, Syntax::Xml);
+        assert!(facts.metas.len() <= MAX_METAS);
+        let deep = "<a>".repeat(200_000);
+        assert!(
+            HtmlFacts::parse_as(deep.as_bytes(), Syntax::Xml)
+                .metas
+                .is_empty()
+        );
     }
 }

@@ -38,6 +38,28 @@ pub fn hardened(csp: &str) -> Resp {
 const BASE: &str =
     "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// The head of a gitweb 2.39 page with `$site_html_head_string` set to a meta CSP.
+const GITWEB_XHTML: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE html [
+	<!ENTITY nbsp "&#xA0;">
+	<!ENTITY sdot "&#x22C5;">
+]>
+<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en-US" lang="en-US">
+<!-- git web interface version 2.39.5 -->
+<head>
+<meta http-equiv="content-type" content="application/xhtml+xml; charset=utf-8"/>
+<meta name="generator" content="gitweb/2.39.5 git/2.39.5"/>
+<meta name="robots" content="index, nofollow"/>
+<meta http-equiv="Content-Security-Policy" content="default-src 'self'; base-uri 'none'; form-action 'self'"/>
+<title>127.0.0.1 Git</title>
+<link rel="stylesheet" type="text/css" href="static/gitweb.css"/>
+</head>
+<body>
+<div class="page_header"><a href="http://git-scm.com/" title="git homepage">git</a></div>
+</body>
+</html>
+"#;
+
 const META_FA: &str = r#"<!doctype html><html><head><meta http-equiv="Content-Security-Policy" content="frame-ancestors 'none'"></head><body>x</body></html>"#;
 
 fn with(extra: &str) -> String {
@@ -121,6 +143,19 @@ async fn web() -> Web {
                         .repeat(40)
                 ),
             )),
+        ),
+        // `<script …/>` closes nothing in HTML: the meta after it is script text (Apache
+        // serving such a page; browsers apply no policy).
+        (
+            "/meta-after-self-closed-script",
+            Resp::new(200).html(&meta.replace("<head>", r#"<head><script src="/a.js"/>"#)),
+        ),
+        // gitweb's XHTML: a DOCTYPE with an internal subset, `/>` metas; read as XML.
+        (
+            "/meta-xhtml-gitweb",
+            Resp::new(200)
+                .header("Content-Type", "application/xhtml+xml; charset=utf-8")
+                .body(GITWEB_XHTML),
         ),
         // A meta policy that loses its only directive (frame-ancestors) is not a header.
         ("/meta-fa-only", Resp::new(200).html(META_FA)),
@@ -231,6 +266,12 @@ async fn every_finding_from_real_responses() {
         ),
         (
             "/meta-after-og",
+            &["meta_only", "no_frame_ancestors"],
+            Status::Pass,
+        ),
+        ("/meta-after-self-closed-script", &["missing"], Status::Fail),
+        (
+            "/meta-xhtml-gitweb",
             &["meta_only", "no_frame_ancestors"],
             Status::Pass,
         ),

@@ -218,6 +218,17 @@ proptest! {
         );
         all_header_checks(&response(&[], body.as_bytes(), true));
     }
+
+    /// Either syntax, any bytes: no panic, the meta cap holds.
+    #[test]
+    fn arbitrary_bytes_parse_as_html_and_xhtml_within_the_cap(
+        body in proptest::collection::vec(any::<u8>(), 0..4096),
+    ) {
+        for syntax in [crate::html::Syntax::Html, crate::html::Syntax::Xml] {
+            let facts = HtmlFacts::parse_as(&body, syntax);
+            prop_assert!(facts.metas.len() <= crate::html::MAX_METAS);
+        }
+    }
 }
 
 proptest! {

@@ -8,7 +8,6 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use crate::evidence::{Exchange, Timings};
-use crate::html::HtmlFacts;
 
 /// A 200 response from `url` with these field lines (kept apart) and body.
 pub(crate) fn exchange_at(url: &str, headers: &[(&str, &str)], body: &str) -> Exchange {
@@ -33,9 +32,7 @@ pub(crate) fn exchange_at(url: &str, headers: &[(&str, &str)], body: &str) -> Ex
         credentials_sent: false,
         html: None,
     };
-    if e.is_html() {
-        e.html = Some(Arc::new(HtmlFacts::parse(&e.body)));
-    }
+    e.html = e.parse_html().map(Arc::new);
     e
 }
 

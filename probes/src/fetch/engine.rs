@@ -26,7 +26,6 @@ use url::{Host, Url};
 
 use super::body;
 use crate::evidence::{Credential, Exchange, Failure, Phase, Timings};
-use crate::html::HtmlFacts;
 use crate::resolve::Resolver;
 use crate::tls::{TlsClient, TlsFacts};
 
@@ -586,9 +585,7 @@ impl Connection {
             credentials_sent: send_credentials,
             html: None,
         };
-        if exchange.is_html() {
-            exchange.html = Some(Arc::new(HtmlFacts::parse(&exchange.body)));
-        }
+        exchange.html = exchange.parse_html().map(Arc::new);
         Ok(exchange)
     }
 
