@@ -139,6 +139,29 @@ impl Exchange {
         )
     }
 
+    /// Whether a browser renders the response as a page: its media type is `text/html` or
+    /// `application/xhtml+xml`, or it names none (no valid `Content-Type`, or
+    /// `unknown/unknown`, `application/unknown`) and the body sniffs as HTML under WHATWG MIME
+    /// Sniffing §7.1: an HTML tag (`<!DOCTYPE HTML`, `<html`, `<script`, `<p`, `<!--` …) at its
+    /// start, after whitespace. Anything else, an empty or JSON body included, is `text/plain`
+    /// to a browser, and so is every typeless body under `X-Content-Type-Options: nosniff`
+    /// (§7 step 1: no scriptable sniffing).
+    pub fn renders_as_html(&self) -> bool {
+        match self.media_type().as_deref() {
+            Some("text/html" | "application/xhtml+xml") => true,
+            None | Some("unknown/unknown" | "application/unknown") => {
+                !self.nosniff() && sniffs_as_html(&self.body)
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// `X-Content-Type-Options: nosniff` as Fetch's "determine nosniff" reads it.
+    pub fn nosniff(&self) -> bool {
+        use crate::checks::{header_list::get_decode_split, x_content_type_options::nosniff};
+        nosniff(&get_decode_split(self, "x-content-type-options")) == Some(true)
+    }
+
     /// The `<meta>` facts of an HTML or XHTML body, read with the parser its media type
     /// selects in browsers (CHECKS.md §0.2); `None` for other media types.
     pub fn parse_html(&self) -> Option<HtmlFacts> {
@@ -527,6 +550,42 @@ impl std::fmt::Debug for Credential {
     }
 }
 
+/// WHATWG MIME Sniffing §7.1, the HTML rows of "rules for identifying an unknown MIME type"
+/// with the sniff-scriptable flag: after leading whitespace, one of these (ASCII
+/// case-insensitive) followed by a space or `>`, within the first 1445 bytes.
+fn sniffs_as_html(body: &[u8]) -> bool {
+    const PATTERNS: &[&[u8]] = &[
+        b"<!doctype html",
+        b"<html",
+        b"<head",
+        b"<script",
+        b"<iframe",
+        b"<h1",
+        b"<div",
+        b"<font",
+        b"<table",
+        b"<a",
+        b"<style",
+        b"<title",
+        b"<b",
+        b"<body",
+        b"<br",
+        b"<p",
+        b"<!--",
+    ];
+    let header = &body[..body.len().min(1445)];
+    let start = header
+        .iter()
+        .position(|b| !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' '))
+        .unwrap_or(header.len());
+    let rest = &header[start..];
+    PATTERNS.iter().any(|p| {
+        rest.len() > p.len()
+            && rest[..p.len()].eq_ignore_ascii_case(p)
+            && matches!(rest[p.len()], b' ' | b'>')
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use crate::checks::test_support::exchange_at;
@@ -562,6 +621,44 @@ mod tests {
 
     /// Fetch "extract a MIME type": the last valid value that is not `*/*` wins, across field
     /// lines and comma-separated values.
+    #[test]
+    fn a_typeless_body_renders_as_html_only_when_it_sniffs_as_html() {
+        let e = |headers: &[(&str, &str)], body: &str| {
+            crate::checks::test_support::exchange(headers, body).renders_as_html()
+        };
+        for body in [
+            "<!DOCTYPE html>\n<p>x",
+            "\r\n  <HTML lang=en>",
+            "<p>hi</p>",
+            "<!-- c -->",
+            "<script>1</script>",
+        ] {
+            assert!(e(&[], body), "{body:?}");
+            assert!(
+                e(&[("content-type", "application/unknown")], body),
+                "{body:?}"
+            );
+            assert!(
+                !e(&[("x-content-type-options", "nosniff")], body),
+                "{body:?}"
+            );
+            assert!(!e(&[("content-type", "text/plain")], body), "{body:?}");
+        }
+        for body in [
+            "",
+            "{\"status\":\"ok\"}",
+            "ok",
+            "<?xml version=\"1.0\"?><html>",
+            "<pre>x</pre>",
+            "<html",
+            "\u{feff}<html>",
+        ] {
+            assert!(!e(&[], body), "{body:?}");
+        }
+        assert!(e(&[("content-type", "text/html")], ""));
+        assert!(e(&[("content-type", "application/xhtml+xml")], "{}"));
+    }
+
     #[test]
     fn media_type_is_the_last_valid_content_type_value() {
         let cases: &[(&[&str], Option<&str>)] = &[

@@ -215,6 +215,19 @@ async fn web() -> Web {
                 .header("Content-Type", "text/html")
                 .body("<p>shop</p>"),
         ),
+        // No Content-Type (docker-registry's `/`): browsers sniff (WHATWG MIME Sniffing §7.1).
+        ("/typeless-empty", Resp::new(200)),
+        ("/typeless-json", Resp::new(200).body(r#"{"status":"ok"}"#)),
+        (
+            "/typeless-html",
+            Resp::new(200).body("\n<!DOCTYPE html><title>shop</title><p>x"),
+        ),
+        (
+            "/typeless-html-nosniff",
+            Resp::new(200)
+                .header("X-Content-Type-Options", "nosniff")
+                .body("<!DOCTYPE html><title>shop</title><p>x"),
+        ),
     ];
     Web::start(a, vec![], vec![], vec![]).await
 }
@@ -384,6 +397,21 @@ async fn non_html_responses_are_capped_at_info() {
     let v = verdict(&target(&url, web.pki.client(), None), "csp").await;
     assert_eq!(ids(&v), ["missing"]);
     assert_eq!(v.findings[0].severity, Severity::High);
+
+    // Without a Content-Type, a body is a page when a browser sniffs it as HTML, and only then
+    // (unless nosniff forbids sniffing): csp and clickjacking alike.
+    for (path, severity) in [
+        ("/typeless-empty", Severity::Info),
+        ("/typeless-json", Severity::Info),
+        ("/typeless-html", Severity::High),
+        ("/typeless-html-nosniff", Severity::Info),
+    ] {
+        for check in ["csp", "clickjacking"] {
+            let v = verdict(&target(&web.a(path), web.pki.client(), None), check).await;
+            assert_eq!(ids(&v), ["missing"], "{path} {check}");
+            assert_eq!(v.findings[0].severity, severity, "{path} {check}");
+        }
+    }
 }
 
 /// A server that puts a fresh nonce into every response's script-src (a counter: unique per

@@ -259,10 +259,10 @@ impl<'a> CheckInput<'a> {
 }
 
 /// Non-HTML responses (APIs): findings capped at `info` (CHECKS.md §0.3), for csp and
-/// clickjacking. A response without a media type is not known to be non-HTML (browsers sniff
-/// `<!doctype html>` and render it), so it is judged like a page.
+/// clickjacking. A response without a media type is judged like a page when its body sniffs
+/// as HTML, since browsers render it as one ([`Exchange::renders_as_html`]).
 pub fn cap_for_non_html(findings: &mut [Finding], response: &Exchange) {
-    if response.media_type().is_some() && !response.is_html() {
+    if !response.renders_as_html() {
         for f in findings {
             f.severity = f.severity.min(Severity::Info);
         }

@@ -2,7 +2,6 @@
 
 use super::header_list::{HeaderList, get_decode_split};
 use super::{CheckDef, CheckInput, Evaluation};
-use crate::evidence::Exchange;
 use crate::measure::{GaugeDef, Measurement};
 use crate::probe::ProbeKind;
 use crate::verdict::{Finding, FindingDef, Judgement, Severity};
@@ -70,7 +69,7 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         .responses()
         .filter(|r| !std::ptr::eq(*r, e))
         .filter(|r| (200..300).contains(&r.status))
-        .filter(|r| !has_nosniff(r))
+        .filter(|r| !r.nosniff())
         .count();
     Evaluation::new(
         Judgement::Evaluated(findings),
@@ -79,11 +78,6 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             Measurement::new(&MISSING_RESPONSES, others as f64),
         ],
     )
-}
-
-/// Whether the response has a valid nosniff.
-fn has_nosniff(r: &Exchange) -> bool {
-    nosniff(&get_decode_split(r, "x-content-type-options")) == Some(true)
 }
 
 #[cfg(test)]
