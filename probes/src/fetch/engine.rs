@@ -481,6 +481,7 @@ impl Connection {
         spec: &RequestSpec<'_>,
         deadline: Instant,
     ) -> Result<Exchange, Failure> {
+        let fresh = self.opening.is_some();
         let mut timings = self.opening.take().unwrap_or_default();
         let url = spec.url;
         let request_deadline = deadline.min(Instant::now() + REQUEST_TIMEOUT);
@@ -508,10 +509,14 @@ impl Connection {
                         format!("{e}{}", crate::tls::CLIENT_CERT_HINT),
                     )
                 } else if !sent {
-                    (
-                        CLOSED_BEFORE_SENDING,
-                        format!("the connection closed before the request was sent: {e}"),
-                    )
+                    // On a new connection the server itself hung up at once: often a port
+                    // that speaks something else, which may have written a banner first.
+                    let who = if fresh {
+                        "the server hung up on the new connection before the request was sent, as a port that speaks another protocol does"
+                    } else {
+                        "the connection closed before the request was sent"
+                    };
+                    (CLOSED_BEFORE_SENDING, format!("{who}: {e}"))
                 } else {
                     (hyper_reason(&e), e.to_string())
                 };
