@@ -204,7 +204,7 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
             let Some(url) = send(&format!("{prefix}{}", shape.baseline(&r))) else {
                 continue;
             };
-            match session.send(&spec(&url)).await {
+            match session.send_unknown(&spec(&url)).await {
                 Ok(outcome) => baseline.push(BaselineResult {
                     shape,
                     under_base: *under_base,

@@ -84,7 +84,7 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
     let mut stopped = None;
     for (kind, url, accept) in urls(target, &r) {
         let spec = RequestSpec::get(&url, OTHER_BODY_CAP).header(header::ACCEPT, accept);
-        match session.send(&spec).await {
+        match session.send_unknown(&spec).await {
             Ok(outcome) => requests.push(UnknownRequest { kind, outcome }),
             Err(refusal) => {
                 stopped = Some(refusal.as_str());

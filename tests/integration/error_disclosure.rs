@@ -373,6 +373,46 @@ async fn a_silent_server_costs_one_timeout_per_probe() {
     accept_loop.abort();
 }
 
+/// A server that answers `/` and leaves every other path hanging (browser-sync's UI port): a
+/// random path has nothing to compute, so its first unanswered request ends the unknown_path
+/// run and the path sweep (one request timeout each, not three).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_hangs_on_unknown_paths_costs_one_request_timeout() {
+    use probes::evidence::Evidence;
+    use probes::probe::{self, ProbeKind};
+
+    let pki = Pki::new();
+    let srv = server(&pki, |r: &Req| {
+        if r.path == "/" {
+            Resp::new(200).html("<p>ui</p>")
+        } else {
+            Resp::hang()
+        }
+    })
+    .await;
+    let t = target(&srv.url("https", "/"), pki.client(), None);
+    let engine = crate::support::engine();
+    // Past the 15 s request timeout, so that the run's deadline is not what stops it.
+    let cx = probes::context::ProbeContext {
+        engine: &engine,
+        deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(25),
+    };
+    let (unknown, paths) = tokio::join!(
+        probe::run(ProbeKind::UnknownPath, &t, &cx),
+        probe::run(ProbeKind::Paths, &t, &cx)
+    );
+    let Evidence::UnknownPath(u) = &unknown.evidence else {
+        panic!("{:?}", unknown.evidence)
+    };
+    assert_eq!((u.requests.len(), u.stopped), (1, Some("unreachable")));
+    let Evidence::Paths(p) = &paths.evidence else {
+        panic!("{:?}", paths.evidence)
+    };
+    assert_eq!((p.requests, p.stopped), (1, Some("unreachable")));
+    assert_eq!(srv.count(), 2, "{:?}", srv.requests());
+    assert!(!unknown.success && !paths.success);
+}
+
 /// Tomcat 10's error report with `showServerInfo="false"` (no version heading): "Exception
 /// Report" / "Root Cause" in title case, and stack frames printed without `at `.
 #[tokio::test]
