@@ -21,6 +21,7 @@ pub fn response(name: &str, data: &[u8], body: &[u8]) -> Exchange {
     headers.append("content-type", HeaderValue::from_static("text/html"));
     let body = Bytes::copy_from_slice(body);
     Exchange {
+        method: http::Method::GET,
         url: Url::parse("https://www.example.test/a/b").expect("valid URL"),
         remote: None,
         version: http::Version::HTTP_11,

@@ -62,6 +62,8 @@ impl Timings {
 /// One HTTP request and its response.
 #[derive(Debug, Clone)]
 pub struct Exchange {
+    /// The request method (evidence names it: a preflight's `OPTIONS`, a burst's `HEAD`).
+    pub method: http::Method,
     /// The request URL.
     pub url: Url,
     /// The address connected to.
@@ -90,6 +92,11 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// `METHOD url`, the request as evidence names it.
+    pub fn request(&self) -> String {
+        format!("{} {}", self.method, self.url)
+    }
+
     /// Every field line of `name`, in order.
     pub fn header_lines<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a HeaderValue> + 'a {
         self.headers.get_all(name).iter()

@@ -35,6 +35,7 @@ fn exchange(status: u16, headers: &[(&'static str, &str)]) -> Exchange {
         );
     }
     Exchange {
+        method: http::Method::GET,
         url: Url::parse("https://shop.test/").unwrap(),
         remote: None,
         version: http::Version::HTTP_11,

@@ -143,6 +143,46 @@ async fn every_response_of_the_cycle_is_read_and_gauges_follow() {
     assert_eq!(banner.value, 1.0);
 }
 
+/// Evidence names the request that drew the response: Verdaccio's CORS preflight answers
+/// `X-Powered-By: Express` where its pages say `hidden`, and a preflight that crashes shows its
+/// trace; "GET" would send the reader to the wrong request.
+#[tokio::test]
+async fn evidence_names_the_method_of_the_request_that_disclosed() {
+    let pki = crate::support::Pki::new();
+    let srv = crate::support::TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&crate::support::Leaf::valid(&["127.0.0.1"])),
+        |r: &crate::support::Req| {
+            if r.method == "OPTIONS" {
+                Resp::new(500).header("X-Powered-By", "Express").body(
+                    "TypeError: Cannot read properties of undefined (reading 'x')\n    at handler (/srv/app/index.js:3:17)\n    at Layer.handle (/srv/app/node_modules/router/lib/layer.js:152:17)\n    at next (/srv/app/node_modules/router/lib/route.js:157:13)\n",
+                )
+            } else {
+                page()
+            }
+        },
+    )
+    .await;
+    let t = target(&srv.url("https", "/"), pki.client(), None);
+    let (_, verdicts) = crate::support::evaluate(&t).await;
+    let finding = |check: &str, id: &str| {
+        verdicts
+            .iter()
+            .find(|v| v.check == check)
+            .and_then(|v| v.findings.iter().find(|f| f.id == id))
+            .unwrap_or_else(|| panic!("{check}/{id}: {verdicts:#?}"))
+            .evidence
+            .clone()
+    };
+    let powered = finding("server_disclosure", "x_powered_by");
+    assert!(
+        powered.starts_with("X-Powered-By: Express (OPTIONS https://"),
+        "{powered}"
+    );
+    let trace = finding("error_disclosure", "node_stacktrace");
+    assert!(trace.starts_with("OPTIONS https://"), "{trace}");
+}
+
 #[tokio::test]
 async fn long_server_banners_are_bounded_in_labels_and_evidence() {
     let long = format!("Custom/1.0 {}", "x".repeat(5000));

@@ -474,8 +474,11 @@ fn evidence(l: &Line<'_>, why: &str) -> String {
         format!("; {}", l.cookie.attributes)
     };
     format!(
-        "cookie \"{}\" ({why}): Set-Cookie: {}=<{} bytes>{attrs} on GET {}",
-        l.cookie.name, l.cookie.name, l.cookie.value_len, l.cited.url
+        "cookie \"{}\" ({why}): Set-Cookie: {}=<{} bytes>{attrs} on {}",
+        l.cookie.name,
+        l.cookie.name,
+        l.cookie.value_len,
+        l.cited.request()
     )
 }
 

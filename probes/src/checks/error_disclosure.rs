@@ -527,7 +527,7 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         if let Some(def) = status_finding(e) {
             soft |= def.id == SOFT_404.id;
             if !findings.iter().any(|f| f.id == def.id) {
-                findings.push(Finding::new(def, format!("GET {} → {}", e.url, e.status)));
+                findings.push(Finding::new(def, format!("{} → {}", e.request(), e.status)));
             }
         }
     }
@@ -547,7 +547,7 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
             let snippet: String = snippet.chars().take(200).collect();
             findings.push(Finding::new(
                 def,
-                format!("GET {} → {}: {snippet}", e.url, e.status),
+                format!("{} → {}: {snippet}", e.request(), e.status),
             ));
         }
     }

@@ -81,6 +81,7 @@ fn response(headers: &[(&str, Vec<u8>)], body: &[u8], html: bool) -> Exchange {
     let body = Bytes::copy_from_slice(body);
     let facts = html.then(|| std::sync::Arc::new(HtmlFacts::parse(&body)));
     Exchange {
+        method: http::Method::GET,
         url: Url::parse("https://www.example.test/a/b").unwrap(),
         remote: None,
         version: http::Version::HTTP_11,

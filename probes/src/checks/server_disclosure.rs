@@ -255,9 +255,9 @@ pub fn judge<'a>(
     let mut server_version = false;
     // One finding per disclosed value, shown with the first response that carried it: the
     // same `Server: nginx/1.25.3` on every URL of the cycle is one fact.
-    let mut push = |def: &FindingDef, header: &str, disclosed: String, url: &url::Url| {
+    let mut push = |def: &FindingDef, header: &str, disclosed: String, r: &Exchange| {
         headers.insert(header.to_owned());
-        let evidence = format!("{disclosed} (GET {url})");
+        let evidence = format!("{disclosed} ({})", r.request());
         // Symfony's profiler token is new on every response: its presence is the fact, one
         // finding per header.
         let key = if def.id == DEBUG_TOKEN.id {
@@ -274,22 +274,17 @@ pub fn judge<'a>(
         if let Some(v) = combined(r, "server").filter(|v| !banner_allow_listed(v)) {
             if version_bearing(&v) {
                 server_version = true;
-                push(&SERVER_VERSION, "server", shown("Server", &v), &r.url);
+                push(&SERVER_VERSION, "server", shown("Server", &v), r);
             } else {
-                push(&SERVER_BANNER, "server", shown("Server", &v), &r.url);
+                push(&SERVER_BANNER, "server", shown("Server", &v), r);
             }
         }
         if let Some(v) = combined(r, "x-powered-by") {
-            push(
-                &X_POWERED_BY,
-                "x-powered-by",
-                shown("X-Powered-By", &v),
-                &r.url,
-            );
+            push(&X_POWERED_BY, "x-powered-by", shown("X-Powered-By", &v), r);
         }
         for name in ["x-aspnet-version", "x-aspnetmvc-version"] {
             if let Some(v) = combined(r, name) {
-                push(&ASPNET_VERSION, name, shown(name, &v), &r.url);
+                push(&ASPNET_VERSION, name, shown(name, &v), r);
             }
         }
         for name in VERSION_HEADERS {
@@ -298,18 +293,18 @@ pub fn judge<'a>(
                 && version_bearing(&v)
                 && !v.split(',').all(|a| is_ip_literal(a.trim()))
             {
-                push(&OTHER_VERSION_HEADER, name, shown(name, &v), &r.url);
+                push(&OTHER_VERSION_HEADER, name, shown(name, &v), r);
             }
         }
         for name in ["x-debug-token", "x-debug-token-link"] {
             if let Some(v) = combined(r, name) {
-                push(&DEBUG_TOKEN, name, shown(name, &v), &r.url);
+                push(&DEBUG_TOKEN, name, shown(name, &v), r);
             }
         }
         if let Some(v) = combined(r, "via")
             && via_names_version(&v)
         {
-            push(&VIA_VERSION, "via", shown("Via", &v), &r.url);
+            push(&VIA_VERSION, "via", shown("Via", &v), r);
         }
         if let Some(html) = &r.html {
             for m in html.named("generator") {
@@ -318,7 +313,7 @@ pub fn judge<'a>(
                         &META_GENERATOR,
                         "meta generator",
                         format!("<meta name=\"generator\" content=\"{c}\">"),
-                        &r.url,
+                        r,
                     );
                 }
             }

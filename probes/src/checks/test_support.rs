@@ -19,6 +19,7 @@ pub(crate) fn exchange_at(url: &str, headers: &[(&str, &str)], body: &str) -> Ex
         );
     }
     let mut e = Exchange {
+        method: http::Method::GET,
         url: Url::parse(url).unwrap(),
         remote: None,
         version: http::Version::HTTP_11,

@@ -577,6 +577,7 @@ impl Connection {
             .and_then(|v| v.to_str().ok());
         let (body, cut) = body::decode(raw.freeze(), encoding, spec.body_cap);
         let mut exchange = Exchange {
+            method: spec.method.clone(),
             url: url.clone(),
             remote: Some(self.remote),
             version: parts.version,
