@@ -225,8 +225,11 @@ static SIGNATURES: &[Signature] = &[
         NODE_STACKTRACE,
         &[
             &[
+                // Deviation (ADR 0003): Node writes a coded error with a space before the
+                // code, `TypeError [ERR_INVALID_ARG_TYPE]: `, which CHECKS.md's `Error[CODE]: `
+                // misses.
                 (
-                    r"(?:Error|TypeError|ReferenceError|SyntaxError|RangeError)(?:\[[A-Z_]+\])?: ",
+                    r"(?:Error|TypeError|ReferenceError|SyntaxError|RangeError)(?: ?\[[A-Z_]+\])?: ",
                     1,
                 ),
                 // CHECKS.md's frame, widened (see `node_frame!`).
@@ -239,7 +242,7 @@ static SIGNATURES: &[Signature] = &[
             // One frame right below the error line: Express in development prints
             // `TypeError: … <br> &nbsp; &nbsp;at /srv/app.js:5:102` for an async handler.
             &[(
-                r#"(?m)(?:Error|TypeError|ReferenceError|SyntaxError|RangeError)(?:\[[A-Z_]+\])?: [^\n]*\n[ \t]*at (?:async )?(?:new )?(?:[^\s()]+ )?\(?(?:/|[A-Za-z]:\\|node:|file://)[^()\s"<]*:\d+:\d+\)?(?:["',\]}]|</\w+>)*[ \t]*$"#,
+                r#"(?m)(?:Error|TypeError|ReferenceError|SyntaxError|RangeError)(?: ?\[[A-Z_]+\])?: [^\n]*\n[ \t]*at (?:async )?(?:new )?(?:[^\s()]+ )?\(?(?:/|[A-Za-z]:\\|node:|file://)[^()\s"<]*:\d+:\d+\)?(?:["',\]}]|</\w+>)*[ \t]*$"#,
                 1,
             )],
         ],
@@ -712,6 +715,17 @@ mod tests {
                 "node_stacktrace",
                 500,
                 r#"{"error":"Error: nope\n    at f (/srv/a.js:1:2)\n    at g (/srv/b.js:3:4)"}"#,
+            ),
+            // Node's coded errors put a space before the code (Express 5's development page).
+            (
+                "node_stacktrace",
+                500,
+                "<pre>TypeError [ERR_INVALID_ARG_TYPE]: The &quot;path&quot; argument must be of type string or an instance of Buffer or URL. Received undefined<br> &nbsp; &nbsp;at Object.openSync (node:fs:571:10)<br> &nbsp; &nbsp;at Object.readFileSync (node:fs:452:35)<br> &nbsp; &nbsp;at /srv/app/errs.js:3:3</pre>",
+            ),
+            (
+                "node_stacktrace",
+                500,
+                "RangeError [ERR_OUT_OF_RANGE]: The value of \"offset\" is out of range.\n    at writeU_Int32BE (node:internal/buffer:562:3)\n    at Buffer.writeUInt32BE (node:internal/buffer:577:10)",
             ),
             // Quart 0.22 and Twisted web 26 (`displayTracebacks`) debug pages, HTML.
             (
