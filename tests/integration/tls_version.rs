@@ -888,3 +888,79 @@ async fn tls13_no_browser_completes_is_not_offered_tls13() {
     );
     assert_eq!(accepted(&v, "tls1.3"), 0.0);
 }
+
+/// P-521, which Safari and Firefox offer (and hardening guides' `ssl_ecdh_curve secp521r1`
+/// requires): a TLS 1.2 server with a P-521 key (RFC 8422 §5.1: the client's supported_groups
+/// must list the certificate's curve) and servers whose key exchange is limited to P-521 are
+/// spoken to by every probe: the version accepted, the certificate judged, health answered.
+/// Before, rustls and the hand-built hellos offered no secp521r1: `no_modern_tls` (critical)
+/// and tls_cert `error` for a TLS-1.2-only server, and no `tls10_accepted` for a TLS 1.0 one.
+#[tokio::test(flavor = "multi_thread")]
+async fn p521_keys_and_p521_only_key_exchange_are_spoken_to() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
+    let leaf = |name: &str, spec: &str| {
+        openssl::leaf(
+            dir.path(),
+            name,
+            spec,
+            "IP:127.0.0.1",
+            "sha256",
+            (&ca_cert, &ca_key),
+        )
+    };
+    let p521 = leaf("p521", "ec:P-521");
+    let rsa = leaf("rsa", "rsa:2048");
+    for ((cert, key), args, version, findings) in [
+        (
+            &p521,
+            &["-tls1_2", "-www"][..],
+            "tls1.2",
+            &["tls13_unsupported"][..],
+        ),
+        (
+            &rsa,
+            &["-tls1_2", "-groups", "P-521", "-www"],
+            "tls1.2",
+            &["tls13_unsupported"],
+        ),
+        (
+            &rsa,
+            &["-tls1_3", "-groups", "P-521", "-www"],
+            "tls1.3",
+            &[],
+        ),
+    ] {
+        let srv = SServer::start(cert, key, args);
+        let mut t = target(&format!("https://{}/", srv.addr), pki.client(), None);
+        t.checks
+            .retain(|c| matches!(c.id, "tls_version" | "tls_cert" | "health"));
+        let (_, verdicts) = crate::support::evaluate(&t).await;
+        let of = |id: &str| verdicts.iter().find(|v| v.check == id).unwrap();
+        let v = of("tls_version");
+        assert_eq!(sorted(v), findings, "{args:?}: {:?}", v.findings);
+        assert_eq!(accepted(v, version), 1.0, "{args:?}");
+        for check in ["tls_cert", "health"] {
+            assert_eq!(
+                of(check).status,
+                Status::Pass,
+                "{args:?} {check}: {:?} {:?}",
+                of(check).reason,
+                of(check).findings
+            );
+        }
+    }
+    let srv = SServer::start(&p521.0, &p521.1, &["-tls1", "-cipher", "ALL:@SECLEVEL=0"]);
+    let (_, v) = run_versions(
+        &versions_target(&format!("https://{}/", srv.addr), &pki),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        sorted(&v),
+        ["no_modern_tls", "tls10_accepted", "tls13_unsupported"],
+        "{:?}",
+        v.findings
+    );
+}

@@ -165,14 +165,22 @@ pub fn rustls_offers(suite: u16) -> bool {
     RUSTLS_TLS12_SUITES.contains(&suite)
 }
 
-/// supported_groups x25519, secp256r1, secp384r1 (RFC 8422 §5.1.1, RFC 7748).
+/// supported_groups of the minimal hello: x25519, secp256r1, secp384r1 (RFC 8422 §5.1.1, RFC
+/// 7748), byte for byte CHECKS.md §10's example.
 const SUPPORTED_GROUPS: [u16; 3] = [0x001d, 0x0017, 0x0018];
 
-/// supported_groups of the TLS 1.3 hello: those, then P-521, ffdhe2048 and ffdhe3072 (RFC
-/// 8446 §4.2.7), the groups current browsers offer that rustls lacks (Safari and Firefox P-521,
-/// Firefox the two FFDHE groups). Its key share is for X25519 only; a server preferring another
-/// listed group answers with a HelloRetryRequest, which still shows TLS 1.3. A server limited
-/// to a group no browser offers (X448, ffdhe4096) refuses it: no client completes its TLS 1.3.
+/// supported_groups of the broad hellos (the TLS 1.0/1.1 retry and the TLS 1.2 legacy-suite
+/// hello): those and secp521r1, as Safari and Firefox offer. Up to TLS 1.2 the list also bounds
+/// the curve of an ECDSA certificate (RFC 8422 §5.1), so a server with a P-521 key, or whose
+/// ECDHE is limited to P-521 (`ssl_ecdh_curve secp521r1`), refuses a hello without it (alert 40,
+/// which the minimal hello's retry follows), and its TLS 1.0–1.2 went unseen.
+const BROAD_GROUPS: [u16; 4] = [0x001d, 0x0017, 0x0018, 0x0019];
+
+/// supported_groups of the TLS 1.3 hello: those, then ffdhe2048 and ffdhe3072 (RFC 8446
+/// §4.2.7), which Firefox offers and rustls lacks. Its key share is for X25519 only; a server
+/// preferring another listed group answers with a HelloRetryRequest, which still shows TLS 1.3.
+/// A server limited to a group no browser offers (X448, ffdhe4096) refuses it: no client
+/// completes its TLS 1.3.
 const TLS13_GROUPS: [u16; 6] = [0x001d, 0x0017, 0x0018, 0x0019, 0x0100, 0x0101];
 
 /// The DOWNGRD sentinel's first seven bytes (RFC 8446 §4.1.3); the eighth is `00` (the server
@@ -247,10 +255,10 @@ pub fn client_hello(
         }
         // supported_groups (RFC 8422 §5.1.1).
         push_u16(&mut ext, 0x000a);
-        let groups: &[u16] = if version == Version::Tls13 {
-            &TLS13_GROUPS
-        } else {
-            &SUPPORTED_GROUPS
+        let groups: &[u16] = match suites {
+            Suites::Minimal => &SUPPORTED_GROUPS,
+            Suites::Long | Suites::Tls12Broad => &BROAD_GROUPS,
+            Suites::Tls13 => &TLS13_GROUPS,
         };
         push_u16(&mut ext, len_u16(2 + groups.len() * 2));
         push_u16(&mut ext, len_u16(groups.len() * 2));

@@ -1,19 +1,28 @@
-//! ECDSA over P-521 for certificate and handshake signatures.
+//! P-521 for rustls: ECDSA signatures (certificates and handshakes) and ECDHE key exchange.
 //!
-//! rustls's ring provider verifies ECDSA on P-256 and P-384 only: a chain signed by a P-521 key,
-//! or a server whose leaf key is on P-521, would fail verification (or the handshake) although
-//! CHECKS.md §9 treats P-521 as acceptable (`uncommon_curve`, info) and the Web PKI allows it.
-//! This module adds P-521 (RustCrypto's `p521`, pure Rust) to ring's verification algorithms;
-//! everything else — key exchange, ciphers, the other signature algorithms — stays ring's.
+//! rustls's ring provider knows ECDSA and ECDHE on P-256 and P-384 only: a chain signed by a
+//! P-521 key, or a server whose leaf key is on P-521, would fail verification (or the
+//! handshake) although CHECKS.md §9 treats P-521 as acceptable (`uncommon_curve`, info) and the
+//! Web PKI allows it; and a server whose key exchange is limited to secp521r1 (hardening guides'
+//! `ssl_ecdh_curve secp521r1`), or whose TLS 1.2 certificate is on P-521 (RFC 8422 §5.1: the
+//! client's supported_groups must list the certificate's curve), refused every probe although
+//! Firefox and Safari, which offer secp521r1, complete its handshake. This module adds both
+//! (RustCrypto's `p521`, pure Rust); everything else — the other groups, ciphers, signature
+//! algorithms — stays ring's. secp521r1 is offered last, after ring's groups, so a server that
+//! accepts a common group is never steered to it.
 
 use std::sync::{Arc, OnceLock};
 
 use p521::ecdsa::signature::hazmat::PrehashVerifier;
 use p521::ecdsa::{Signature, VerifyingKey};
+use p521::elliptic_curve::rand_core::OsRng;
+use p521::elliptic_curve::sec1::ToEncodedPoint;
 use ring::digest;
-use rustls::SignatureScheme;
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::{
+    ActiveKeyExchange, CryptoProvider, SharedSecret, SupportedKxGroup, WebPkiSupportedAlgorithms,
+};
 use rustls::pki_types::{AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm};
+use rustls::{NamedGroup, PeerMisbehaved, SignatureScheme};
 use rustls_pki_types::alg_id;
 
 /// ECDSA with a P-521 public key and the given hash (RFC 5758 §3.2 names the signature
@@ -108,10 +117,64 @@ fn algorithms(ring: WebPkiSupportedAlgorithms) -> WebPkiSupportedAlgorithms {
     })
 }
 
-/// The crypto provider of every prodprobe TLS client: ring, with P-521 signatures verified.
+/// ECDHE over secp521r1 (NamedGroup 0x0019, RFC 8422 §5.1.1, RFC 8446 §4.2.7).
+#[derive(Debug)]
+struct P521Kx;
+
+/// One handshake's ephemeral P-521 key.
+struct P521Share {
+    secret: p521::ecdh::EphemeralSecret,
+    /// The uncompressed SEC1 point (RFC 8446 §4.2.8.2, RFC 8422 §5.4.1).
+    public: Vec<u8>,
+}
+
+impl SupportedKxGroup for P521Kx {
+    fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, rustls::Error> {
+        let secret = p521::ecdh::EphemeralSecret::random(&mut OsRng);
+        let public = secret
+            .public_key()
+            .to_encoded_point(false)
+            .as_bytes()
+            .to_vec();
+        Ok(Box::new(P521Share { secret, public }))
+    }
+
+    fn name(&self) -> NamedGroup {
+        NamedGroup::secp521r1
+    }
+}
+
+impl ActiveKeyExchange for P521Share {
+    fn complete(self: Box<Self>, peer_pub_key: &[u8]) -> Result<SharedSecret, rustls::Error> {
+        // Only the uncompressed form is allowed in TLS; `from_sec1_bytes` checks the point is
+        // on the curve (and not the identity).
+        let peer = (peer_pub_key.first() == Some(&0x04))
+            .then(|| p521::PublicKey::from_sec1_bytes(peer_pub_key).ok())
+            .flatten()
+            .ok_or(PeerMisbehaved::InvalidKeyShare)?;
+        // The x-coordinate, fixed length (66 bytes): RFC 8446 §7.4.2, RFC 8422 §5.10.
+        let shared = self.secret.diffie_hellman(&peer);
+        let bytes: &[u8] = shared.raw_secret_bytes();
+        Ok(SharedSecret::from(bytes))
+    }
+
+    fn pub_key(&self) -> &[u8] {
+        &self.public
+    }
+
+    fn group(&self) -> NamedGroup {
+        NamedGroup::secp521r1
+    }
+}
+
+static P521_KX: P521Kx = P521Kx;
+
+/// The crypto provider of every prodprobe TLS client: ring, with P-521 signatures verified
+/// and secp521r1 key exchange offered last.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
     let mut p = rustls::crypto::ring::default_provider();
     p.signature_verification_algorithms = algorithms(p.signature_verification_algorithms);
+    p.kx_groups.push(&P521_KX);
     Arc::new(p)
 }
 
@@ -131,6 +194,35 @@ mod tests {
             .as_bytes()
             .to_vec();
         (public, sig.to_der().as_bytes().to_vec())
+    }
+
+    /// Both ends of a secp521r1 exchange derive the same 66-byte x-coordinate; compressed,
+    /// off-curve and truncated peer shares are refused.
+    #[test]
+    fn p521_key_exchange_agrees_and_refuses_bad_shares() {
+        let ours = P521_KX.start().unwrap();
+        assert_eq!(ours.group(), NamedGroup::secp521r1);
+        assert_eq!((ours.pub_key().len(), ours.pub_key()[0]), (133, 0x04));
+        let peer = p521::ecdh::EphemeralSecret::random(&mut OsRng);
+        let peer_share = peer.public_key().to_encoded_point(false);
+        let expected =
+            peer.diffie_hellman(&p521::PublicKey::from_sec1_bytes(ours.pub_key()).unwrap());
+        let shared = ours.complete(peer_share.as_bytes()).unwrap();
+        let want: &[u8] = expected.raw_secret_bytes();
+        assert_eq!(shared.secret_bytes(), want);
+        assert_eq!(want.len(), 66);
+
+        let compressed = peer.public_key().to_encoded_point(true);
+        let mut off_curve = peer_share.as_bytes().to_vec();
+        off_curve[100] ^= 1;
+        for bad in [
+            compressed.as_bytes(),
+            &off_curve,
+            &peer_share.as_bytes()[..70],
+            &[],
+        ] {
+            assert!(P521_KX.start().unwrap().complete(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
