@@ -110,7 +110,7 @@ static CHAIN_LENGTH: GaugeDef = GaugeDef {
 };
 static CHAIN_VALID: GaugeDef = GaugeDef {
     name: "tls_cert_chain_valid",
-    help: "1 if the chain verified for the host at every probed address, else 0",
+    help: "1 if the chain reaches a trusted root and is within its validity at every probed address (the host name apart: tls_cert_hostname_match), else 0",
     labels: &[],
 };
 static HOSTNAME_MATCH: GaugeDef = GaugeDef {
@@ -648,11 +648,23 @@ fn measure(
             1.0,
         ));
     }
+    // The name has its own gauge: a leaf for another host on a chain that verifies otherwise
+    // is a valid chain (rustls checks the name after building the path), as testssl.sh's
+    // "chain of trust" reads it, so the two gauges tell trust failures from name failures.
     m.push(Measurement::flag(
         &CHAIN_VALID,
-        with_chain
-            .iter()
-            .all(|a| a.facts.as_ref().is_some_and(|f| f.verified())),
+        with_chain.iter().all(|a| {
+            a.facts.as_ref().is_some_and(|f| {
+                matches!(
+                    f.verification,
+                    Verification::Verified
+                        | Verification::Failed {
+                            reason: "hostname_mismatch",
+                            ..
+                        }
+                )
+            })
+        }),
     ));
     m.push(Measurement::flag(
         &HOSTNAME_MATCH,
