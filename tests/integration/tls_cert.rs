@@ -938,6 +938,55 @@ async fn p521_leaf_from_openssl_s_server_verifies() {
     assert_eq!(crate::support::gauge(&v, "tls_cert_key_length"), 521.0);
 }
 
+/// An X.509 v1 leaf (browser-sync's `--https` certificate): WebPKI refuses it, and since it
+/// cannot even check the handshake signature with it, the handshake used to end there: health
+/// showed rustls's debug text (`Other(OtherError(UnsupportedCertVersion))`) as a handshake
+/// error. It now fails like any certificate that does not verify: a named reason, the
+/// handshake completed, the response checks skipped as invalid_cert.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_x509_v1_certificate_fails_verification_with_its_reason() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
+    let (cert, key) = openssl::v1_leaf(dir.path(), "127.0.0.1", (&ca_cert, &ca_key));
+    let srv = SServer::start(&cert, &key, &["-www"]);
+    let mut t = target(&format!("https://{}/", srv.addr), pki.client(), None);
+    t.checks
+        .retain(|c| matches!(c.id, "tls_cert" | "health" | "x_content_type_options"));
+    let (_, verdicts) = crate::support::evaluate(&t).await;
+    let of = |id: &str| verdicts.iter().find(|v| v.check == id).unwrap();
+    let v = of("tls_cert");
+    assert_eq!(
+        ids_sorted(v),
+        ["hostname_mismatch", "ocsp_not_stapled", "untrusted_chain"],
+        "{:?}",
+        v.findings
+    );
+    let untrusted = v
+        .findings
+        .iter()
+        .find(|f| f.id == "untrusted_chain")
+        .unwrap();
+    assert!(
+        untrusted.evidence.contains("unsupported_cert_version"),
+        "{}",
+        untrusted.evidence
+    );
+    let health = of("health");
+    assert_eq!(health.status, Status::Fail);
+    let evidence = &health.findings[0].evidence;
+    assert!(
+        evidence.contains("tls (certificate unsupported_cert_version)")
+            && !evidence.contains("Other("),
+        "{evidence}"
+    );
+    let xcto = of("x_content_type_options");
+    assert_eq!(
+        (xcto.status, xcto.reason),
+        (Status::Skipped, Some("invalid_cert"))
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn inconsistent_backends_across_two_addresses_of_one_name() {
     let pki = Pki::new();

@@ -138,7 +138,7 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        self.after_failed_chain(self.inner.verify_tls12_signature(message, cert, dss))
     }
 
     fn verify_tls13_signature(
@@ -147,11 +147,40 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        self.after_failed_chain(self.inner.verify_tls13_signature(message, cert, dss))
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
+    }
+}
+
+impl RecordingVerifier {
+    /// A leaf WebPKI cannot parse (an X.509 v1 certificate, such as browser-sync's bundled one)
+    /// fails the handshake signature check as well, on certificate grounds, which would end
+    /// the handshake although its chain was recorded as failed like any expired or self-signed
+    /// one. When this handshake's chain already failed verification, the connection is
+    /// unverified whatever the signature says (nothing that needs an authenticated peer is
+    /// sent on it), so it goes on as theirs do. A chain that verified is never excused.
+    fn after_failed_chain(
+        &self,
+        checked: Result<HandshakeSignatureValid, TlsError>,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        let chain_failed = || {
+            SLOT.try_with(|slot| {
+                slot.borrow()
+                    .recorded
+                    .as_ref()
+                    .is_some_and(|r| r.result.is_err())
+            })
+            .unwrap_or(false)
+        };
+        match checked {
+            Err(TlsError::InvalidCertificate(_)) if !self.strict && chain_failed() => {
+                Ok(HandshakeSignatureValid::assertion())
+            }
+            other => other,
+        }
     }
 }
 
@@ -189,6 +218,8 @@ pub(crate) fn reason(e: &TlsError) -> &'static str {
                     "MaximumPathDepthExceeded" | "MaximumPathBuildCallsExceeded" => {
                         "chain_too_long"
                     }
+                    // X.509 v1 (no extensions, so no SAN): WebPKI and browsers refuse it.
+                    "UnsupportedCertVersion" => "unsupported_cert_version",
                     _ => "invalid_certificate",
                 }
             }

@@ -58,6 +58,12 @@ pub fn leaf(
     cert(dir, name, key_spec, &ext, digest, ca)
 }
 
+/// An X.509 version 1 certificate (no extensions at all, so no SAN), as old tooling and
+/// browser-sync's bundled certificate are, signed by `ca`: (cert path, key path).
+pub fn v1_leaf(dir: &Path, name: &str, ca: (&Path, &Path)) -> (PathBuf, PathBuf) {
+    cert(dir, name, "ec:P-256", "", "sha256", ca)
+}
+
 /// An intermediate CA certificate and key signed by `ca`: (cert path, key path).
 pub fn intermediate(
     dir: &Path,
@@ -135,11 +141,13 @@ fn cert(
         &digest_flag,
         "-days",
         "60",
-        "-extfile",
-        ext.to_str().unwrap(),
         "-out",
         cert.to_str().unwrap(),
     ];
+    // Without an extension file OpenSSL writes a version 1 certificate.
+    if !ext_lines.is_empty() {
+        args.extend(["-extfile", ext.to_str().unwrap()]);
+    }
     if digest.ends_with("-pss") {
         // A salt as long as the hash: the encoding WebPKI accepts for SHA-256 and up.
         args.extend([
