@@ -648,6 +648,22 @@ async fn a_failing_or_limited_cors_path_does_not_hide_a_reflection() {
             panics, 1,
             "{limited}: one request to a path that closes the connection"
         );
+        // Without the reflecting path, what was seen proves nothing about the path that was
+        // left unanswered: not a pass ("no Access-Control-Allow-Origin on any response"), an
+        // error naming why.
+        t.options.cors.paths.retain(|p| p != "/api");
+        let v = verdict(&t, "cors").await;
+        let reason = if limited {
+            "rate_limited"
+        } else {
+            "connection_closed"
+        };
+        assert_eq!(
+            (v.status, v.reason),
+            (Status::Error, Some(reason)),
+            "{limited}: {:#?}",
+            v.findings
+        );
     }
 }
 

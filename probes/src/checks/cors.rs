@@ -234,8 +234,18 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         return Evaluation::bare(j);
     }
     // A run cut short (backoff, budget, an unanswering server) is judged on what it saw: a
-    // reflection seen is real, but the absence of one proves nothing (checked below).
-    let stopped = stopped_judgement(ev.stopped);
+    // reflection seen is real, but the absence of one proves nothing (checked below). So is a
+    // run that left a path after a request it did not answer (a handler that hangs or drops
+    // the connection), as for an unanswered `cookies.paths` page.
+    let unanswered = ev
+        .paths
+        .iter()
+        .flat_map(|p| &p.probes)
+        .find_map(|p| p.outcome.as_ref().err().map(|f| f.reason));
+    let stopped = stopped_judgement(ev.stopped).and_then(|()| match unanswered {
+        Some(reason) => Err(Judgement::Error(reason)),
+        None => Ok(()),
+    });
     if ev.responses().next().is_none() {
         return Evaluation::bare(stopped.err().unwrap_or(Judgement::Error("no_response")));
     }
