@@ -237,18 +237,19 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     // reflection seen is real, but the absence of one proves nothing (checked below). So is a
     // run that left a path after a request it did not answer (a handler that hangs or drops
     // the connection), as for an unanswered `cookies.paths` page.
+    let stopped = stopped_judgement(ev.stopped);
+    if ev.responses().next().is_none() {
+        return Evaluation::bare(stopped.err().unwrap_or(Judgement::Error("no_response")));
+    }
     let unanswered = ev
         .paths
         .iter()
         .flat_map(|p| &p.probes)
         .find_map(|p| p.outcome.as_ref().err().map(|f| f.reason));
-    let stopped = stopped_judgement(ev.stopped).and_then(|()| match unanswered {
+    let stopped = stopped.and_then(|()| match unanswered {
         Some(reason) => Err(Judgement::Error(reason)),
         None => Ok(()),
     });
-    if ev.responses().next().is_none() {
-        return Evaluation::bare(stopped.err().unwrap_or(Judgement::Error("no_response")));
-    }
     let mut findings = Vec::new();
     let (mut arbitrary, mut null, mut bypass, mut creds, mut vary) =
         (false, false, false, false, false);
