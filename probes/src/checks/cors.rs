@@ -246,10 +246,7 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         .iter()
         .flat_map(|p| &p.probes)
         .find_map(|p| p.outcome.as_ref().err().map(|f| f.reason));
-    let stopped = stopped.and_then(|()| match unanswered {
-        Some(reason) => Err(Judgement::Error(reason)),
-        None => Ok(()),
-    });
+    let stopped = stopped.and(unanswered.map_or(Ok(()), |r| Err(Judgement::Error(r))));
     let mut findings = Vec::new();
     let (mut arbitrary, mut null, mut bypass, mut creds, mut vary) =
         (false, false, false, false, false);

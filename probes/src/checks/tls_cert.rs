@@ -649,22 +649,11 @@ fn measure(
         ));
     }
     // The name has its own gauge: a leaf for another host on a chain that verifies otherwise
-    // is a valid chain (rustls checks the name after building the path), as testssl.sh's
-    // "chain of trust" reads it, so the two gauges tell trust failures from name failures.
+    // is a valid chain, as testssl.sh's "chain of trust" reads it, so the two gauges tell
+    // trust failures from name failures.
     m.push(Measurement::flag(
         &CHAIN_VALID,
-        with_chain.iter().all(|a| {
-            a.facts.as_ref().is_some_and(|f| {
-                matches!(
-                    f.verification,
-                    Verification::Verified
-                        | Verification::Failed {
-                            reason: "hostname_mismatch",
-                            ..
-                        }
-                )
-            })
-        }),
+        with_chain.iter().all(|a| path_built(a)),
     ));
     m.push(Measurement::flag(
         &HOSTNAME_MATCH,
