@@ -202,7 +202,8 @@ const CHECKS_MD_HEADER: &str = "# Checks and findings
 
 Every check prodprobe runs, the probes whose evidence it reads, and every finding id it can
 raise with its default severity. The rules themselves (conditions, thresholds, references) are
-prodprobe's check rulebook; `docs/adr/` records where prodprobe reads it differently and why.
+the rulebook, [`CHECKS.md`](rulebook/CHECKS.md), which these docs cite as `CHECKS.md §N`;
+`docs/adr/` records where prodprobe reads it differently and why.
 A check fails when a finding at or above its `fail_min_severity` (default `low`) is active; `info`
 findings never fail a check. SARIF results link to the finding ids below.
 
@@ -250,4 +251,62 @@ fn checks_md_lists_every_check_and_finding() {
         got == want,
         "docs/checks.md is out of date: run PRODPROBE_BLESS=1 cargo test --test integration docs::checks_md"
     );
+}
+
+/// Every `CHECKS.md §N` citation in the docs, the shipped config and the code (error messages
+/// among them) names a section that the shipped rulebook, `docs/rulebook/CHECKS.md`, has.
+#[test]
+fn every_cited_rulebook_section_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rulebook = std::fs::read_to_string(root.join("docs/rulebook/CHECKS.md")).unwrap();
+    let sections: BTreeSet<String> = rulebook
+        .lines()
+        .filter_map(|l| l.strip_prefix("## ").or_else(|| l.strip_prefix("### ")))
+        .filter_map(|h| h.split_whitespace().next())
+        .map(|n| n.trim_end_matches('.').to_owned())
+        .collect();
+    assert!(
+        sections.contains("0.5") && sections.contains("16"),
+        "{sections:?}"
+    );
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("md" | "rs" | "yml" | "yaml" | "json")
+            ) {
+                out.push(p);
+            }
+        }
+    }
+    let mut all = vec![root.join("README.md")];
+    for d in ["docs", "config", "src", "probes/src"] {
+        files(&root.join(d), &mut all);
+    }
+    let mut cited = 0;
+    for path in &all {
+        let text = std::fs::read_to_string(path).unwrap();
+        for (i, _) in text.match_indices("CHECKS.md §") {
+            let rest = &text[i + "CHECKS.md §".len()..];
+            let n: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            let n = n.trim_end_matches('.');
+            if n.is_empty() {
+                // `CHECKS.md §N`, the README's description of the citation form.
+                continue;
+            }
+            assert!(
+                sections.contains(n),
+                "{} cites CHECKS.md §{n}, which the rulebook does not have",
+                path.display()
+            );
+            cited += 1;
+        }
+    }
+    assert!(cited > 100, "{cited} citations found");
 }
