@@ -176,8 +176,15 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
             ", set DuplicateKeyPolicy in Options if acceptable",
             " (a key may appear once per mapping)",
         )
+        .replace(
+            "invalid boolean (strict mode expects true/false)",
+            "expected a boolean, true or false (YAML 1.1's yes/no/on/off are not booleans)",
+        )
     };
-    serde_saphyr::from_str::<ConfigFile>(text).map_err(|e| {
+    // YAML 1.2 booleans only: `yes`, `no`, `on` and `off` are strings, as in every YAML 1.2
+    // reader, so `enabled: no` is an error here rather than a silent `false`.
+    let options = serde_saphyr::options! { strict_booleans: true };
+    serde_saphyr::from_str_with_options::<ConfigFile>(text, options).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         let bare = tidy(&e.without_snippet().to_string());
         let message = match bare.rfind(" at line ") {
@@ -229,7 +236,7 @@ pub struct ConfigFile {
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     /// Listen address of `serve`. Default `0.0.0.0:9747`.
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<ListenAddr>,
     /// Export `probe_check_duration_seconds` and `probe_check_last_run_timestamp_seconds`.
     /// Default false (two series per check and target).
     pub check_timing_metrics: Option<bool>,
@@ -637,6 +644,42 @@ impl Over for RateLimitLayer {
     fn over(self, lo: Self) -> Self {
         let hi = self;
         merge_layer!(hi, lo; plain: [path, method, body, content_type, burst, cap, rps]; nested: []; maps: [])
+    }
+}
+
+/// A listen address: `IP:port`, `[IPv6]:port`, `:port` (every interface, as exporters'
+/// `--web.listen-address` takes it) or `localhost:port` (127.0.0.1). Other host names are refused
+/// rather than resolved: which address a name binds to should not depend on DNS at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ListenAddr(pub SocketAddr);
+
+impl std::str::FromStr for ListenAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "invalid listen address {s:?}: expected IP:port, [IPv6]:port, :port or localhost:port, e.g. 0.0.0.0:9747"
+            )
+        };
+        if let Ok(addr) = s.parse::<SocketAddr>() {
+            return Ok(ListenAddr(addr));
+        }
+        let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let ip = match host {
+            "" => std::net::Ipv4Addr::UNSPECIFIED,
+            h if h.eq_ignore_ascii_case("localhost") => std::net::Ipv4Addr::LOCALHOST,
+            _ => return Err(bad()),
+        };
+        Ok(ListenAddr(SocketAddr::from((ip, port))))
+    }
+}
+
+impl TryFrom<String> for ListenAddr {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
     }
 }
 

@@ -76,9 +76,10 @@ enum Command {
         /// Config file.
         #[arg(long, short)]
         config: PathBuf,
-        /// Listen address, overriding `server.listen` (port 0 picks a free port).
+        /// Listen address, overriding `server.listen`: IP:port, [IPv6]:port, :port or
+        /// localhost:port (port 0 picks a free port).
         #[arg(long)]
-        listen: Option<SocketAddr>,
+        listen: Option<prodprobe::config::ListenAddr>,
         /// Probe only shard INDEX of COUNT (e.g. `2/4`, numbered from 0 like StatefulSet
         /// ordinals): the targets rendezvous hashing on their names gives to it.
         #[arg(long, env = "PRODPROBE_SHARD", value_name = "INDEX/COUNT")]
@@ -129,7 +130,8 @@ enum Command {
         #[arg(long, value_name = "INDEX/COUNT")]
         shard: Option<Shard>,
     },
-    /// Validate a config file; exit 2 and print every problem when it is invalid.
+    /// Validate a config file; exit 2 and print every problem when it is invalid (a YAML
+    /// syntax or type error ends the reading and is reported alone).
     Validate {
         /// Config file.
         #[arg(long, short)]
@@ -210,7 +212,7 @@ fn main() -> ExitCode {
                 config,
                 listen,
                 shard,
-            } => match serve(config, listen, shard.unwrap_or_default()).await {
+            } => match serve(config, listen.map(|l| l.0), shard.unwrap_or_default()).await {
                 Ok(code) => code,
                 Err(e) => {
                     tracing::error!("{e:#}");
@@ -375,6 +377,14 @@ async fn check(
     let add_to_urls =
         from_urls && (only_checks.is_empty() || only_checks.iter().any(|c| c == "rate_limit"));
     plan::opt_in_rate_limit(&mut plan, rate_limit, add_to_urls);
+    // A CI gate that ran nothing must not pass: --checks naming only checks that no selected
+    // target enables would otherwise report an empty, green run.
+    if !only_checks.is_empty() && plan.targets.iter().all(|t| t.target.checks.is_empty()) {
+        return usage(format!(
+            "no selected target enables {}: enable it in the config's checks, or leave out --checks",
+            only_checks.join(", ")
+        ));
+    }
     let runner: Arc<dyn Runner> = Arc::new(EngineRunner {
         engine: Arc::new(engine(&plan)),
     });

@@ -407,7 +407,7 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
             .map_or(defaults.attempts, |c| c.value.0),
         use_hosts_file: file.resolver.hosts_file.unwrap_or(defaults.use_hosts_file),
     };
-    let listen = file.server.listen.unwrap_or_else(|| {
+    let listen = file.server.listen.map(|l| l.0).unwrap_or_else(|| {
         config::DEFAULT_LISTEN
             .parse()
             .expect("valid default listen address")
@@ -495,6 +495,36 @@ pub fn build(path: &Path, file: ConfigFile, cx: &PlanContext) -> Result<Plan, Ve
             }
             targets.push(planned);
         }
+    }
+    // A profile no target uses is still a module of `GET /probe`: its mistakes are found now,
+    // by planning it over `defaults` for a stand-in URL, not at the first request naming it.
+    for (pname, profile) in &file.profiles {
+        if file
+            .targets
+            .iter()
+            .any(|t| t.value.profile.as_ref().is_some_and(|p| &p.value == pname))
+        {
+            continue;
+        }
+        let stand_in = config::TargetUrl::try_from("https://profile.invalid/".to_owned())
+            .expect("valid stand-in URL");
+        let own = Layer {
+            url: Some(Spanned::new(stand_in, Location::UNKNOWN, Location::UNKNOWN)),
+            ..Layer::default()
+        };
+        let mut pb = Builder::new(path, cx);
+        plan_target(
+            &mut pb,
+            pname,
+            own.over(profile.value.clone()).over(file.defaults.clone()),
+            false,
+        );
+        let as_target = format!("target {pname:?}");
+        let as_profile = format!("profile {pname:?}");
+        b.errors.extend(pb.errors.into_iter().map(|mut e| {
+            e.message = e.message.replace(&as_target, &as_profile);
+            e
+        }));
     }
     if targets.is_empty() && b.errors.is_empty() {
         b.warnings.push("the config has no targets".into());
@@ -686,6 +716,11 @@ fn plan_target(
                 "target {name:?}: credentials_for is set but no headers are configured"
             ));
         }
+    }
+    if !target.credentials.is_empty() && target.credential_probes.is_empty() {
+        b.warnings.push(format!(
+            "target {name:?}: headers are configured but no probe sends them: list the probes in credentials_for (fetch, health, cors)"
+        ));
     }
 
     // Options.
@@ -1144,11 +1179,11 @@ fn resolve_secret(b: &mut Builder<'_>, t: &Spanned<config::SecretTemplate>) -> O
     }
 }
 
-/// A mistake under `defaults` or a profile is found once per target that inherits it: it is
-/// reported once, at its place, naming how many targets inherit it instead of the first one.
+/// A mistake under `defaults` or a profile is found once per target (or unused profile) that
+/// inherits it: it is reported once, at its place, naming how many inherit it instead of the first.
 fn once_per_place(errors: Vec<ConfigError>) -> Vec<ConfigError> {
     let base = |m: &str| -> String {
-        match m.rfind(" (target \"") {
+        match m.rfind(" (target \"").or_else(|| m.rfind(" (profile \"")) {
             Some(i) if m.ends_with("\")") => m[..i].to_owned(),
             _ => m.to_owned(),
         }

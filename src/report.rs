@@ -84,6 +84,9 @@ pub struct ProbeReport {
     pub success: bool,
     /// Why not.
     pub reason: Option<&'static str>,
+    /// Why the probe did no network work although it succeeded (dns: `localhost`,
+    /// `ip_address`, `address_pinned`); null when it ran.
+    pub skipped: Option<&'static str>,
     /// Run duration.
     pub duration_seconds: f64,
     /// Start, Unix seconds.
@@ -189,6 +192,10 @@ fn probe_report(run: &ProbeRun) -> ProbeReport {
         probe: run.kind.name(),
         success: run.success,
         reason: run.reason,
+        skipped: match &run.evidence {
+            probes::evidence::Evidence::Dns(d) => d.skipped,
+            _ => None,
+        },
         duration_seconds: run.duration.as_secs_f64(),
         started_at: run
             .started_at
@@ -356,7 +363,9 @@ impl Report {
                 .probes
                 .iter()
                 .map(|p| {
-                    let state = if p.success {
+                    let state = if let Some(why) = p.skipped {
+                        format!("skipped ({why})")
+                    } else if p.success {
                         "ok".to_owned()
                     } else {
                         format!("failed: {}", p.reason.unwrap_or("unknown"))

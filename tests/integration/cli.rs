@@ -178,6 +178,18 @@ async fn json_report_follows_the_schema() {
             "paths"
         ]
     );
+    // An IP-literal target needs no DNS: the dns probe says it skipped, and why.
+    let skipped = |name: &str| {
+        t["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["probe"] == name)
+            .unwrap()["skipped"]
+            .clone()
+    };
+    assert_eq!(skipped("dns"), "ip_address");
+    assert_eq!(skipped("fetch"), serde_json::Value::Null);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,6 +201,7 @@ async fn a_bare_url_needs_no_config() {
     // A plain-HTTP site fails hsts (no HTTPS), but the health endpoint answers.
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("https_unavailable"), "{t}");
+    assert!(t.contains("dns skipped (ip_address)"), "{t}");
     assert!(
         t.lines()
             .any(|l| l.contains("PASS") && l.contains("health")),
@@ -323,6 +336,25 @@ fn exit_2_on_usage_and_config_errors() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A CI gate that ran nothing must not pass: `--checks` naming a check that no target enables is
+/// a usage error, not an empty green report.
+#[test]
+fn checks_that_no_target_enables_are_a_usage_error_not_an_empty_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "prodprobe.yaml",
+        "targets:\n  - name: shop\n    url: https://a.example/\n    checks: [hsts]\n",
+    );
+    let out = check(&["--config", cfg.to_str().unwrap(), "--checks", "csp"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("no selected target enables csp"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// `tls_cert.platform_roots`: the operating system's store (rustls-native-certs, which honours

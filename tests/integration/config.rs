@@ -96,6 +96,44 @@ fn plain_http_targets_get_no_tls_probes_and_short_intervals_their_own_timeout() 
     );
 }
 
+/// `headers` and `credentials_for` only work together: either one alone is a warning naming
+/// the other, so a token that is never sent (or a list that sends nothing) does not go unnoticed.
+#[test]
+fn headers_without_credentials_for_and_the_reverse_are_warnings() {
+    // (target keys, warning expected)
+    let cases = [
+        (
+            "    headers: { Authorization: Bearer x }\n",
+            Some("headers are configured but no probe sends them"),
+        ),
+        (
+            "    credentials_for: [fetch]\n",
+            Some("credentials_for is set but no headers are configured"),
+        ),
+        (
+            "    headers: { Authorization: Bearer x }\n    credentials_for: [fetch]\n",
+            None,
+        ),
+    ];
+    for (keys, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yaml");
+        std::fs::write(
+            &path,
+            format!("targets:\n  - name: api\n    url: https://api.example/\n{keys}"),
+        )
+        .unwrap();
+        let plan = plan::load(&path, &cx()).unwrap_or_else(|e| panic!("{e:?}"));
+        match expected {
+            Some(w) => {
+                assert_eq!(plan.warnings.len(), 1, "{keys}: {:?}", plan.warnings);
+                assert!(plan.warnings[0].contains(w), "{keys}: {:?}", plan.warnings);
+            }
+            None => assert!(plan.warnings.is_empty(), "{keys}: {:?}", plan.warnings),
+        }
+    }
+}
+
 /// A health latency budget at or past the end of the health request (its run timeout, or
 /// CHECKS.md §0.1's 5 s + 5 s + 15 s per request) can never be exceeded: a warning says so.
 #[test]
@@ -297,6 +335,16 @@ fn every_rejection_names_the_problem_and_the_line() {
             "expected a positive integer up to 1000000",
         ),
         ("invalid-url.yaml", 3, "invalid URL \"shop.example\""),
+        (
+            "invalid-listen-address.yaml",
+            2,
+            "invalid listen address \"prodprobe.internal:9747\": expected IP:port",
+        ),
+        (
+            "invalid-yaml11-boolean.yaml",
+            2,
+            "expected a boolean, true or false",
+        ),
         ("invalid-url-scheme.yaml", 3, "scheme must be https"),
         (
             "invalid-url-credentials.yaml",
@@ -439,6 +487,12 @@ fn every_rejection_names_the_problem_and_the_line() {
             "invalid-credentials-for-paths.yaml",
             4,
             "probe \"paths\" never sends credentials (only fetch, health and cors may)",
+        ),
+        (
+            // No target uses it, but `GET /probe?module=api` may: checked all the same.
+            "invalid-unused-profile.yaml",
+            6,
+            "health timeout 45s must be less than its interval 30s (profile \"api\")",
         ),
         (
             "invalid-extra-path-builtin-id.yaml",
@@ -624,4 +678,38 @@ fn devices_fifos_and_oversized_files_are_refused_without_reading_them() {
         err.contains(&format!("cannot read ca_file {}", fifo.display())),
         "{err}"
     );
+}
+
+#[test]
+fn listen_addresses_take_the_forms_exporters_accept() {
+    use prodprobe::config::ListenAddr;
+    let ok: &[(&str, &str)] = &[
+        ("0.0.0.0:9747", "0.0.0.0:9747"),
+        ("127.0.0.1:0", "127.0.0.1:0"),
+        ("[::1]:9747", "[::1]:9747"),
+        ("[::]:80", "[::]:80"),
+        (":9747", "0.0.0.0:9747"),
+        ("localhost:9747", "127.0.0.1:9747"),
+        ("LOCALHOST:1", "127.0.0.1:1"),
+    ];
+    for (given, bound) in ok {
+        let addr: ListenAddr = given.parse().unwrap_or_else(|e| panic!("{given}: {e}"));
+        assert_eq!(addr.0.to_string(), *bound, "{given}");
+    }
+    for bad in [
+        "9747",
+        "localhost",
+        "example.com:9747",
+        ":99999",
+        ":",
+        "::1:9747",
+        "0.0.0.0:-1",
+        "",
+    ] {
+        let e = bad.parse::<ListenAddr>().unwrap_err();
+        assert!(
+            e.contains("expected IP:port, [IPv6]:port, :port or localhost:port"),
+            "{bad:?}: {e}"
+        );
+    }
 }
