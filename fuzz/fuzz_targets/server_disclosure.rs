@@ -13,6 +13,9 @@ fuzz_target!(|data: &[u8]| {
         let e = response(name, data, data);
         let (findings, m) = server_disclosure::judge(std::iter::once(&e), &e);
         assert!(findings.iter().all(|f| f.evidence.len() <= 1024));
-        assert!(m.iter().all(|m| m.labels.iter().all(|l| l.chars().count() <= 64)));
+        assert!(
+            m.iter()
+                .all(|m| m.labels.iter().all(|l| l.chars().count() <= 64))
+        );
     }
 });

@@ -4,18 +4,27 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use probes::evidence::{Exchange, Timings};
+use probes::evidence::{Exchange, InvalidLine, Timings};
 use probes::html::HtmlFacts;
 use url::Url;
 
-/// A 200 HTML response with `name` set to each `\n`-separated line of `data` (lines hyper would
-/// reject are dropped) and `body` as its body.
+/// A 200 HTML response with `name` set to each `\n`-separated line of `data` and `body` as its
+/// body. Lines hyper refuses (a control byte in the value) are kept as the engine keeps them,
+/// as invalid lines in their place among the others.
 pub fn response(name: &str, data: &[u8], body: &[u8]) -> Exchange {
     let mut headers = HeaderMap::new();
+    let mut invalid_lines = Vec::new();
     let name = HeaderName::from_bytes(name.as_bytes()).expect("valid header name");
-    for line in data.split(|&b| b == b'\n') {
-        if let Ok(v) = HeaderValue::from_bytes(line) {
-            headers.append(name.clone(), v);
+    for (rank, line) in data.split(|&b| b == b'\n').enumerate() {
+        match HeaderValue::from_bytes(line) {
+            Ok(v) => {
+                headers.append(name.clone(), v);
+            }
+            Err(_) => invalid_lines.push(InvalidLine {
+                name: name.clone(),
+                rank,
+                value: Bytes::copy_from_slice(line.trim_ascii()),
+            }),
         }
     }
     headers.append("content-type", HeaderValue::from_static("text/html"));
@@ -27,6 +36,7 @@ pub fn response(name: &str, data: &[u8], body: &[u8]) -> Exchange {
         version: http::Version::HTTP_11,
         status: 200,
         headers,
+        invalid_lines,
         html: Some(Arc::new(HtmlFacts::parse(&body))),
         body,
         body_truncated: false,

@@ -74,6 +74,10 @@ pub struct Exchange {
     pub status: u16,
     /// Response header fields; repeated field lines stay separate (`get_all`).
     pub headers: HeaderMap,
+    /// Field lines left out of `headers` for a control byte in their value (CHECKS.md §0.2:
+    /// invalid for their header, not an unreadable response). [`Exchange::field_lines`]
+    /// puts them back in order.
+    pub invalid_lines: Vec<InvalidLine>,
     /// Response body, decompressed, at most the probe's cap.
     pub body: Bytes,
     /// The body was longer than the cap (or its decompression was) and was cut.
@@ -97,22 +101,36 @@ impl Exchange {
         format!("{} {}", self.method, self.url)
     }
 
-    /// Every field line of `name`, in order.
+    /// Every valid field line of `name`, in order (without the [`InvalidLine`]s).
     pub fn header_lines<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a HeaderValue> + 'a {
         self.headers.get_all(name).iter()
+    }
+
+    /// Every field line of `name` as sent, in order, the invalid ones (a control byte in the
+    /// value) among them: what the header checks read, so such a line makes its header's
+    /// value invalid (CHECKS.md §0.2) rather than absent.
+    pub fn field_lines<'a>(&'a self, name: &str) -> Vec<&'a [u8]> {
+        let mut lines: Vec<&[u8]> = self.header_lines(name).map(HeaderValue::as_bytes).collect();
+        let mut invalid: Vec<&InvalidLine> = self
+            .invalid_lines
+            .iter()
+            .filter(|l| l.name.as_str().eq_ignore_ascii_case(name))
+            .collect();
+        invalid.sort_by_key(|l| l.rank);
+        for l in invalid {
+            lines.insert(l.rank.min(lines.len()), &l.value);
+        }
+        lines
     }
 
     /// The combined value (lines joined with `", "`, RFC 9110 §5.3), decoded as Latin-1.
     /// `None` when absent. Never use for `Set-Cookie`.
     pub fn combined(&self, name: &str) -> Option<String> {
-        let mut lines = self.header_lines(name).peekable();
-        lines.peek()?;
-        Some(
-            lines
-                .map(|v| latin1(v.as_bytes()))
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
+        let lines = self.field_lines(name);
+        if lines.is_empty() {
+            return None;
+        }
+        Some(lines.into_iter().map(latin1).collect::<Vec<_>>().join(", "))
     }
 
     /// The media type essence of `Content-Type`, lower-cased (`text/html`), as Fetch's "extract
@@ -539,6 +557,18 @@ impl EvidenceSet {
             _ => None,
         }
     }
+}
+
+/// A response field line whose value holds a control byte other than HTAB, which the HTTP
+/// parser leaves out of the header map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidLine {
+    /// Field name (lower case).
+    pub name: http::HeaderName,
+    /// Its position among the lines of that name, valid ones included.
+    pub rank: usize,
+    /// The value as sent, trimmed of surrounding spaces and tabs.
+    pub value: bytes::Bytes,
 }
 
 /// A configured request header (credential): its value is marked sensitive so it never

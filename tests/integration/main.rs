@@ -10,6 +10,7 @@ mod catalogue;
 mod cli;
 mod clickjacking;
 mod config;
+mod control_bytes;
 mod cookies;
 mod cors;
 mod csp;

@@ -41,6 +41,7 @@ fn exchange(status: u16, headers: &[(&'static str, &str)]) -> Exchange {
         version: http::Version::HTTP_11,
         status,
         headers: map,
+        invalid_lines: Vec::new(),
         body: Bytes::new(),
         body_truncated: false,
         body_timed_out: false,

@@ -552,10 +552,18 @@ fn collect_lines<'a>(
         }
         let line = &line[..line.len().min(budget)];
         budget -= line.len();
-        for p in latin1(bounded(line))
-            .split(',')
-            .map(|p| parse_policy(p, source))
-        {
+        let text = latin1(bounded(line));
+        if super::header_list::has_ctl(&text) {
+            // A control byte makes the whole line invalid (CHECKS.md §0.2): no policy.
+            discarded.push(Policy {
+                source,
+                text: text.trim().to_owned(),
+                directives: Vec::new(),
+                notes: Vec::new(),
+            });
+            continue;
+        }
+        for p in text.split(',').map(|p| parse_policy(p, source)) {
             if p.directives.is_empty() {
                 discarded.push(p);
             } else {
@@ -568,10 +576,7 @@ fn collect_lines<'a>(
 /// Collects the policies of a response.
 pub fn collect(e: &Exchange) -> Collected {
     let mut c = Collected::default();
-    let lines: Vec<&[u8]> = e
-        .header_lines("content-security-policy")
-        .map(http::HeaderValue::as_bytes)
-        .collect();
+    let lines = e.field_lines("content-security-policy");
     c.header_lines = lines.len();
     c.header_bytes = lines.iter().map(|l| l.len()).sum();
     collect_lines(
@@ -582,8 +587,8 @@ pub fn collect(e: &Exchange) -> Collected {
     );
     let mut ignored = Vec::new();
     collect_lines(
-        e.header_lines("content-security-policy-report-only")
-            .map(http::HeaderValue::as_bytes),
+        e.field_lines("content-security-policy-report-only")
+            .into_iter(),
         PolicySource::ReportOnly,
         &mut c.report_only,
         &mut ignored,

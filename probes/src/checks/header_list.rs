@@ -34,14 +34,16 @@ pub enum HeaderList {
 /// The combined value of `name` (field lines joined with `", "`), Latin-1, at most
 /// [`MAX_HEADER_BYTES`] bytes of it.
 pub fn combined(e: &Exchange, name: &str) -> Option<String> {
-    let mut lines = e.header_lines(name).peekable();
-    lines.peek()?;
+    let lines = e.field_lines(name);
+    if lines.is_empty() {
+        return None;
+    }
     let mut raw: Vec<u8> = Vec::new();
-    for (i, line) in lines.enumerate() {
+    for (i, line) in lines.into_iter().enumerate() {
         if i > 0 {
             raw.extend_from_slice(b", ");
         }
-        raw.extend_from_slice(line.as_bytes());
+        raw.extend_from_slice(line);
         if raw.len() >= MAX_HEADER_BYTES {
             break;
         }

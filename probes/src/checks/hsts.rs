@@ -278,7 +278,7 @@ fn digits(s: &str) -> Option<u64> {
 }
 
 fn judge_response(e: &Exchange, opts: &HstsOptions) -> ResponseJudgement {
-    let lines: Vec<&http::HeaderValue> = e.header_lines("strict-transport-security").collect();
+    let lines = e.field_lines("strict-transport-security");
     let mut j = ResponseJudgement {
         findings: Vec::new(),
         max_age: None,
@@ -296,17 +296,17 @@ fn judge_response(e: &Exchange, opts: &HstsOptions) -> ResponseJudgement {
         ));
         return j;
     };
-    let shown = latin1(first.as_bytes());
+    let shown = latin1(first);
     if lines.len() > 1 {
-        let all: Vec<String> = lines.iter().map(|l| latin1(l.as_bytes())).collect();
-        let def = if lines.iter().all(|l| l.as_bytes() == first.as_bytes()) {
+        let all: Vec<String> = lines.iter().map(|l| latin1(l)).collect();
+        let def = if lines.iter().all(|l| l == first) {
             &DUPLICATE_IDENTICAL
         } else {
             &MULTIPLE_HEADERS
         };
         j.findings.push(Finding::new(def, all.join(" | ")));
     }
-    let directives = match parse(first.as_bytes()) {
+    let directives = match parse(first) {
         Ok(d) => d,
         Err(why) => {
             j.findings

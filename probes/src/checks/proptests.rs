@@ -7,7 +7,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::HeaderValue;
 use proptest::prelude::*;
 use url::Url;
 
@@ -69,12 +69,12 @@ fn grammar_soup() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn response(headers: &[(&str, Vec<u8>)], body: &[u8], html: bool) -> Exchange {
-    let mut map = HeaderMap::new();
-    for (n, v) in headers {
-        if let Ok(v) = HeaderValue::from_bytes(v) {
-            map.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), v);
-        }
-    }
+    let (mut map, invalid_lines) = super::test_support::field_lines(
+        headers
+            .iter()
+            .filter(|(_, v)| !v.contains(&b'\r') && !v.contains(&b'\n') && !v.contains(&0))
+            .map(|(n, v)| (*n, v.as_slice())),
+    );
     if html {
         map.append("content-type", HeaderValue::from_static("text/html"));
     }
@@ -87,6 +87,7 @@ fn response(headers: &[(&str, Vec<u8>)], body: &[u8], html: bool) -> Exchange {
         version: http::Version::HTTP_11,
         status: 200,
         headers: map,
+        invalid_lines,
         body,
         body_truncated: false,
         body_timed_out: false,

@@ -25,6 +25,7 @@ use tokio::time::{Instant, timeout_at};
 use url::{Host, Url};
 
 use super::body;
+use super::tap::{SharedHead, Tap};
 use crate::evidence::{Credential, Exchange, Failure, Phase, Timings};
 use crate::resolve::Resolver;
 use crate::tls::{TlsClient, TlsFacts};
@@ -88,7 +89,8 @@ impl<'a> RequestSpec<'a> {
 }
 
 enum Sender {
-    H1(http1::SendRequest<Full<Bytes>>),
+    /// HTTP/1.1, with the copy of each response head its IO keeps (`tap`).
+    H1(http1::SendRequest<Full<Bytes>>, SharedHead),
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
@@ -101,9 +103,12 @@ impl Sender {
         req: Request<Full<Bytes>>,
     ) -> Result<Response<Incoming>, (hyper::Error, bool)> {
         let result = match self {
-            Sender::H1(s) => {
+            Sender::H1(s, head) => {
                 if let Err(e) = s.ready().await {
                     return Err((e, false));
+                }
+                if let Ok(mut h) = head.lock() {
+                    h.reset();
                 }
                 s.try_send_request(req).await
             }
@@ -122,7 +127,7 @@ impl Sender {
 
     fn is_closed(&self) -> bool {
         match self {
-            Sender::H1(s) => s.is_closed(),
+            Sender::H1(s, _) => s.is_closed(),
             Sender::H2(s) => s.is_closed(),
         }
     }
@@ -408,28 +413,31 @@ async fn http_handshake<T>(io: T, h2: bool) -> hyper::Result<(Sender, JoinHandle
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let io = TokioIo::new(io);
     if h2 {
         let (sender, conn) = http2::Builder::new(TokioExecutor::new())
             .max_header_list_size(MAX_HEADER_BYTES as u32)
-            .handshake(io)
+            .handshake(TokioIo::new(io))
             .await?;
         let driver = tokio::spawn(async move {
             let _ = conn.await;
         });
         Ok((Sender::H2(sender), driver))
     } else {
+        let (tapped, head) = Tap::new(io);
+        // A field line with a control byte in its value is skipped rather than failing the
+        // response; the tap's copy of the head gives it back as an invalid line (CHECKS.md §0.2).
         let (sender, conn) = http1::Builder::new()
             .max_headers(MAX_HEADERS)
             .max_buf_size(MAX_HEADER_BYTES)
             .allow_obsolete_multiline_headers_in_responses(true)
             .allow_spaces_after_header_name_in_responses(true)
-            .handshake(io)
+            .ignore_invalid_headers_in_responses(true)
+            .handshake(TokioIo::new(tapped))
             .await?;
         let driver = tokio::spawn(async move {
             let _ = conn.await;
         });
-        Ok((Sender::H1(sender), driver))
+        Ok((Sender::H1(sender, head), driver))
     }
 }
 
@@ -537,6 +545,10 @@ impl Connection {
             }
         };
         let (parts, mut incoming) = response.into_parts();
+        let invalid_lines = match &self.sender {
+            Sender::H1(_, head) => head.lock().map(|h| h.invalid_lines()).unwrap_or_default(),
+            Sender::H2(_) => Vec::new(),
+        };
 
         let t1 = Instant::now();
         let mut raw = BytesMut::new();
@@ -583,6 +595,7 @@ impl Connection {
             version: parts.version,
             status: parts.status.as_u16(),
             headers: parts.headers,
+            invalid_lines,
             body,
             body_truncated: truncated || cut,
             body_timed_out: timed_out,
@@ -609,12 +622,12 @@ impl Connection {
         }
         let authority = authority(url);
         let uri: Uri = match self.sender {
-            Sender::H1(_) => target.parse(),
+            Sender::H1(..) => target.parse(),
             Sender::H2(_) => format!("{}://{}{}", url.scheme(), authority, target).parse(),
         }
         .map_err(|e| format!("invalid request target {target}: {e}"))?;
         let mut builder = Request::builder().method(spec.method.clone()).uri(uri);
-        if let Sender::H1(_) = self.sender {
+        if let Sender::H1(..) = self.sender {
             builder = builder.header(header::HOST, authority);
         }
         builder = builder.header(header::USER_AGENT, engine.user_agent.clone());

@@ -5,6 +5,7 @@
 
 mod body;
 mod engine;
+mod tap;
 
 use std::collections::HashSet;
 
