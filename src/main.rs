@@ -151,9 +151,21 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 ///
 /// A level or filter the subscriber cannot parse (a typo must not silently become `info`).
 fn init_logging(format: LogFormat, filter: &str) -> Result<(), String> {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| {
+    let mut env_filter = tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| {
         format!("invalid log level {filter:?}: {e} (expected error, warn, info, debug, trace or a tracing filter)")
     })?;
+    // The HTML parser logs its tokenizer's every step at debug and trace (thousands of lines
+    // per page), which would bury prodprobe's own lines; it speaks only when named.
+    for noisy in ["html5ever", "markup5ever"] {
+        if !filter.contains(noisy) {
+            env_filter = env_filter.add_directive(
+                format!("{noisy}=warn")
+                    .parse()
+                    .expect("a constant directive parses"),
+            );
+        }
+    }
+    let filter = env_filter;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -180,6 +192,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let log_format = cli.log_format;
     runtime.block_on(async move {
         match cli.command {
             Command::Validate { config } => validate(&config),
@@ -215,8 +228,14 @@ fn main() -> ExitCode {
             } => match serve(config, listen.map(|l| l.0), shard.unwrap_or_default()).await {
                 Ok(code) => code,
                 Err(e) => {
-                    tracing::error!("{e:#}");
-                    eprintln!("prodprobe: {e:#}");
+                    // One line on stderr: a JSON log line for log shippers, plain text otherwise
+                    // (the human log format would print the same message twice).
+                    match log_format {
+                        LogFormat::Json if tracing::enabled!(tracing::Level::ERROR) => {
+                            tracing::error!("{e:#}");
+                        }
+                        _ => eprintln!("prodprobe: {e:#}"),
+                    }
                     ExitCode::FAILURE
                 }
             },

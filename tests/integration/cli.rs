@@ -473,3 +473,34 @@ async fn an_echoed_secret_never_reaches_reports_or_metrics() {
     assert!(!status.contains(SECRET), "{status}");
     assert_eq!(d.terminate(), Some(0));
 }
+
+/// The HTML parser logs every tokenizer step at debug and trace: thousands of lines per page
+/// that would bury prodprobe's own. It is silenced unless the filter names it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_debug_log_level_is_not_flooded_by_the_html_parser() {
+    let web = web().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = web.pki.write_ca(dir.path()).display().to_string();
+    let url = web.a("/");
+    let html5ever_lines = |level: &str| {
+        let args = [
+            &url,
+            "--ca-file",
+            &ca,
+            "--checks",
+            "csp",
+            "--log-level",
+            level,
+        ];
+        let out = check(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.contains("html5ever"))
+            .count()
+    };
+    assert_eq!(html5ever_lines("trace"), 0);
+    assert_eq!(html5ever_lines("debug"), 0);
+    // Named, it speaks: the filter reaches the parser.
+    assert!(html5ever_lines("info,html5ever=trace") > 0);
+}

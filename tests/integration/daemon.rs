@@ -357,6 +357,40 @@ async fn serve_refuses_an_invalid_config() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_listen_address_in_use_is_one_error_line_in_either_log_format() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "server:\n  listen: {addr}\ntargets:\n  - name: a\n    url: https://127.0.0.1:1/\n"
+        ),
+    );
+    for format in ["human", "json"] {
+        let out = Command::new(crate::support::bin())
+            .args(["serve", "--log-format", format, "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains(&format!("cannot listen on {addr}")))
+            .collect();
+        assert_eq!(lines.len(), 1, "{format}: {stderr}");
+        if format == "json" {
+            let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+            assert_eq!(v["level"], "ERROR", "{stderr}");
+        } else {
+            assert!(lines[0].starts_with("prodprobe: "), "{stderr}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn secrets_never_reach_logs_or_metrics() {
     let web = web().await;
     let dir = tempfile::tempdir().unwrap();
