@@ -101,6 +101,26 @@ const CYCLE_PROBES: [ProbeKind; 5] = [
     ProbeKind::Paths,
 ];
 
+/// Logs a check whose status or finding ids differ from its previous verdict: one info line
+/// per change, none while a verdict holds, so the log reads as the history of regressions
+/// and fixes.
+fn log_change(target: &str, previous: &Verdict, now: &Verdict) {
+    let ids = |v: &Verdict| v.findings.iter().map(|f| f.id).collect::<Vec<_>>();
+    let (before, after) = (ids(previous), ids(now));
+    if previous.status == now.status && before == after && previous.reason == now.reason {
+        return;
+    }
+    tracing::info!(
+        target_name = %target,
+        check = now.check,
+        from = previous.status.as_str(),
+        to = now.status.as_str(),
+        reason = now.reason.unwrap_or(""),
+        findings = %after.join(","),
+        "check verdict changed"
+    );
+}
+
 /// A target while it is scheduled.
 #[derive(Debug)]
 pub struct TargetRuntime {
@@ -268,6 +288,9 @@ impl TargetRuntime {
             .map(|def| {
                 let c0 = std::time::Instant::now();
                 let verdict = self.judge(def, st, complete);
+                if let Some(previous) = st.verdicts.get(def.id) {
+                    log_change(&self.target.name, previous, &verdict);
+                }
                 st.verdicts.insert(def.id, verdict.clone());
                 (verdict, c0.elapsed())
             })
@@ -1120,6 +1143,14 @@ async fn job_loop(
                 state.record_backoff(name, SystemTime::now() + left);
             }
         }
+        tracing::debug!(
+            target_name = %name,
+            probe = job.kind.name(),
+            success = run.success,
+            reason = run.reason.unwrap_or(""),
+            duration_ms = u64::try_from(run.duration.as_millis()).unwrap_or(u64::MAX),
+            "probe run finished"
+        );
         shared.exporter.probe_finished(name, &run);
         shared
             .exporter

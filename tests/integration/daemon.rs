@@ -117,6 +117,26 @@ impl Daemon {
         }
     }
 
+    /// Waits (bounded) for a JSON log line with this message; returns it and the lines
+    /// before it.
+    pub fn wait_log(&self, message: &str, within: Duration) -> (serde_json::Value, Vec<String>) {
+        let deadline = Instant::now() + within;
+        let mut before = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .stderr
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {message:?} log line in {within:?}: {before:#?}"));
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v["message"] == message
+            {
+                return (v, before);
+            }
+            before.push(line);
+        }
+    }
+
     /// Log lines so far.
     pub fn logs(&self) -> Vec<String> {
         self.stderr.try_iter().collect()
@@ -1071,4 +1091,58 @@ async fn a_backoff_met_on_demand_holds_for_the_next_on_demand_runs() {
         Some(1.0),
         "{body}"
     );
+}
+
+/// A check's verdict changing is one info line with both statuses and the findings; a verdict
+/// that holds logs nothing, so the log reads as the history of regressions and fixes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_verdict_change_is_logged_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::support::{Leaf, Pki, TestServer};
+
+    let pki = Pki::new();
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&served);
+    let srv = TestServer::https(
+        "127.0.0.1",
+        pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+        move |_| {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                Resp::new(200).body("ok")
+            } else {
+                Resp::new(500).body("down")
+            }
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki.write_ca(dir.path());
+    let yaml = format!(
+        "scheduler:\n  initial_spread: 0s\ndefaults:\n  ca_file: {}\ntargets:\n  - name: flaky\n    url: https://{}/\n    checks: [health]\n    probes:\n      health: {{ interval: 1s, timeout: 900ms }}\n",
+        ca.display(),
+        srv.addr
+    );
+    let path = write(dir.path(), "prodprobe.yaml", &yaml);
+    let d = Daemon::start(&path);
+    let (line, _) = d.wait_log("check verdict changed", Duration::from_secs(20));
+    assert_eq!(line["target_name"], "flaky", "{line}");
+    assert_eq!(line["check"], "health", "{line}");
+    assert_eq!(line["from"], "pass", "{line}");
+    assert_eq!(line["to"], "fail", "{line}");
+    assert_eq!(line["findings"], "bad_status", "{line}");
+    assert_eq!(line["level"], "INFO", "{line}");
+    // Two more failing runs: the verdict holds, nothing more is logged about it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while served.load(Ordering::SeqCst) < 4 {
+        assert!(Instant::now() < deadline, "health did not run again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let changes: Vec<String> = d
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains("check verdict changed"))
+        .collect();
+    assert!(changes.is_empty(), "{changes:#?}");
 }
