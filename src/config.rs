@@ -292,7 +292,7 @@ pub struct Layer {
     /// Interval and timeout per probe.
     pub probes: Option<ProbesLayer>,
     /// Pin the target host to this address; Host header and SNI keep the name.
-    pub resolve: Option<IpAddr>,
+    pub resolve: Option<PinnedAddr>,
     /// Where the plain-HTTP chain starts. Default `http://host/` (and `http://host/path`).
     pub http_url: Option<Spanned<TargetUrl>>,
     /// PEM file of extra CA certificates, trusted in addition to the public roots.
@@ -677,6 +677,42 @@ impl std::str::FromStr for ListenAddr {
 }
 
 impl TryFrom<String> for ListenAddr {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+/// A pinned address (`resolve:`): an IPv4 or IPv6 address, brackets allowed around IPv6. No
+/// port (the target URL's is used) and no host name (a pin that needs DNS pins nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PinnedAddr(pub IpAddr);
+
+impl std::str::FromStr for PinnedAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bare = s
+            .strip_prefix('[')
+            .and_then(|v| v.strip_suffix(']'))
+            .unwrap_or(s);
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return Ok(PinnedAddr(ip));
+        }
+        let why = if s.parse::<SocketAddr>().is_ok() {
+            "an address without a port (the target URL's port is used)"
+        } else if !s.contains(':') && s.chars().any(|c| c.is_ascii_alphabetic()) {
+            "an IP address, not a host name (a pin that needs DNS pins nothing)"
+        } else {
+            "an IPv4 or IPv6 address"
+        };
+        Err(format!(
+            "invalid address {s:?}: expected {why}, e.g. 192.0.2.7 or 2001:db8::7"
+        ))
+    }
+}
+
+impl TryFrom<String> for PinnedAddr {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         s.parse()

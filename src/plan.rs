@@ -636,7 +636,7 @@ fn plan_target(
             .map(|(k, v)| (k.0.clone(), v.clone()))
             .collect();
     }
-    target.resolve = layer.resolve;
+    target.resolve = layer.resolve.map(|a| a.0);
     if let Some(http_url) = &layer.http_url {
         if http_url.value.0.scheme() != "http" {
             b.err(&http_url.referenced, "`http_url` must be an http:// URL");
@@ -1226,11 +1226,13 @@ pub struct UrlOptions {
 pub fn parse_pin(s: &str) -> Result<(String, IpAddr), String> {
     let expected = || format!("expected HOST:ADDRESS (e.g. shop.example:192.0.2.7), got {s:?}");
     let (host, addr) = s.split_once(':').ok_or_else(expected)?;
-    let addr = addr.trim_start_matches('[').trim_end_matches(']');
-    match addr.parse() {
-        Ok(ip) if !host.is_empty() => Ok((host.to_ascii_lowercase(), ip)),
-        _ => Err(expected()),
+    if host.is_empty() {
+        return Err(expected());
     }
+    let ip = addr
+        .parse::<crate::config::PinnedAddr>()
+        .map_err(|e| format!("{e} (HOST:ADDRESS, e.g. shop.example:192.0.2.7)"))?;
+    Ok((host.to_ascii_lowercase(), ip.0))
 }
 
 /// A plan for bare URLs (`prodprobe check https://…`): default checks, default intervals.

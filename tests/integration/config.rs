@@ -341,6 +341,11 @@ fn every_rejection_names_the_problem_and_the_line() {
             "invalid listen address \"prodprobe.internal:9747\": expected IP:port",
         ),
         (
+            "invalid-resolve-host-name.yaml",
+            5,
+            "invalid address \"lb-1.internal\": expected an IP address, not a host name",
+        ),
+        (
             "invalid-yaml11-boolean.yaml",
             2,
             "expected a boolean, true or false",
@@ -677,6 +682,40 @@ fn devices_fifos_and_oversized_files_are_refused_without_reading_them() {
     assert!(
         err.contains(&format!("cannot read ca_file {}", fifo.display())),
         "{err}"
+    );
+}
+
+#[test]
+fn pinned_addresses_say_what_is_wrong_with_them() {
+    use prodprobe::config::PinnedAddr;
+    for (given, ip) in [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8::7", "2001:db8::7"),
+        ("[2001:db8::7]", "2001:db8::7"),
+        ("::1", "::1"),
+    ] {
+        let a: PinnedAddr = given.parse().unwrap_or_else(|e| panic!("{given}: {e}"));
+        assert_eq!(a.0.to_string(), ip, "{given}");
+    }
+    for (bad, why) in [
+        ("1.2.3", "expected an IPv4 or IPv6 address"),
+        ("300.1.1.1", "expected an IPv4 or IPv6 address"),
+        ("", "expected an IPv4 or IPv6 address"),
+        ("192.0.2.7:443", "without a port"),
+        ("[2001:db8::7]:443", "without a port"),
+        ("lb-1.internal", "not a host name"),
+        ("localhost", "not a host name"),
+    ] {
+        let e = bad.parse::<PinnedAddr>().unwrap_err();
+        assert!(e.contains(why), "{bad:?}: {e}");
+    }
+    // `check --resolve` says the same about its address part.
+    let e = prodprobe::plan::parse_pin("shop.example:1.2.3").unwrap_err();
+    assert!(e.contains("invalid address \"1.2.3\""), "{e}");
+    assert!(prodprobe::plan::parse_pin(":192.0.2.7").is_err());
+    assert_eq!(
+        prodprobe::plan::parse_pin("Shop.Example:[2001:db8::7]").unwrap(),
+        ("shop.example".to_owned(), "2001:db8::7".parse().unwrap())
     );
 }
 
