@@ -1362,7 +1362,41 @@ impl TryFrom<String> for RegexValue {
             .size_limit(1 << 20)
             .build()
             .map(RegexValue)
-            .map_err(|e| format!("invalid regular expression {s:?}: {e}"))
+            .map_err(|e| format!("invalid regular expression {s:?}: {}", regex_error(&s, &e)))
+    }
+}
+
+/// The regex crate's error on one line: its kind, and where in a one-line pattern it is (the
+/// crate's own message is a multi-line drawing, which a config error prints as `\n` escapes).
+fn regex_error(pattern: &str, e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(msg) => {
+            let kind = msg
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("error: "))
+                .unwrap_or(msg.as_str());
+            // A one-line pattern is drawn indented by four spaces, a caret line under it.
+            let at = (!pattern.contains('\n'))
+                .then(|| {
+                    msg.lines()
+                        .find(|l| {
+                            l.trim_start().starts_with('^')
+                                && l.trim().chars().all(|c| matches!(c, '^' | '-'))
+                        })
+                        .and_then(|l| l.find('^'))
+                        .and_then(|col| col.checked_sub(4))
+                })
+                .flatten();
+            match at {
+                Some(col) => format!("{kind} (at character {})", col + 1),
+                None => kind.to_owned(),
+            }
+        }
+        regex::Error::CompiledTooBig(limit) => {
+            format!("compiles to more than {limit} bytes; use a simpler pattern")
+        }
+        other => other.to_string(),
     }
 }
 

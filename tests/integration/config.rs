@@ -408,7 +408,11 @@ fn every_rejection_names_the_problem_and_the_line() {
             4,
             "label name \"target\" is reserved",
         ),
-        ("invalid-regex.yaml", 5, "invalid regular expression"),
+        (
+            "invalid-regex.yaml",
+            5,
+            "invalid regular expression \"(unclosed\": unclosed group (at character 1)",
+        ),
         (
             "invalid-interval-below-floor.yaml",
             5,
@@ -513,6 +517,11 @@ fn every_rejection_names_the_problem_and_the_line() {
         let e = &errors[0];
         assert_eq!(e.line, *line, "{file}: {e}");
         assert!(e.message.contains(message), "{file}: {e}");
+        // One line: a library's multi-line message would be printed with `\n` escapes.
+        assert!(
+            !e.message.contains('\n') && !e.message.contains("\\n"),
+            "{file}: {e}"
+        );
         let shown = e.to_string();
         assert!(
             shown.contains(file),

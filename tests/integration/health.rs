@@ -464,4 +464,8 @@ async fn a_configured_client_certificate_reaches_only_a_verified_target() {
         err.contains("client_key") && err.contains("prober.pem") && !err.contains("PRIVATE KEY"),
         "{err}"
     );
+    assert!(
+        err.contains("the private key does not belong to the certificate"),
+        "{err}"
+    );
 }

@@ -293,11 +293,22 @@ impl TlsClient {
             .provider
             .key_provider
             .load_private_key(key.clone_key())
-            .map_err(|e| Error::ClientCert(e.to_string()))?;
+            .map_err(|e| {
+                Error::ClientCert(format!(
+                    "the private key cannot sign (RSA, ECDSA P-256/P-384 and Ed25519 keys can): {e}"
+                ))
+            })?;
         let certified = rustls::sign::CertifiedKey::new(chain, signing);
-        certified
-            .keys_match()
-            .map_err(|e| Error::ClientCert(e.to_string()))?;
+        certified.keys_match().map_err(|e| {
+            Error::ClientCert(match e {
+                rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                    "the private key does not belong to the certificate (the first certificate of \
+                     client_cert must be the one issued for this key)"
+                        .to_owned()
+                }
+                other => other.to_string(),
+            })
+        })?;
         let connector = connector(
             &self.provider,
             rustls::ALL_VERSIONS,
