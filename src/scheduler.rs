@@ -1143,14 +1143,6 @@ async fn job_loop(
                 state.record_backoff(name, SystemTime::now() + left);
             }
         }
-        tracing::debug!(
-            target_name = %name,
-            probe = job.kind.name(),
-            success = run.success,
-            reason = run.reason.unwrap_or(""),
-            duration_ms = u64::try_from(run.duration.as_millis()).unwrap_or(u64::MAX),
-            "probe run finished"
-        );
         shared.exporter.probe_finished(name, &run);
         shared
             .exporter
