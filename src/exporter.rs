@@ -418,6 +418,34 @@ impl Exporter {
             .set(1);
     }
 
+    /// Creates the run and skipped-run counters of these probes at 0, so that the first
+    /// failure or skip is an increase Prometheus sees (`increase()` over a series that appears
+    /// at 1 reads 0, and `ProdprobeOverloaded` would miss the first overrun). Counters are
+    /// never removed: a probe a reload drops keeps its totals.
+    pub fn prepare_run_counters(&self, kinds: impl IntoIterator<Item = ProbeKind>) {
+        for kind in kinds {
+            let labels = |name: &str, value: &str| {
+                vec![
+                    ("probe".to_owned(), kind.name().to_owned()),
+                    (name.to_owned(), value.to_owned()),
+                ]
+            };
+            for result in ["success", "failure", "timeout"] {
+                let _ = self.own.runs.get_or_create(&labels("result", result));
+            }
+            let mut reasons = vec!["overrun"];
+            if !kind.runs_during_backoff() {
+                reasons.push("backoff");
+            }
+            if kind == ProbeKind::RateLimit {
+                reasons.push("health_failing");
+            }
+            for reason in reasons {
+                let _ = self.own.skipped.get_or_create(&labels("reason", reason));
+            }
+        }
+    }
+
     /// Sets the target and job counts.
     pub fn set_counts(&self, targets: usize, jobs: usize) {
         self.own.targets.set(targets as i64);

@@ -975,6 +975,11 @@ impl Scheduler {
             .collect();
         let jobs: usize = order.iter().map(|r| r.jobs.len()).sum();
         exporter.set_counts(order.len(), jobs);
+        let kinds: std::collections::BTreeSet<ProbeKind> = order
+            .iter()
+            .flat_map(|r| r.jobs.iter().map(|j| j.kind))
+            .collect();
+        exporter.prepare_run_counters(kinds);
         *self.live.write().unwrap_or_else(|e| e.into_inner()) = order;
     }
 

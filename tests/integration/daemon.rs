@@ -284,6 +284,40 @@ async fn serve_exports_blackbox_and_check_metrics_and_reloads() {
             >= 1.0
     );
     assert!(text.contains("# TYPE prodprobe_probe_runs_total counter"));
+    // Counters exist at 0 before anything is counted, so that Prometheus's increase() sees
+    // the first timeout or skip (a series born at 1 reads as no increase).
+    for (probe, reason) in [
+        ("fetch", "overrun"),
+        ("fetch", "backoff"),
+        ("health", "overrun"),
+    ] {
+        assert_eq!(
+            sample(
+                &text,
+                "prodprobe_skipped_runs_total",
+                &[("probe", probe), ("reason", reason)]
+            ),
+            Some(0.0),
+            "{probe} {reason}"
+        );
+    }
+    // Health keeps running during a backoff: it has no backoff skips to count.
+    assert_eq!(
+        sample(
+            &text,
+            "prodprobe_skipped_runs_total",
+            &[("probe", "health"), ("reason", "backoff")]
+        ),
+        None
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "prodprobe_probe_runs_total",
+            &[("probe", "tls"), ("result", "timeout")]
+        ),
+        Some(0.0)
+    );
     assert!(sample(&text, "prodprobe_build_info", &[]).is_some());
     // The compiler version comes from build.rs, e.g. rustc="1.95.0".
     let build = text
