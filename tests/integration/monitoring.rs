@@ -30,6 +30,44 @@ fn known(name: &str, registered: &BTreeSet<String>) -> bool {
         })
 }
 
+/// Every string under one of `keys` in a dashboard's JSON.
+fn collect_exprs(v: &serde_json::Value, keys: &[&str], out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                if keys.contains(&k.as_str()) && v.is_string() {
+                    out.push(v.as_str().unwrap().to_owned());
+                }
+                collect_exprs(v, keys, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| collect_exprs(v, keys, out)),
+        _ => {}
+    }
+}
+
+/// The dashboard's panel queries, by panel title, with its variables set to "All".
+fn dashboard_queries() -> Vec<(String, String)> {
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("config/grafana/dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let mut exprs = Vec::new();
+        collect_exprs(panel, &["expr"], &mut exprs);
+        let title = panel["title"].as_str().unwrap_or("").to_owned();
+        for e in exprs {
+            let e = e
+                .replace("$instance", ".*")
+                .replace("$target", ".*")
+                .replace("$__rate_interval", "1m");
+            out.push((title.clone(), e));
+        }
+    }
+    out
+}
+
 #[test]
 fn alerts_and_dashboard_reference_only_registered_metrics() {
     let registered = crate::docs::registered_metrics();
@@ -39,21 +77,7 @@ fn alerts_and_dashboard_reference_only_registered_metrics() {
     )
     .unwrap();
     let mut exprs = Vec::new();
-    fn collect(v: &serde_json::Value, out: &mut Vec<String>) {
-        match v {
-            serde_json::Value::Object(m) => {
-                for (k, v) in m {
-                    if (k == "expr" || k == "query" || k == "definition") && v.is_string() {
-                        out.push(v.as_str().unwrap().to_owned());
-                    }
-                    collect(v, out);
-                }
-            }
-            serde_json::Value::Array(a) => a.iter().for_each(|v| collect(v, out)),
-            _ => {}
-        }
-    }
-    collect(&dashboard, &mut exprs);
+    collect_exprs(&dashboard, &["expr", "query", "definition"], &mut exprs);
     assert!(exprs.len() >= 10, "{exprs:?}");
     let used = metric_names(&alerts)
         .into_iter()
@@ -240,6 +264,20 @@ async fn a_real_prometheus_scrapes_check_verdicts_and_findings() {
         r.iter()
             .all(|s| s["metric"]["__name__"] == "prodprobe_probe_runs_total")
     );
+    // Every dashboard query parses and runs on a real Prometheus (query() asserts a 200),
+    // and the headline panels show what the targets are: one failing check, two targets.
+    let queries = dashboard_queries();
+    assert!(queries.len() >= 10, "{queries:?}");
+    for (title, q) in &queries {
+        let r = prom.query(q).await;
+        let expected = match title.as_str() {
+            "Checks failing" => 1.0,
+            "Targets" => 2.0,
+            _ => continue,
+        };
+        assert_eq!(r.len(), 1, "{title}: {r:?}");
+        assert_eq!(value(&r[0]), expected, "{title}: {r:?}");
+    }
     drop(prom);
     assert_eq!(d.terminate(), Some(0));
 }
