@@ -371,6 +371,7 @@ async fn check(
         plan.targets
             .retain(|t| only_targets.contains(&t.target.name));
     }
+    let mut not_applicable = Vec::new();
     if !only_checks.is_empty() {
         let mut wanted = Vec::new();
         for id in only_checks {
@@ -386,6 +387,19 @@ async fn check(
             }
         }
         for t in &mut plan.targets {
+            // Asked for by name, a TLS check an http:// target cannot run is said so, not
+            // silently left out of the report.
+            if t.target.url.scheme() == "http" {
+                for id in wanted
+                    .iter()
+                    .filter(|id| matches!(**id, "tls_cert" | "tls_version"))
+                {
+                    not_applicable.push(format!(
+                        "prodprobe check: {id} does not apply to plain-HTTP target {:?} ({}): not run",
+                        t.target.name, t.target.url
+                    ));
+                }
+            }
             let target = Arc::make_mut(&mut t.target);
             target.checks.retain(|c| wanted.contains(&c.id));
             let probes = target.probes();
@@ -399,10 +413,21 @@ async fn check(
     // A CI gate that ran nothing must not pass: --checks naming only checks that no selected
     // target enables would otherwise report an empty, green run.
     if !only_checks.is_empty() && plan.targets.iter().all(|t| t.target.checks.is_empty()) {
-        return usage(format!(
-            "no selected target enables {}: enable it in the config's checks, or leave out --checks",
-            only_checks.join(", ")
-        ));
+        let all_http = plan.targets.iter().all(|t| t.target.url.scheme() == "http");
+        return usage(if all_http {
+            format!(
+                "{} cannot run on plain-HTTP targets: give an https:// URL",
+                only_checks.join(", ")
+            )
+        } else {
+            format!(
+                "no selected target enables {}: enable it in the config's checks, or leave out --checks",
+                only_checks.join(", ")
+            )
+        });
+    }
+    for line in &not_applicable {
+        eprintln!("{line}");
     }
     let runner: Arc<dyn Runner> = Arc::new(EngineRunner {
         engine: Arc::new(engine(&plan)),

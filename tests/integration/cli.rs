@@ -355,6 +355,28 @@ fn checks_that_no_target_enables_are_a_usage_error_not_an_empty_pass() {
         "{}",
         text(&out)
     );
+    // A plain-HTTP URL has no certificate: asked for by name, the TLS checks say why they
+    // are not run, and a run left with nothing is a usage error that says what to give.
+    let out = check(&["http://127.0.0.1:1/", "--checks", "tls_cert"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("tls_cert cannot run on plain-HTTP targets: give an https:// URL"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_checks_asked_for_on_a_plain_http_url_say_they_are_not_run() {
+    let web = web().await;
+    let url = web.h("/plain");
+    let out = check(&[&url, "--checks", "tls_version,health"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tls_version does not apply to plain-HTTP target") && stderr.contains(&url),
+        "{stderr}"
+    );
 }
 
 /// `tls_cert.platform_roots`: the operating system's store (rustls-native-certs, which honours
