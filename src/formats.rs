@@ -147,16 +147,22 @@ fn sarif_rule(
     id: &str,
     name: &str,
     short: &str,
-    check: &str,
+    (check, finding): (&str, &str),
     summary: &str,
     severity: Severity,
 ) -> Value {
+    let full = format!("{check} check: {summary}");
+    let help = crate::about::about(check, finding).unwrap_or(&full);
     json!({
         "id": id,
         "name": name,
         "shortDescription": { "text": short },
-        "fullDescription": { "text": format!("{check} check: {summary}") },
-        "helpUri": format!("{INFO_URI}/blob/main/docs/checks.md#{check}"),
+        "fullDescription": { "text": full },
+        "help": { "text": help },
+        "helpUri": format!(
+            "{INFO_URI}/blob/main/docs/checks.md#{}",
+            crate::about::anchor(check, finding)
+        ),
         "defaultConfiguration": { "level": sarif_level(severity) },
         "properties": {
             "security-severity": security_severity(severity),
@@ -207,7 +213,7 @@ pub fn sarif(report: &Report) -> String {
                 &id,
                 &format!("{}_{}", def.id, f.id),
                 &format!("{}: {}", def.id, f.id.replace('_', " ")),
-                def.id,
+                (def.id, f.id),
                 def.summary,
                 f.severity,
             ));
@@ -258,7 +264,7 @@ pub fn sarif(report: &Report) -> String {
                                 f.id.replace('_', " "),
                                 f.severity.as_str()
                             ),
-                            c.check,
+                            (c.check, f.id),
                             def.map_or("", |d| d.summary),
                             f.severity,
                         ));

@@ -4,6 +4,7 @@
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod about;
 pub mod config;
 pub mod exporter;
 pub mod formats;

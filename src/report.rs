@@ -375,6 +375,28 @@ impl Report {
                 .collect();
             let _ = writeln!(out, "  probes: {}\n", probes.join(" · "));
         }
+        // What to do: each finding above info once, worst first, with its explanation.
+        let mut seen: Vec<(Severity, &str, &str)> = self
+            .targets
+            .iter()
+            .flat_map(|t| &t.checks)
+            .flat_map(|c| c.findings.iter().map(move |f| (f.severity, c.check, f.id)))
+            .filter(|(sev, _, _)| *sev > Severity::Info)
+            .collect();
+        seen.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)).then(a.2.cmp(b.2)));
+        seen.dedup();
+        if !seen.is_empty() {
+            let _ = writeln!(out, "{}", paint("1", "What to do"));
+            for (sev, check, id) in seen {
+                let about = crate::about::about(check, id).unwrap_or("");
+                let _ = writeln!(
+                    out,
+                    "  {} {check}/{id}: {about}",
+                    paint(sev_color(sev), &format!("{:<8}", sev.as_str()))
+                );
+            }
+            out.push('\n');
+        }
         let s = &self.summary;
         let f = &s.findings;
         let _ = writeln!(

@@ -413,11 +413,13 @@ async fn index(State(state): State<AppState>) -> Html<String> {
                 .findings
                 .iter()
                 .map(|f| {
+                    // The explanation shows on hover: what the finding means, what to do.
                     format!(
-                        "<li><b>{}</b> {} <small>{}</small></li>",
+                        "<li><b>{}</b> <span title=\"{}\">{}</span> <small>{}</small></li>",
                         f.severity,
+                        escape(crate::about::about(c.check, f.id).unwrap_or("")),
                         escape(f.id),
-                        escape(&f.evidence)
+                        escape(&crate::report::display_safe(&f.evidence))
                     )
                 })
                 .collect();

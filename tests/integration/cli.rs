@@ -108,6 +108,26 @@ async fn exit_1_on_a_failing_check_with_the_finding_and_its_evidence() {
             && l.contains("no Strict-Transport-Security")),
         "{t}"
     );
+    // After the targets, what to do about each finding above info, once, worst first.
+    let todo = t
+        .split("What to do\n")
+        .nth(1)
+        .expect("a What to do section");
+    let hsts_missing = prodprobe::about::about("hsts", "missing").unwrap();
+    let lines: Vec<&str> = todo.lines().take_while(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains(&format!("hsts/missing: {hsts_missing}")))
+            .count(),
+        1,
+        "{todo}"
+    );
+    assert!(lines[0].trim_start().starts_with("high"), "{todo}");
+    assert!(
+        !lines.iter().any(|l| l.trim_start().starts_with("info")),
+        "{todo}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -211,10 +231,16 @@ async fn a_bare_url_needs_no_config() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // A plain-HTTP URL has no certificate and no TLS versions: those checks and probes are
     // not run (as for a config target), not reported as failed probes.
+    // (The "What to do" section may name tls_cert in an explanation: only the report is read.)
+    let report = t.split("What to do").next().unwrap();
     assert!(
-        !t.contains("tls_cert") && !t.contains("tls_version") && !t.contains("not_https"),
+        !report.contains("tls_cert")
+            && !report.contains("tls_version")
+            && !report.contains("not_https"),
         "{t}"
     );
+    let probes = t.lines().find(|l| l.starts_with("  probes:")).unwrap();
+    assert!(!probes.contains("tls"), "{probes}");
 
     // A bare host is its HTTPS origin.
     let https = web.a("/");

@@ -349,6 +349,14 @@ async fn serve_exports_blackbox_and_check_metrics_and_reloads() {
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["targets"][0]["name"], "good");
+    // The status page explains a finding on hover.
+    let (status, _, page) = http_get(d.addr, "/", None).await;
+    assert_eq!(status, 200);
+    let expired = prodprobe::about::about("tls_cert", "expired").unwrap();
+    assert!(
+        page.contains(&format!("<span title=\"{expired}\">expired</span>")),
+        "{page}"
+    );
 
     // A bad reload keeps the running configuration.
     let good_config = std::fs::read_to_string(&path).unwrap();

@@ -201,14 +201,18 @@ fn the_shipped_profiles_are_valid_and_usable() {
 const CHECKS_MD_HEADER: &str = "# Checks and findings
 
 Every check prodprobe runs, the probes whose evidence it reads, and every finding id it can
-raise with its default severity. The rules themselves (conditions, thresholds, references) are
-the rulebook, [`CHECKS.md`](rulebook/CHECKS.md), which these docs cite as `CHECKS.md §N`;
-`docs/adr/` records where prodprobe reads it differently and why.
+raise with its default severity, what it means for the service and what to change. The rules
+themselves (conditions, thresholds, references) are the rulebook,
+[`CHECKS.md`](rulebook/CHECKS.md), which these docs cite as `CHECKS.md §N`; `docs/adr/` records
+where prodprobe reads it differently and why.
 A check fails when a finding at or above its `fail_min_severity` (default `low`) is active; `info`
-findings never fail a check. SARIF results link to the finding ids below.
+findings never fail a check. Each finding has the anchor `#check-finding` (e.g.
+`#hsts-missing`): SARIF results and the `ProdprobeCriticalFinding` alert link there, and the
+`check` text report and the status page show the same explanation.
 
-This file is generated from the code's catalogue: `PRODPROBE_BLESS=1 cargo test --test integration
-docs::checks_md` rewrites it, and the same test fails when it is out of date.
+This file is generated from the code's catalogue and `src/about.tsv` (the explanations):
+`PRODPROBE_BLESS=1 cargo test --test integration docs::checks_md` rewrites it, and the same test
+fails when it is out of date.
 ";
 
 /// `docs/checks.md` as the catalogue says it must read.
@@ -227,16 +231,46 @@ fn checks_md() -> String {
         } else {
             ".\n\n"
         });
-        out.push_str("| finding | severity |\n|---|---|\n");
+        out.push_str("| finding | severity | what it means, what to do |\n|---|---|---|\n");
         for f in c.findings {
             out.push_str(&format!(
-                "| <a id=\"{id}\"></a>`{id}` | {} |\n",
+                "| <a id=\"{anchor}\"></a>`{id}` | {} | {} |\n",
                 f.severity.as_str(),
+                prodprobe::about::about(c.id, f.id).unwrap_or(""),
+                anchor = prodprobe::about::anchor(c.id, f.id),
                 id = f.id
             ));
         }
     }
     out
+}
+
+/// Every finding of every check has its explanation, and the table explains nothing else: an
+/// alert or a SARIF result always links to a line that says what to do.
+#[test]
+fn every_finding_says_what_it_means_and_what_to_do() {
+    let mut want = Vec::new();
+    for c in probes::checks::ALL {
+        for f in c.findings {
+            want.push((c.id, f.id));
+            let text = prodprobe::about::about(c.id, f.id)
+                .unwrap_or_else(|| panic!("src/about.tsv lacks {}/{}", c.id, f.id));
+            assert!(
+                (40..=300).contains(&text.chars().count())
+                    && !text.contains('|')
+                    && text.ends_with('.')
+                    && text == text.trim(),
+                "{}/{}: {text:?}",
+                c.id,
+                f.id
+            );
+        }
+    }
+    let got: Vec<(&str, &str)> = prodprobe::about::entries().collect();
+    assert_eq!(
+        got, want,
+        "src/about.tsv: one line per finding, in catalogue order"
+    );
 }
 
 #[test]

@@ -142,6 +142,19 @@ async fn sarif_is_valid_against_the_2_1_0_schema() {
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
     let index = short["ruleIndex"].as_u64().unwrap() as usize;
     assert_eq!(rules[index]["id"], "hsts/max_age_too_short");
+    // The rule says what the finding means and what to do, and links to its own entry.
+    assert_eq!(
+        rules[index]["help"]["text"],
+        prodprobe::about::about("hsts", "max_age_too_short").unwrap()
+    );
+    assert!(
+        rules[index]["helpUri"]
+            .as_str()
+            .unwrap()
+            .ends_with("docs/checks.md#hsts-max_age_too_short"),
+        "{}",
+        rules[index]
+    );
     assert!(
         results
             .iter()
