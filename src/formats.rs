@@ -412,6 +412,14 @@ pub fn markdown(report: &Report) -> String {
     for t in &report.targets {
         target_markdown(&mut out, t);
     }
+    let todo = report.what_to_do();
+    if !todo.is_empty() {
+        out.push_str("<details><summary>What to do</summary>\n\n");
+        for (sev, check, id, about) in todo {
+            let _ = writeln!(out, "- **{sev}** `{check}/{id}`: {about}");
+        }
+        out.push_str("\n</details>\n");
+    }
     // GitHub refuses comments over 65,536 characters.
     const MAX: usize = 60_000;
     if out.len() > MAX {

@@ -301,6 +301,26 @@ impl Report {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 
+    /// Each finding above info once, worst first, with what it means and what to do
+    /// (`src/about.tsv`): the closing section of the text and Markdown reports.
+    pub fn what_to_do(&self) -> Vec<(Severity, &'static str, &'static str, &'static str)> {
+        let mut seen: Vec<(Severity, &'static str, &'static str, &'static str)> = self
+            .targets
+            .iter()
+            .flat_map(|t| &t.checks)
+            .flat_map(|c| {
+                c.findings.iter().map(move |f| {
+                    let about = crate::about::about(c.check, f.id).unwrap_or("");
+                    (f.severity, c.check, f.id, about)
+                })
+            })
+            .filter(|(sev, ..)| *sev > Severity::Info)
+            .collect();
+        seen.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)).then(a.2.cmp(b.2)));
+        seen.dedup();
+        seen
+    }
+
     /// Text for a terminal.
     pub fn to_text(&self, color: bool) -> String {
         // Padding goes on the plain text, before any colour code is added.
@@ -375,20 +395,10 @@ impl Report {
                 .collect();
             let _ = writeln!(out, "  probes: {}\n", probes.join(" · "));
         }
-        // What to do: each finding above info once, worst first, with its explanation.
-        let mut seen: Vec<(Severity, &str, &str)> = self
-            .targets
-            .iter()
-            .flat_map(|t| &t.checks)
-            .flat_map(|c| c.findings.iter().map(move |f| (f.severity, c.check, f.id)))
-            .filter(|(sev, _, _)| *sev > Severity::Info)
-            .collect();
-        seen.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)).then(a.2.cmp(b.2)));
-        seen.dedup();
-        if !seen.is_empty() {
+        let todo = self.what_to_do();
+        if !todo.is_empty() {
             let _ = writeln!(out, "{}", paint("1", "What to do"));
-            for (sev, check, id) in seen {
-                let about = crate::about::about(check, id).unwrap_or("");
+            for (sev, check, id, about) in todo {
                 let _ = writeln!(
                     out,
                     "  {} {check}/{id}: {about}",

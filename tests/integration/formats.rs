@@ -172,6 +172,19 @@ async fn markdown_tables_for_pull_requests_and_output_to_a_file() {
     assert!(md.contains("| check | status | severity | findings |"));
     assert!(md.contains("| `hsts` | ❌ fail | medium |"), "{md}");
     assert!(md.contains("`max_age_too_short`"));
+    // A collapsed closing section says what to do about each finding above info.
+    let todo = md
+        .split("<details><summary>What to do</summary>")
+        .nth(1)
+        .expect("a What to do section");
+    assert!(
+        todo.contains(&format!(
+            "- **medium** `hsts/max_age_too_short`: {}",
+            prodprobe::about::about("hsts", "max_age_too_short").unwrap()
+        )),
+        "{todo}"
+    );
+    assert!(!todo.contains("below_recommended"), "{todo}");
 
     let file = dir.path().join("report.json");
     let cfg = dir.path().join("prodprobe.yaml");
