@@ -36,7 +36,17 @@ fn xml_escape(s: &str) -> String {
 fn finding_lines(c: &CheckReport) -> String {
     c.findings
         .iter()
-        .map(|f| format!("[{}] {}: {}", f.severity, f.id, f.evidence))
+        .map(|f| {
+            let mut line = format!("[{}] {}: {}", f.severity, f.id, f.evidence);
+            // What to do, for what fails the check (info never does).
+            if f.severity > Severity::Info
+                && let Some(about) = crate::about::about(c.check, f.id)
+            {
+                line.push_str("\n  ");
+                line.push_str(about);
+            }
+            line
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

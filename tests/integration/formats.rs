@@ -91,6 +91,19 @@ async fn junit_has_one_test_case_per_target_and_check() {
             .any(|(c, t)| c == "prodprobe.down/health" && t == "critical"),
         "{failures:?}"
     );
+    // A failure's text says what to do under each finding that fails the check.
+    let about = prodprobe::about::about("hsts", "max_age_too_short").unwrap();
+    assert!(!about.contains(['&', '<', '>', '"', '\'']), "{about}");
+    assert!(
+        xml.contains(&format!(
+            "[medium] max_age_too_short: max-age=86400; includeSubDomains (minimum 15552000)\n  {about}"
+        )),
+        "{xml}"
+    );
+    assert!(!xml.contains(&format!(
+        "\n  {}",
+        prodprobe::about::about("hsts", "below_recommended").unwrap()
+    )));
 }
 
 #[tokio::test(flavor = "multi_thread")]
