@@ -2,17 +2,28 @@
 //! SARIF rules and the alert descriptions point to. One line per finding in `about.tsv`
 //! (check, finding, text, tab-separated); a test holds it to the checks' catalogue.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 const TABLE: &str = include_str!("about.tsv");
 
-/// The explanation of `finding` of `check`, if the table has one.
+/// The explanation of `finding` of `check`, if the table has one. (The status page of a large
+/// fleet looks up tens of thousands of findings: the table is indexed once.)
 #[must_use]
 pub fn about(check: &str, finding: &str) -> Option<&'static str> {
-    TABLE.lines().find_map(|line| {
-        let mut cols = line.splitn(3, '\t');
-        (cols.next() == Some(check) && cols.next() == Some(finding))
-            .then(|| cols.next())
-            .flatten()
-    })
+    static INDEX: OnceLock<HashMap<(&'static str, &'static str), &'static str>> = OnceLock::new();
+    INDEX
+        .get_or_init(|| {
+            TABLE
+                .lines()
+                .filter_map(|line| {
+                    let mut cols = line.splitn(3, '\t');
+                    Some(((cols.next()?, cols.next()?), cols.next()?))
+                })
+                .collect()
+        })
+        .get(&(check, finding))
+        .copied()
 }
 
 /// Every (check, finding) the table explains, in its order.
