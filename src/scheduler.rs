@@ -105,6 +105,15 @@ const CYCLE_PROBES: [ProbeKind; 5] = [
 /// per change, none while a verdict holds, so the log reads as the history of regressions
 /// and fixes.
 fn log_change(target: &str, previous: &Verdict, now: &Verdict) {
+    // Before its evidence is whole a check has no verdict yet, only a placeholder: the first
+    // real verdict is the starting point, not a change (a restart of a large fleet would
+    // otherwise log every check of every target).
+    let provisional = |v: &Verdict| {
+        v.status == Status::Error && matches!(v.reason, Some("no_evidence" | "cycle_incomplete"))
+    };
+    if provisional(previous) || provisional(now) {
+        return;
+    }
     let ids = |v: &Verdict| v.findings.iter().map(|f| f.id).collect::<Vec<_>>();
     let (before, after) = (ids(previous), ids(now));
     if previous.status == now.status && before == after && previous.reason == now.reason {
@@ -140,6 +149,8 @@ pub struct TargetRuntime {
     health_seen: tokio::sync::watch::Sender<bool>,
     /// Bumped whenever a probe kind joins `TargetState::settled`.
     settled_changed: tokio::sync::watch::Sender<u64>,
+    /// Log each change of a verdict (`serve`; a `check` run prints its report instead).
+    log_changes: bool,
 }
 
 impl TargetRuntime {
@@ -154,6 +165,7 @@ impl TargetRuntime {
             backoff: tokio::sync::watch::Sender::new(None),
             health_seen: tokio::sync::watch::Sender::new(false),
             settled_changed: tokio::sync::watch::Sender::new(0),
+            log_changes: false,
         }
     }
 
@@ -288,7 +300,9 @@ impl TargetRuntime {
             .map(|def| {
                 let c0 = std::time::Instant::now();
                 let verdict = self.judge(def, st, complete);
-                if let Some(previous) = st.verdicts.get(def.id) {
+                if self.log_changes
+                    && let Some(previous) = st.verdicts.get(def.id)
+                {
                     log_change(&self.target.name, previous, &verdict);
                 }
                 st.verdicts.insert(def.id, verdict.clone());
@@ -315,6 +329,13 @@ impl TargetRuntime {
         } else {
             v
         }
+    }
+
+    /// Makes the runtime log each change of a verdict (the daemon's runtimes).
+    #[must_use]
+    pub fn logging_changes(mut self) -> Self {
+        self.log_changes = true;
+        self
     }
 
     /// A slot of `kind` was skipped (backoff): the cycle no longer waits for it.
@@ -880,7 +901,7 @@ impl Scheduler {
             }
             let generation = self.next_generation;
             self.next_generation += 1;
-            let runtime = Arc::new(TargetRuntime::new(planned, generation));
+            let runtime = Arc::new(TargetRuntime::new(planned, generation).logging_changes());
             // A backoff the previous process was serving continues (CHECKS.md §0.5).
             if let Some(until) = self
                 .shared

@@ -87,6 +87,8 @@ async fn exit_0_when_every_check_passes() {
             .any(|l| l.contains("SKIP") && l.contains("dns") && l.contains("ip_address")),
         "{t}"
     );
+    // The report is the output: no log lines about verdicts settling during the run.
+    assert!(!t.contains("verdict changed"), "{t}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
