@@ -392,7 +392,7 @@ async fn check(
             if t.target.url.scheme() == "http" {
                 for id in wanted
                     .iter()
-                    .filter(|id| matches!(**id, "tls_cert" | "tls_version"))
+                    .filter(|id| plan::HTTPS_ONLY_CHECKS.contains(id))
                 {
                     not_applicable.push(format!(
                         "prodprobe check: {id} does not apply to plain-HTTP target {:?} ({}): not run",

@@ -669,9 +669,7 @@ fn plan_target(
     // https_redirect report what matters (`https_unavailable`).
     if target.url.scheme() == "http" {
         let before: Vec<&str> = target.checks.iter().map(|c| c.id).collect();
-        target
-            .checks
-            .retain(|c| !matches!(c.id, "tls_cert" | "tls_version"));
+        target.checks.retain(|c| !HTTPS_ONLY_CHECKS.contains(&c.id));
         if layer.checks.is_some() && target.checks.len() < before.len() {
             b.warnings.push(format!(
                 "target {name:?} is plain HTTP: tls_cert and tls_version do not apply and are not run"
@@ -1208,6 +1206,9 @@ fn once_per_place(errors: Vec<ConfigError>) -> Vec<ConfigError> {
         })
         .collect()
 }
+
+/// Checks a plain-HTTP target never runs: it has no certificate and no TLS versions.
+pub const HTTPS_ONLY_CHECKS: [&str; 2] = ["tls_cert", "tls_version"];
 
 /// What `check` applies to the URLs on its command line (a config file says it per target).
 #[derive(Debug, Clone, Default)]
