@@ -39,3 +39,86 @@ pub fn entries() -> impl Iterator<Item = (&'static str, &'static str)> {
 pub fn anchor(check: &str, finding: &str) -> String {
     format!("{check}-{finding}")
 }
+
+/// The rulebook section of `check` (`2` for hsts), read from the shipped rulebook.
+fn section(check: &str) -> Option<&'static str> {
+    const RULEBOOK: &str = include_str!("../docs/rulebook/CHECKS.md");
+    let tag = format!("`{check}`");
+    RULEBOOK.lines().find_map(|l| {
+        let rest = l.strip_prefix("## ")?;
+        let (number, title) = rest.split_once(". ")?;
+        title.starts_with(&tag).then_some(number)
+    })
+}
+
+/// What `prodprobe explain` prints: every check and its finding ids (no query), one check's
+/// findings with their explanations (`hsts`), or one finding (`hsts/missing`, or `missing`
+/// for every check that has it).
+///
+/// # Errors
+///
+/// A query that names no check and no finding.
+pub fn explain(query: Option<&str>) -> Result<String, String> {
+    use std::fmt::Write as _;
+    let checks = probes::checks::ALL;
+    let mut out = String::new();
+    let Some(query) = query.map(str::trim).filter(|q| !q.is_empty()) else {
+        for c in checks {
+            let ids: Vec<&str> = c.findings.iter().map(|f| f.id).collect();
+            let _ = writeln!(out, "{}: {}", c.id, ids.join(", "));
+        }
+        out.push_str("\nprodprobe explain CHECK or CHECK/FINDING says what a finding means and what to do.\n");
+        return Ok(out);
+    };
+    let one = |out: &mut String, check: &str, finding: &str, severity: &str| {
+        let _ = writeln!(
+            out,
+            "{check}/{finding} ({severity})\n\n{}\n\nRule: CHECKS.md §{} (docs/rulebook/CHECKS.md); docs/checks.md#{}\n",
+            about(check, finding).unwrap_or(""),
+            section(check).unwrap_or("?"),
+            anchor(check, finding)
+        );
+    };
+    let (check_part, finding_part) = match query.split_once('/') {
+        // A SARIF rule id may carry the reported severity: `hsts/missing/high`.
+        Some((c, f)) => (Some(c), f.split('/').next()),
+        None if checks.iter().any(|c| c.id == query) => (Some(query), None),
+        None => (None, Some(query)),
+    };
+    for c in checks
+        .iter()
+        .filter(|c| check_part.is_none_or(|q| c.id == q))
+    {
+        match finding_part {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{} (CHECKS.md §{}): {}\n",
+                    c.id,
+                    section(c.id).unwrap_or("?"),
+                    c.summary
+                );
+                for f in c.findings {
+                    let _ = writeln!(
+                        out,
+                        "  {:<8} {}: {}",
+                        f.severity.as_str(),
+                        f.id,
+                        about(c.id, f.id).unwrap_or("")
+                    );
+                }
+            }
+            Some(id) => {
+                for f in c.findings.iter().filter(|f| f.id == id) {
+                    one(&mut out, c.id, f.id, f.severity.as_str());
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "no check or finding {query:?}: `prodprobe explain` lists them"
+        ));
+    }
+    Ok(out)
+}

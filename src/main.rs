@@ -130,6 +130,12 @@ enum Command {
         #[arg(long, value_name = "INDEX/COUNT")]
         shard: Option<Shard>,
     },
+    /// Say what a finding means and what to do: `explain hsts/missing`, `explain hsts`, or
+    /// `explain missing` (every check that has it); without an argument, list every finding.
+    Explain {
+        /// `CHECK/FINDING`, `CHECK` or `FINDING`.
+        query: Option<String>,
+    },
     /// Validate a config file; exit 2 and print every problem when it is invalid (a YAML
     /// syntax or type error ends the reading and is reported alone).
     Validate {
@@ -196,6 +202,16 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         match cli.command {
             Command::Validate { config } => validate(&config),
+            Command::Explain { query } => match prodprobe::about::explain(query.as_deref()) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("prodprobe explain: {e}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            },
             Command::Check {
                 config,
                 urls,

@@ -554,3 +554,62 @@ async fn a_debug_log_level_is_not_flooded_by_the_html_parser() {
     // Named, it speaks: the filter reaches the parser.
     assert!(html5ever_lines("info,html5ever=trace") > 0);
 }
+
+/// `prodprobe explain`: what an alert's or a SARIF result's finding means, offline.
+#[test]
+fn explain_says_what_a_finding_means_and_where_its_rule_is() {
+    let explain = |args: &[&str]| {
+        Command::new(crate::support::bin())
+            .arg("explain")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = explain(&["hsts/missing"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.starts_with("hsts/missing (high)\n"), "{t}");
+    assert!(
+        t.contains(prodprobe::about::about("hsts", "missing").unwrap()),
+        "{t}"
+    );
+    assert!(t.contains("CHECKS.md §2 "), "{t}");
+    assert!(t.contains("docs/checks.md#hsts-missing"), "{t}");
+    // A SARIF rule id with its severity, and a bare id shared by several checks.
+    assert_eq!(
+        text(&explain(&["tls_cert/expired/critical"]))
+            .lines()
+            .next(),
+        Some("tls_cert/expired (critical)")
+    );
+    let t = text(&explain(&["missing"]));
+    for check in ["hsts", "csp", "clickjacking", "x_content_type_options"] {
+        assert!(t.contains(&format!("{check}/missing (")), "{check}: {t}");
+    }
+    // A check: its rulebook section and every finding.
+    for c in probes::checks::ALL {
+        let t = text(&explain(&[c.id]));
+        assert!(
+            t.starts_with(&format!("{} (CHECKS.md §", c.id)) && !t.contains("§?"),
+            "{t}"
+        );
+        for f in c.findings {
+            assert!(
+                t.contains(&format!(" {}: ", f.id)),
+                "{}/{}: {t}",
+                c.id,
+                f.id
+            );
+        }
+    }
+    // Everything, and an unknown name.
+    let t = text(&explain(&[]));
+    assert_eq!(
+        t.lines().filter(|l| l.contains(": ")).count(),
+        probes::checks::ALL.len(),
+        "{t}"
+    );
+    let out = explain(&["hsts/nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("`prodprobe explain` lists them"));
+}
