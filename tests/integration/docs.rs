@@ -273,6 +273,35 @@ fn every_finding_says_what_it_means_and_what_to_do() {
     );
 }
 
+/// `prodprobe explain` names each check's rulebook section from a table in the code: it is
+/// the rulebook's own numbering, for every check.
+#[test]
+fn explain_names_each_checks_rulebook_section() {
+    let rulebook = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rulebook/CHECKS.md"),
+    )
+    .unwrap();
+    let headings: Vec<(String, String)> = rulebook
+        .lines()
+        .filter_map(|l| {
+            let (number, title) = l.strip_prefix("## ")?.split_once(". ")?;
+            let check = title.strip_prefix('`')?.split('`').next()?;
+            Some((check.to_owned(), number.to_owned()))
+        })
+        .collect();
+    let table: Vec<(String, String)> = prodprobe::about::SECTIONS
+        .iter()
+        .map(|(c, n)| ((*c).to_owned(), (*n).to_owned()))
+        .collect();
+    assert_eq!(table, headings);
+    let checks: Vec<&str> = probes::checks::ALL.iter().map(|c| c.id).collect();
+    let mut named: Vec<&str> = prodprobe::about::SECTIONS.iter().map(|(c, _)| *c).collect();
+    named.sort_unstable();
+    let mut all = checks.clone();
+    all.sort_unstable();
+    assert_eq!(named, all);
+}
+
 #[test]
 fn checks_md_lists_every_check_and_finding() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/checks.md");
