@@ -404,6 +404,27 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The counts above the status table: how many targets and checks, and how they stand.
+fn summary_line(s: &crate::report::Summary) -> String {
+    let f = &s.findings;
+    format!(
+        "{} targets, {} checks: <span class=\"pass\">{} passed</span>, <span class=\"fail\">{} failed</span>, \
+         <span class=\"error\">{} errors</span>, <span class=\"skipped\">{} skipped</span>; findings: \
+         {} critical, {} high, {} medium, {} low, {} info",
+        s.targets,
+        s.checks,
+        s.pass,
+        s.fail,
+        s.error,
+        s.skipped,
+        f.critical,
+        f.high,
+        f.medium,
+        f.low,
+        f.info
+    )
+}
+
 async fn index(State(state): State<AppState>) -> Html<String> {
     let report = current_report(&state);
     let mut rows = String::new();
@@ -438,9 +459,10 @@ async fn index(State(state): State<AppState>) -> Html<String> {
          <style>body{{font-family:sans-serif}}td{{vertical-align:top;padding:2px 8px}}\
          .pass{{color:green}}.fail{{color:#b00}}.error{{color:purple}}.skipped{{color:gray}}</style></head>\
          <body><h1>prodprobe {}</h1><p><a href=\"/metrics\">metrics</a> · <a href=\"/api/v1/status\">status JSON</a> · \
-         ready: {}</p><table><tr><th>target</th><th>check</th><th>status</th><th>findings</th></tr>{rows}</table></body></html>",
+         ready: {}</p><p>{}</p><table><tr><th>target</th><th>check</th><th>status</th><th>findings</th></tr>{rows}</table></body></html>",
         env!("CARGO_PKG_VERSION"),
-        state.readiness.is_ready()
+        state.readiness.is_ready(),
+        summary_line(&report.summary)
     ))
 }
 

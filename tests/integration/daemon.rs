@@ -352,6 +352,10 @@ async fn serve_exports_blackbox_and_check_metrics_and_reloads() {
     // The status page explains a finding on hover.
     let (status, _, page) = http_get(d.addr, "/", None).await;
     assert_eq!(status, 200);
+    assert!(
+        page.contains("2 targets, ") && page.contains("failed</span>"),
+        "{page}"
+    );
     let expired = prodprobe::about::about("tls_cert", "expired").unwrap();
     assert!(
         page.contains(&format!("<span title=\"{expired}\">expired</span>")),
