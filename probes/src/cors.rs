@@ -103,6 +103,18 @@ pub struct CorsEvidence {
 }
 
 impl CorsEvidence {
+    /// Why a request went unanswered, for the first one that did. A preflight is not counted:
+    /// one that gets no answer (a server that drops `OPTIONS`, as tracd does) fails in a
+    /// browser too, and a failed preflight grants nothing (CHECKS.md §8: permissive only with
+    /// a 2xx), so it is the preflight's answer, not a gap in the run.
+    pub fn unanswered(&self) -> Option<&'static str> {
+        self.paths
+            .iter()
+            .flat_map(|p| p.probes.iter())
+            .filter(|p| p.variant != Variant::Preflight)
+            .find_map(|p| p.outcome.as_ref().err().map(|f| f.reason))
+    }
+
     /// Every response.
     pub fn responses(&self) -> impl Iterator<Item = &Exchange> {
         self.paths
@@ -297,7 +309,9 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         requests: session.sent(),
         stopped,
     };
-    let failure = evidence_failure(&evidence).or(halted_by_backoff(evidence.stopped));
+    let failure = evidence
+        .unanswered()
+        .or(halted_by_backoff(evidence.stopped));
     let (success, reason) = active_success(evidence.responses(), failure);
     Outcome {
         evidence: Evidence::Cors(evidence),
@@ -305,13 +319,6 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
         reason,
         measurements: Vec::new(),
     }
-}
-
-fn evidence_failure(e: &CorsEvidence) -> Option<&'static str> {
-    e.paths
-        .iter()
-        .flat_map(|p| p.probes.iter())
-        .find_map(|p| p.outcome.as_ref().err().map(|f| f.reason))
 }
 
 /// A run the target's backoff (a 429, or a 503 with Retry-After) cut short did not complete:

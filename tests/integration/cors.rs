@@ -749,3 +749,63 @@ async fn a_crashing_handler_gets_at_most_one_repeated_request_per_run() {
         "one request per crashing path, one repeat in all: {crashes}"
     );
 }
+
+/// tracd (Trac 1.6) drops every `OPTIONS` request without an answer. A browser's preflight
+/// fails there too, and a failed preflight grants nothing (CHECKS.md §8: permissive only with a
+/// 2xx), so the run is judged on its answered requests: not `error (connection_closed)`, and
+/// the probe did its work.
+#[tokio::test]
+async fn a_server_that_drops_preflights_is_judged_on_its_answers() {
+    for reflects in [false, true] {
+        let pki = Pki::new();
+        let srv = TestServer::https(
+            "127.0.0.1",
+            pki.server_config(&Leaf::valid(&["127.0.0.1"])),
+            move |r: &Req| {
+                if r.method == "OPTIONS" {
+                    return Resp {
+                        raw: Some(Vec::new()),
+                        ..Resp::new(500)
+                    };
+                }
+                let page = Resp::new(200).html("<p>wiki</p>");
+                match r.header("origin") {
+                    Some(o) if reflects => page
+                        .header("Access-Control-Allow-Origin", o)
+                        .header("Access-Control-Allow-Credentials", "true")
+                        .header("Vary", "Origin"),
+                    _ => page,
+                }
+            },
+        )
+        .await;
+        let t = target(&srv.url("https", "/"), pki.client(), None);
+        let (runs, verdicts) = crate::support::evaluate(&{
+            let mut t = t.clone();
+            t.checks.retain(|c| c.id == "cors");
+            t
+        })
+        .await;
+        let v = &verdicts[0];
+        let run = crate::support::run_of(&runs, ProbeKind::Cors);
+        assert!(run.success, "{reflects}: {:?}", run.reason);
+        if reflects {
+            assert_eq!(v.status, Status::Fail, "{:#?}", v.findings);
+            assert!(ids(v).contains(&"reflect_any_with_credentials"));
+            assert!(!ids(v).contains(&"preflight_permissive_with_credentials"));
+        } else {
+            assert_eq!(
+                (v.status, v.reason, ids(v)),
+                (Status::Pass, None, vec!["cors_not_enabled"]),
+                "{:#?}",
+                v.findings
+            );
+        }
+        let preflights = srv
+            .requests()
+            .iter()
+            .filter(|r| r.method == "OPTIONS")
+            .count();
+        assert_eq!(preflights, 1, "{reflects}");
+    }
+}

@@ -241,12 +241,7 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     if ev.responses().next().is_none() {
         return Evaluation::bare(stopped.err().unwrap_or(Judgement::Error("no_response")));
     }
-    let unanswered = ev
-        .paths
-        .iter()
-        .flat_map(|p| &p.probes)
-        .find_map(|p| p.outcome.as_ref().err().map(|f| f.reason));
-    let stopped = stopped.and(unanswered.map_or(Ok(()), |r| Err(Judgement::Error(r))));
+    let stopped = stopped.and(ev.unanswered().map_or(Ok(()), |r| Err(Judgement::Error(r))));
     let mut findings = Vec::new();
     let (mut arbitrary, mut null, mut bypass, mut creds, mut vary) =
         (false, false, false, false, false);
