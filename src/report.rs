@@ -407,23 +407,29 @@ impl Report {
             }
             out.push('\n');
         }
-        let s = &self.summary;
-        let f = &s.findings;
-        let _ = writeln!(
-            out,
+        let _ = writeln!(out, "{}", self.summary.line());
+        out
+    }
+}
+
+impl Summary {
+    /// The closing line of the text report and the status page's headline:
+    /// `2 targets, 30 checks: 27 passed, 2 failed, 0 errors, 1 skipped; findings: …`.
+    pub fn line(&self) -> String {
+        let f = &self.findings;
+        format!(
             "{} targets, {} checks: {} passed, {} failed, {} errors, {} skipped; findings: {} critical, {} high, {} medium, {} low, {} info",
-            s.targets,
-            s.checks,
-            s.pass,
-            s.fail,
-            s.error,
-            s.skipped,
+            self.targets,
+            self.checks,
+            self.pass,
+            self.fail,
+            self.error,
+            self.skipped,
             f.critical,
             f.high,
             f.medium,
             f.low,
             f.info
-        );
-        out
+        )
     }
 }

@@ -404,27 +404,6 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The counts above the status table: how many targets and checks, and how they stand.
-fn summary_line(s: &crate::report::Summary) -> String {
-    let f = &s.findings;
-    format!(
-        "{} targets, {} checks: <span class=\"pass\">{} passed</span>, <span class=\"fail\">{} failed</span>, \
-         <span class=\"error\">{} errors</span>, <span class=\"skipped\">{} skipped</span>; findings: \
-         {} critical, {} high, {} medium, {} low, {} info",
-        s.targets,
-        s.checks,
-        s.pass,
-        s.fail,
-        s.error,
-        s.skipped,
-        f.critical,
-        f.high,
-        f.medium,
-        f.low,
-        f.info
-    )
-}
-
 async fn index(State(state): State<AppState>) -> Html<String> {
     let report = current_report(&state);
     let mut rows = String::new();
@@ -462,7 +441,7 @@ async fn index(State(state): State<AppState>) -> Html<String> {
          ready: {}</p><p>{}</p><table><tr><th>target</th><th>check</th><th>status</th><th>findings</th></tr>{rows}</table></body></html>",
         env!("CARGO_PKG_VERSION"),
         state.readiness.is_ready(),
-        summary_line(&report.summary)
+        report.summary.line()
     ))
 }
 

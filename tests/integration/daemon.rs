@@ -353,7 +353,7 @@ async fn serve_exports_blackbox_and_check_metrics_and_reloads() {
     let (status, _, page) = http_get(d.addr, "/", None).await;
     assert_eq!(status, 200);
     assert!(
-        page.contains("2 targets, ") && page.contains("failed</span>"),
+        page.contains("<p>2 targets, ") && page.contains(" failed, "),
         "{page}"
     );
     let expired = prodprobe::about::about("tls_cert", "expired").unwrap();
