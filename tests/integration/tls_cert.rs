@@ -259,6 +259,56 @@ async fn every_finding_from_rustls_servers() {
     }
 }
 
+/// `warn_days` / `critical_days` move the expiry findings, and the thresholds the check used are
+/// exported, so that the alert rules follow the config (docs/prometheus.md).
+#[tokio::test(flavor = "multi_thread")]
+async fn configured_expiry_days_move_the_findings_and_the_exported_thresholds() {
+    let pki = Pki::new();
+    // 15 days left on a 90-day certificate.
+    let srv = serve(pki.server_config(&leaf(&["127.0.0.1"], -75, 15))).await;
+    const DAY: f64 = 86_400.0;
+    // (warn_days, critical_days, expected expiry finding, warn_at, crit_at in days)
+    // Days beyond a quarter / a tenth of the lifetime are capped there (22.5 and 9 days).
+    let cases: [(u32, u32, Option<&str>, f64, f64); 3] = [
+        (21, 7, Some("expires_soon"), 21.0, 7.0),
+        (10, 3, None, 10.0, 3.0),
+        (45, 20, Some("expires_soon"), 22.5, 9.0),
+    ];
+    for (warn, crit, want, warn_at, crit_at) in cases {
+        let case = format!("warn_days {warn}, critical_days {crit}");
+        let mut t = target(&srv.url("https", "/"), pki.client(), None);
+        t.checks.retain(|c| c.id == "tls_cert");
+        t.options.tls_cert.warn_days = warn;
+        t.options.tls_cert.critical_days = crit;
+        let (_, verdicts) = crate::support::evaluate(&t).await;
+        let v = &verdicts[0];
+        let expiry: Vec<&str> = v
+            .findings
+            .iter()
+            .map(|f| f.id)
+            .filter(|id| id.starts_with("expire"))
+            .collect();
+        assert_eq!(expiry, Vec::from_iter(want), "{case}: {:?}", v.findings);
+        let m = |name: &str| {
+            v.measurements
+                .iter()
+                .find(|m| m.gauge.name == name)
+                .unwrap_or_else(|| panic!("{case}: {name} missing"))
+                .value
+        };
+        assert_eq!(
+            m("tls_cert_expiry_warn_at_seconds"),
+            warn_at * DAY,
+            "{case}"
+        );
+        assert_eq!(
+            m("tls_cert_expiry_crit_at_seconds"),
+            crit_at * DAY,
+            "{case}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_certificate_still_exports_every_fact() {
     let pki = Pki::new();

@@ -88,6 +88,16 @@ static LIFETIME: GaugeDef = GaugeDef {
     help: "notAfter - notBefore of the leaf",
     labels: &[],
 };
+static WARN_AT: GaugeDef = GaugeDef {
+    name: "tls_cert_expiry_warn_at_seconds",
+    help: "Time left below which the leaf is expires_soon: min(warn_days, 25 % of its lifetime), in seconds",
+    labels: &[],
+};
+static CRIT_AT: GaugeDef = GaugeDef {
+    name: "tls_cert_expiry_crit_at_seconds",
+    help: "Time left below which the leaf is expires_critical: min(critical_days, 10 % of its lifetime), in seconds",
+    labels: &[],
+};
 static LIFETIME_USED: GaugeDef = GaugeDef {
     name: "tls_cert_lifetime_used_ratio",
     help: "Share of the leaf's lifetime elapsed: 0 at notBefore, 1 at notAfter (ACME clients renew near 2/3)",
@@ -158,6 +168,8 @@ pub static CHECK: CheckDef = CheckDef {
         &NOT_BEFORE,
         &EXPIRES_IN,
         &LIFETIME,
+        &WARN_AT,
+        &CRIT_AT,
         &LIFETIME_USED,
         &CHAIN_NOT_AFTER_MIN,
         &KEY_BITS,
@@ -590,12 +602,13 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
         findings.retain(|f| f.id == *worst || !expiry.contains(&f.id));
     }
     super::merge_same_findings(&mut findings);
-    let measurements = measure(evidence, &with_chain, (now, handshake));
+    let measurements = measure(evidence, opts, &with_chain, (now, handshake));
     Evaluation::new(Judgement::Evaluated(findings), measurements)
 }
 
 fn measure(
     evidence: &TlsEvidence,
+    opts: &TlsCertOptions,
     with_chain: &[&AddressTls],
     (now, handshake): (i64, (i64, i64)),
 ) -> Vec<Measurement> {
@@ -611,6 +624,11 @@ fn measure(
         m.push(Measurement::new(&NOT_BEFORE, s.not_before as f64));
         m.push(Measurement::new(&EXPIRES_IN, (s.not_after - now) as f64));
         m.push(Measurement::new(&LIFETIME, lifetime as f64));
+        // The thresholds the expiry findings used, so that alert rules follow a configured
+        // warn_days / critical_days instead of repeating the defaults.
+        let (warn_at, crit_at) = thresholds(opts, lifetime);
+        m.push(Measurement::new(&WARN_AT, warn_at as f64));
+        m.push(Measurement::new(&CRIT_AT, crit_at as f64));
         if lifetime > 0 {
             m.push(Measurement::new(
                 &LIFETIME_USED,
