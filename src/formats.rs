@@ -7,7 +7,7 @@ use probes::checks;
 use probes::verdict::{Severity, Status};
 use serde_json::{Value, json};
 
-use crate::report::{CheckReport, Report, TargetReport};
+use crate::report::{CheckReport, Report, TargetReport, counted};
 
 const INFO_URI: &str = "https://github.com/prodprobe/prodprobe";
 
@@ -410,8 +410,12 @@ pub fn markdown(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "## prodprobe: {} failed, {} passed, {} errors, {} skipped ({} targets)\n",
-        s.fail, s.pass, s.error, s.skipped, s.targets
+        "## prodprobe: {} failed, {} passed, {}, {} skipped ({})\n",
+        s.fail,
+        s.pass,
+        counted(s.error, "error"),
+        s.skipped,
+        counted(s.targets, "target")
     );
     let f = &s.findings;
     let _ = writeln!(

@@ -359,6 +359,8 @@ impl Report {
                     _ => String::new(),
                 };
                 tail.push_str(&note(c));
+                // Padded only where something follows: no trailing blanks on a bare PASS.
+                let width = if tail.is_empty() { 0 } else { width };
                 let _ = writeln!(
                     out,
                     "  {} {:<width$}{}",
@@ -418,12 +420,12 @@ impl Summary {
     pub fn line(&self) -> String {
         let f = &self.findings;
         format!(
-            "{} targets, {} checks: {} passed, {} failed, {} errors, {} skipped; findings: {} critical, {} high, {} medium, {} low, {} info",
-            self.targets,
-            self.checks,
+            "{}, {}: {} passed, {} failed, {}, {} skipped; findings: {} critical, {} high, {} medium, {} low, {} info",
+            counted(self.targets, "target"),
+            counted(self.checks, "check"),
             self.pass,
             self.fail,
-            self.error,
+            counted(self.error, "error"),
             self.skipped,
             f.critical,
             f.high,
@@ -431,5 +433,14 @@ impl Summary {
             f.low,
             f.info
         )
+    }
+}
+
+/// `1 target`, `2 targets`.
+pub fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

@@ -79,7 +79,7 @@ async fn exit_0_when_every_check_passes() {
     }
     // dns is skipped for an IP-literal target (no name to resolve).
     assert!(
-        t.contains("1 targets, 15 checks: 14 passed, 0 failed, 0 errors, 1 skipped"),
+        t.contains("1 target, 15 checks: 14 passed, 0 failed, 0 errors, 1 skipped"),
         "{t}"
     );
     assert!(
