@@ -118,9 +118,16 @@ async fn every_finding_from_rustls_servers() {
     let other = Pki::new();
     let ip = "127.0.0.1";
     let n = now();
+    let ca_key = inspect::inspect(&pki.ca_der).unwrap().public_key;
     let ocsp_for = |chain: &[CertificateDer<'static>], st: OcspStatus, next: i64| {
         let d = inspect::inspect(&chain[0]).unwrap();
-        der::ocsp_response(&d.issuer_der, &d.serial_bytes, st, n - 3600, next)
+        der::ocsp_response(
+            (&d.issuer_der, &ca_key),
+            &d.serial_bytes,
+            st,
+            n - 3600,
+            next,
+        )
     };
 
     // (case, server config, expected finding ids, status)
@@ -190,7 +197,7 @@ async fn every_finding_from_rustls_servers() {
             });
             crate::support::server_config(chain, key)
         },
-        vec!["must_staple_without_staple"],
+        vec!["must_staple_without_staple", "ocsp_not_stapled"],
         Status::Fail,
     ));
     cases.push((
@@ -219,7 +226,7 @@ async fn every_finding_from_rustls_servers() {
             let (chain, key) = pki.leaf(&Leaf::valid(&[ip]));
             let d = inspect::inspect(&chain[0]).unwrap();
             let ocsp = der::ocsp_response(
-                &d.issuer_der,
+                (&d.issuer_der, &ca_key),
                 &[0x7f, 0x01],
                 OcspStatus::Good,
                 n - 60,
@@ -256,6 +263,43 @@ async fn every_finding_from_rustls_servers() {
         let v = tls_cert(&srv.url("https", "/"), pki.client()).await;
         assert_eq!(ids_sorted(&v), want, "{name}: {:?}", v.findings);
         assert_eq!(v.status, status, "{name}: {:?}", v.findings);
+    }
+}
+
+/// RFC 6960 §4.1.1: a CertID names the issuer by its Name *and* key. A staple whose issuer key
+/// hash is not that of the served intermediate is for another certificate (seen with real
+/// nginx `ssl_stapling_file` and `openssl s_server -status_file` serving such a response),
+/// while the same response for the right key passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_staple_for_another_issuer_key_is_for_another_certificate() {
+    let root = Pki::new();
+    let (int, int_der) = root.intermediate("prodprobe test intermediate");
+    let other_key = inspect::inspect(&Pki::new().ca_der).unwrap().public_key;
+    let int_key = inspect::inspect(&int_der).unwrap().public_key;
+    let n = now();
+    for (case, key, want) in [
+        ("issuer key of the intermediate", &int_key, vec![]),
+        ("another issuer key", &other_key, vec!["ocsp_staple_bad"]),
+    ] {
+        let (chain, leaf_key) = int.leaf(&Leaf::valid(&["127.0.0.1"]));
+        let d = inspect::inspect(&chain[0]).unwrap();
+        let ocsp = der::ocsp_response(
+            (&d.issuer_der, key),
+            &d.serial_bytes,
+            OcspStatus::Good,
+            n - 60,
+            n + 86_400,
+        );
+        let served = vec![chain[0].clone(), int_der.clone()];
+        let srv = serve(config_with_ocsp(served, leaf_key, ocsp)).await;
+        let v = tls_cert(&srv.url("https", "/"), root.client()).await;
+        assert_eq!(ids_sorted(&v), want, "{case}: {:?}", v.findings);
+        if let Some(f) = v.findings.first() {
+            assert!(
+                f.evidence.contains("for another certificate"),
+                "{case}: {f:?}"
+            );
+        }
     }
 }
 

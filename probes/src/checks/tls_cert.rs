@@ -216,8 +216,19 @@ fn unix(t: SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn days(secs: i64) -> String {
-    format!("{:.1} days", secs as f64 / 86_400.0)
+/// A span for evidence: days with one decimal from a day up, else hours, minutes or seconds
+/// (a staple stale for minutes is not "0.0 days" stale).
+fn span(secs: i64) -> String {
+    let a = secs.unsigned_abs();
+    if a >= 86_400 {
+        format!("{:.1} days", secs as f64 / 86_400.0)
+    } else if a >= 3600 {
+        format!("{:.1} hours", secs as f64 / 3600.0)
+    } else if a >= 60 {
+        format!("{} minutes", secs / 60)
+    } else {
+        format!("{secs} seconds")
+    }
 }
 
 /// A certificate that is a trust anchor as served (self-issued CA): excluded from the
@@ -346,7 +357,7 @@ fn judge_address(
             format!(
                 "{} expired {} ago",
                 who(i, c),
-                days(now - c.summary.not_after)
+                span(now - c.summary.not_after)
             )
         })
         .collect();
@@ -359,7 +370,7 @@ fn judge_address(
             format!(
                 "{} valid only in {}",
                 who(i, c),
-                days(c.summary.not_before - now)
+                span(c.summary.not_before - now)
             )
         })
         .collect();
@@ -377,9 +388,9 @@ fn judge_address(
                 &EXPIRES_CRITICAL,
                 format!(
                     "{at}: leaf expires in {} (< {} for a {} certificate)",
-                    days(remaining),
-                    days(crit_at),
-                    days(lifetime)
+                    span(remaining),
+                    span(crit_at),
+                    span(lifetime)
                 ),
             ));
         } else if remaining < warn_at {
@@ -387,9 +398,9 @@ fn judge_address(
                 &EXPIRES_SOON,
                 format!(
                     "{at}: leaf expires in {} (< {} for a {} certificate)",
-                    days(remaining),
-                    days(warn_at),
-                    days(lifetime)
+                    span(remaining),
+                    span(warn_at),
+                    span(lifetime)
                 ),
             ));
         }
@@ -429,17 +440,31 @@ fn judge_address(
     }
     // OCSP.
     match &facts.ocsp {
-        None if leaf.must_staple => out.push(Finding::new(
-            &MUST_STAPLE_WITHOUT_STAPLE,
-            format!(
-                "{at}: the leaf requires stapling (TLS Feature status_request) but none was sent"
-            ),
-        )),
-        None => out.push(Finding::new(
-            &OCSP_NOT_STAPLED,
-            format!("{at}: no OCSP staple"),
-        )),
-        Some(bytes) => judge_staple(&at, bytes, leaf, now, out),
+        None => {
+            if leaf.must_staple {
+                out.push(Finding::new(
+                    &MUST_STAPLE_WITHOUT_STAPLE,
+                    format!(
+                        "{at}: the leaf requires stapling (TLS Feature status_request) but none was sent"
+                    ),
+                ));
+            }
+            out.push(Finding::new(
+                &OCSP_NOT_STAPLED,
+                format!("{at}: no OCSP staple"),
+            ));
+        }
+        Some(bytes) => {
+            // The served certificates named as the leaf's issuer: their keys must match the
+            // staple's CertID too.
+            let issuer_keys: Vec<&[u8]> = a
+                .certs
+                .iter()
+                .filter(|c| c.subject_contents == leaf.issuer_contents)
+                .map(|c| c.public_key.as_slice())
+                .collect();
+            judge_staple(&at, bytes, (leaf, &issuer_keys), now, out);
+        }
     }
     // Policy (public roots only).
     if a.public_root {
@@ -447,7 +472,7 @@ fn judge_address(
         if lifetime > cap * 86_400 {
             out.push(Finding::new(
                 &LIFETIME_EXCEEDS_POLICY,
-                format!("{at}: leaf lifetime {} > {cap} days", days(lifetime)),
+                format!("{at}: leaf lifetime {} > {cap} days", span(lifetime)),
             ));
         }
     }
@@ -470,9 +495,9 @@ fn judge_address(
     // Per-cert expiry of what path building went around (CHECKS.md §9 edge case).
     for (i, c) in a.certs.iter().enumerate().filter(|(i, _)| off[*i]) {
         let when = if now > c.summary.not_after {
-            format!("expired {} ago", days(now - c.summary.not_after))
+            format!("expired {} ago", span(now - c.summary.not_after))
         } else {
-            format!("valid only in {}", days(c.summary.not_before - now))
+            format!("valid only in {}", span(c.summary.not_before - now))
         };
         order.push(format!("{} {when}, not on the validated path", who(i, c)));
     }
@@ -484,7 +509,13 @@ fn judge_address(
     }
 }
 
-fn judge_staple(at: &str, bytes: &[u8], leaf: &CertDetails, now: i64, out: &mut Vec<Finding>) {
+fn judge_staple(
+    at: &str,
+    bytes: &[u8],
+    (leaf, issuer_keys): (&CertDetails, &[&[u8]]),
+    now: i64,
+    out: &mut Vec<Finding>,
+) {
     match ocsp::parse(bytes) {
         Staple::Unsuccessful { status } => out.push(Finding::new(
             &OCSP_STAPLE_BAD,
@@ -497,7 +528,7 @@ fn judge_staple(at: &str, bytes: &[u8], leaf: &CertDetails, now: i64, out: &mut 
         Staple::Basic { responses } => {
             let Some(r) = responses
                 .iter()
-                .find(|r| r.is_for(&leaf.serial_bytes, &leaf.issuer_der))
+                .find(|r| r.is_for(&leaf.serial_bytes, &leaf.issuer_der, issuer_keys))
             else {
                 out.push(Finding::new(
                     &OCSP_STAPLE_BAD,
@@ -527,7 +558,7 @@ fn judge_staple(at: &str, bytes: &[u8], leaf: &CertDetails, now: i64, out: &mut 
             {
                 out.push(Finding::new(
                     &OCSP_STAPLE_BAD,
-                    format!("{at}: stale staple: nextUpdate {} ago", days(now - next)),
+                    format!("{at}: stale staple: nextUpdate {} ago", span(now - next)),
                 ));
             }
         }
@@ -702,6 +733,15 @@ mod tests {
         assert_eq!(thresholds(&o, 6 * 86_400), (129_600, 51_840));
         // 45-day certificate: warn 11.25 d, critical 4.5 d.
         assert_eq!(thresholds(&o, 45 * 86_400), (972_000, 388_800));
+    }
+
+    #[test]
+    fn evidence_spans_below_a_day_are_not_zero_days() {
+        assert_eq!(span(5 * 86_400), "5.0 days");
+        assert_eq!(span(-86_400), "-1.0 days");
+        assert_eq!(span(12 * 3600), "12.0 hours");
+        assert_eq!(span(5 * 60 + 7), "5 minutes");
+        assert_eq!(span(42), "42 seconds");
     }
 
     #[test]

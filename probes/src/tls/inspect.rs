@@ -92,6 +92,9 @@ pub struct CertDetails {
     /// See `subject_contents`.
     #[serde(skip)]
     pub issuer_contents: Vec<u8>,
+    /// The subjectPublicKey BIT STRING's bits (OCSP issuerKeyHash input, RFC 6960 §4.1.1).
+    #[serde(skip)]
+    pub public_key: Vec<u8>,
 }
 
 /// OID of the TLS Feature extension (RFC 7633).
@@ -308,6 +311,7 @@ pub fn inspect(der: &CertificateDer<'_>) -> Option<CertDetails> {
         issuer_der: cert.issuer().as_raw().to_vec(),
         subject_contents: der_contents(cert.subject().as_raw()).to_vec(),
         issuer_contents: der_contents(cert.issuer().as_raw()).to_vec(),
+        public_key: spki.subject_public_key.data.to_vec(),
     })
 }
 

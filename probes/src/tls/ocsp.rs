@@ -47,6 +47,9 @@ pub struct SingleResponse {
     /// CertID issuerNameHash.
     #[serde(skip)]
     pub issuer_name_hash: Vec<u8>,
+    /// CertID issuerKeyHash.
+    #[serde(skip)]
+    pub issuer_key_hash: Vec<u8>,
     /// CertID serialNumber content bytes.
     #[serde(skip)]
     pub serial: Vec<u8>,
@@ -60,9 +63,12 @@ pub struct SingleResponse {
 
 impl SingleResponse {
     /// Whether this response is about the certificate with `serial` issued under the Name
-    /// whose DER is `issuer_der` (the issuer name hash is compared for SHA-1 and SHA-256
-    /// CertIDs; other algorithms are judged on the serial alone).
-    pub fn is_for(&self, serial: &[u8], issuer_der: &[u8]) -> bool {
+    /// whose DER is `issuer_der` (RFC 6960 §4.1.1 CertID). For SHA-1 and SHA-256 CertIDs the
+    /// issuer name hash is compared, and the issuer key hash against `issuer_keys`, the
+    /// subjectPublicKey bits of the served certificates carrying that Name (several when a CA
+    /// was re-keyed; none known when the issuer was not served, and then the name decides).
+    /// Other algorithms are judged on the serial alone.
+    pub fn is_for(&self, serial: &[u8], issuer_der: &[u8], issuer_keys: &[&[u8]]) -> bool {
         if strip_zeros(&self.serial) != strip_zeros(serial) {
             return false;
         }
@@ -71,7 +77,12 @@ impl SingleResponse {
             "sha256" => &ring::digest::SHA256,
             _ => return true,
         };
-        ring::digest::digest(alg, issuer_der).as_ref() == self.issuer_name_hash.as_slice()
+        let hash = |b: &[u8]| ring::digest::digest(alg, b);
+        hash(issuer_der).as_ref() == self.issuer_name_hash.as_slice()
+            && (issuer_keys.is_empty()
+                || issuer_keys
+                    .iter()
+                    .any(|k| hash(k).as_ref() == self.issuer_key_hash.as_slice()))
     }
 }
 
@@ -177,7 +188,7 @@ fn single_response(body: &[u8]) -> Option<SingleResponse> {
         other => super::inspect::hex(other),
     };
     let (name_hash, r) = expect(r, 0x04)?;
-    let (_key_hash, r) = expect(r, 0x04)?;
+    let (key_hash, r) = expect(r, 0x04)?;
     let (serial, _) = expect(r, 0x02)?;
     let (status, rest) = tlv(rest)?;
     let status = match status.tag {
@@ -198,6 +209,7 @@ fn single_response(body: &[u8]) -> Option<SingleResponse> {
     Some(SingleResponse {
         hash_algorithm,
         issuer_name_hash: name_hash.body.to_vec(),
+        issuer_key_hash: key_hash.body.to_vec(),
         serial: serial.body.to_vec(),
         status,
         this_update,
@@ -251,6 +263,12 @@ mod tests {
         ca.subject().as_raw().to_vec()
     }
 
+    fn ca_key() -> Vec<u8> {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let (_, ca) = X509Certificate::from_der(CA).unwrap();
+        ca.public_key().subject_public_key.data.to_vec()
+    }
+
     fn single(der: &[u8]) -> SingleResponse {
         match parse(der) {
             Staple::Basic { mut responses } => {
@@ -269,9 +287,25 @@ mod tests {
         assert_eq!(good.serial, [0x10, 0x01]);
         assert!(good.next_update.unwrap() > 4_900_000_000, "2126");
         assert!(good.this_update > 1_700_000_000);
-        assert!(good.is_for(&[0x10, 0x01], &ca_subject()));
-        assert!(!good.is_for(&[0x10, 0x02], &ca_subject()), "another serial");
-        assert!(!good.is_for(&[0x10, 0x01], &[0x30, 0x00]), "another issuer");
+        let key = ca_key();
+        assert!(
+            good.is_for(&[0x10, 0x01], &ca_subject(), &[]),
+            "issuer not served"
+        );
+        assert!(good.is_for(&[0x10, 0x01], &ca_subject(), &[&key]));
+        assert!(good.is_for(&[0x10, 0x01], &ca_subject(), &[b"re-keyed", &key]));
+        assert!(
+            !good.is_for(&[0x10, 0x02], &ca_subject(), &[&key]),
+            "another serial"
+        );
+        assert!(
+            !good.is_for(&[0x10, 0x01], &[0x30, 0x00], &[&key]),
+            "another issuer"
+        );
+        assert!(
+            !good.is_for(&[0x10, 0x01], &ca_subject(), &[b"another key"]),
+            "same issuer name, another issuer key"
+        );
         assert_eq!(single(REVOKED).status, CertStatus::Revoked);
         assert_eq!(single(UNKNOWN).status, CertStatus::Unknown);
     }

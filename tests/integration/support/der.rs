@@ -60,20 +60,22 @@ pub enum Status {
 }
 
 /// A successful basic OCSP response about `serial` (INTEGER content bytes) issued under the
-/// Name whose DER is `issuer_der` (SHA-1 CertID), valid from `this_update` to `next_update`.
+/// Name whose DER is `issuer_der` by the key whose subjectPublicKey bits are `issuer_key`
+/// (SHA-1 CertID), valid from `this_update` to `next_update`.
 pub fn ocsp_response(
-    issuer_der: &[u8],
+    (issuer_der, issuer_key): (&[u8], &[u8]),
     serial: &[u8],
     status: Status,
     this_update: i64,
     next_update: i64,
 ) -> Vec<u8> {
     let sha1_oid = tlv(0x06, &[0x2b, 0x0e, 0x03, 0x02, 0x1a]);
-    let name_hash = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, issuer_der);
+    let sha1 = |b: &[u8]| ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, b);
+    let (name_hash, key_hash) = (sha1(issuer_der), sha1(issuer_key));
     let cert_id = seq(&[
         seq(&[sha1_oid, vec![0x05, 0x00]]),
         tlv(0x04, name_hash.as_ref()),
-        tlv(0x04, &[0u8; 20]),
+        tlv(0x04, key_hash.as_ref()),
         tlv(0x02, serial),
     ]);
     let cert_status = match status {
