@@ -30,6 +30,10 @@ pub enum Refusal {
     /// handshake failure), or one timed out: the rest of the run would only fail the same way
     /// or wait out more timeouts.
     Unreachable,
+    /// A response of this run came over a connection whose certificate failed verification:
+    /// the checks it feeds are `skipped (invalid_cert)` whatever else it sees (CHECKS.md
+    /// §0.3, [`cert_gate`]), so the rest of the run would be traffic for nothing.
+    InvalidCert,
 }
 
 impl Refusal {
@@ -41,6 +45,7 @@ impl Refusal {
             Refusal::OffTarget => "off_target",
             Refusal::Backoff => "backoff",
             Refusal::Unreachable => "unreachable",
+            Refusal::InvalidCert => "invalid_cert",
         }
     }
 }
@@ -59,6 +64,8 @@ pub(crate) struct Session<'a, 'c> {
     /// Whether a kept-alive connection may carry the next request; off after one closed
     /// under a request it had carried.
     reuse: bool,
+    /// A response came over a connection whose certificate failed ([`Refusal::InvalidCert`]).
+    unverified: bool,
 }
 
 /// A run stops after this many requests in a row got no response.
@@ -101,6 +108,7 @@ impl<'a, 'c> Session<'a, 'c> {
             halted: false,
             failed_in_a_row: 0,
             reuse: true,
+            unverified: false,
         }
     }
 
@@ -122,7 +130,18 @@ impl<'a, 'c> Session<'a, 'c> {
         if self.failed_in_a_row >= FAILURES_BEFORE_GIVING_UP {
             return Err(Refusal::Unreachable);
         }
+        if self.unverified {
+            return Err(Refusal::InvalidCert);
+        }
         let hop = self.send_checked(spec).await;
+        // A rate-limit burst measures the limiter, which answers whatever the certificate:
+        // it runs on.
+        if let Ok(Ok(e)) = &hop
+            && self.kind != ProbeKind::RateLimit
+            && unverified(e)
+        {
+            self.unverified = true;
+        }
         match &hop {
             // A body still trickling when the time ran out: the next request would wait as
             // long (a slow-drip server held the path sweep for 38 × 15 s).
@@ -257,9 +276,12 @@ pub(crate) fn token(n: usize) -> String {
 /// Every HTTPS response of `hops` whose certificate failed verification makes the run's
 /// responses unfit for judging (CHECKS.md §0.3).
 pub(crate) fn any_unverified<'e>(responses: impl IntoIterator<Item = &'e Exchange>) -> bool {
-    responses
-        .into_iter()
-        .any(|e| e.tls.as_ref().is_some_and(|t| t.cert_failed()))
+    responses.into_iter().any(unverified)
+}
+
+/// Whether `e` came over a connection whose certificate failed verification.
+fn unverified(e: &Exchange) -> bool {
+    e.tls.as_ref().is_some_and(|t| t.cert_failed())
 }
 
 /// The invalid-certificate rule of CHECKS.md §0.3 for checks that judge an active probe's

@@ -343,6 +343,50 @@ async fn no_answer_is_an_error_not_a_pass_and_not_invalid_cert() {
     accept_loop.abort();
 }
 
+/// CHECKS.md §0.3: a response over a connection whose certificate failed verification makes
+/// the checks of that run `skipped (invalid_cert)`, so the active run stops there: one request
+/// per active probe, not the path sweep's 38 (a server that closes every connection cost 38
+/// handshakes), and the verdicts stay `skipped (invalid_cert)`.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untrusted_certificate_stops_each_active_run_after_one_response() {
+    let pki = Pki::new();
+    let other = Pki::new();
+    let srv = server(&other, |_| Resp::new(200).html("<p>ok</p>")).await;
+    let t = target(&srv.url("https", "/"), pki.client(), None);
+    // (check, the requests of its cycle: fetch's page and /robots.txt, then one request of
+    // the active probe)
+    for (check, want) in [
+        (
+            "exposed_paths",
+            ["GET /", "GET /robots.txt", "GET /{random}"],
+        ),
+        (
+            "error_disclosure",
+            ["GET /", "GET /robots.txt", "GET /{random}"],
+        ),
+        ("cors", ["GET /", "GET /robots.txt", "GET /"]),
+    ] {
+        let before = srv.requests().len();
+        let v = verdict(&t, check).await;
+        assert_eq!(
+            (v.status, v.reason),
+            (Status::Skipped, Some("invalid_cert")),
+            "{check}"
+        );
+        let mut sent: Vec<String> = srv.requests()[before..]
+            .iter()
+            .map(|r| match r.path.as_str() {
+                "/" | "/robots.txt" => format!("{} {}", r.method, r.path),
+                _ => format!("{} /{{random}}", r.method),
+            })
+            .collect();
+        sent.sort();
+        let mut want = want.to_vec();
+        want.sort();
+        assert_eq!(sent, want, "{check}");
+    }
+}
+
 /// A server that accepts connections and never answers: one timed-out request is enough, the
 /// active run stops there (not after its whole list) and fetch does not ask for /robots.txt.
 #[tokio::test(flavor = "multi_thread")]
