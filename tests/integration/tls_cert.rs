@@ -504,6 +504,19 @@ async fn an_expired_cross_sign_off_the_path_is_not_expired_an_expired_intermedia
         "{}",
         expired.evidence
     );
+
+    // The same chain for a client that does not trust X1: R3 old expired before the leaf was
+    // issued, so no instant lies inside every validity window, and trust cannot be judged
+    // apart from time by WebPKI. Its issuer Names lead to no anchor: untrusted as well
+    // (seen with nginx and Apache serving an expired intermediate of a private CA).
+    let stranger = Arc::new(TlsClient::new(&[]).unwrap());
+    let v = tls_cert(&srv.url("https", "/"), stranger).await;
+    assert_eq!(
+        ids_sorted(&v),
+        ["expired", "ocsp_not_stapled", "untrusted_chain"],
+        "{:?}",
+        v.findings
+    );
 }
 
 /// The fallback that reads the chain from the hand-built TLS 1.2 hello is for servers that
@@ -600,6 +613,41 @@ async fn leaf_with_aia(
         p.custom_extensions.push(der::aia_ca_issuers(&url));
     });
     (aia, url, chain, key)
+}
+
+/// A leaf may list several caIssuers URLs (RFC 5280 §4.2.2.1: a sequence of access
+/// descriptions); the first may be dead. Each is tried in order until one completes the path
+/// (seen with a leaf whose first URL answered 404 behind nginx), and none after it is fetched.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_later_aia_url_completes_the_path_when_the_first_is_dead() {
+    let root = Pki::new();
+    let (int, int_der) = root.intermediate("prodprobe test intermediate");
+    let int_body = int_der.as_ref().to_vec();
+    let aia = TestServer::http("127.0.0.1", move |r| match r.path.as_str() {
+        "/int.der" => Resp::new(200).body(int_body.clone()),
+        _ => Resp::new(404),
+    })
+    .await;
+    let (dead, good, spare) = (
+        aia.url("http", "/nope.der"),
+        aia.url("http", "/int.der"),
+        aia.url("http", "/spare.der"),
+    );
+    let (chain, key) = int.leaf_with(&Leaf::valid(&["127.0.0.1"]), |p| {
+        p.custom_extensions
+            .push(der::aia_ca_issuers_list(&[&dead, &good, &spare]));
+    });
+    let srv = serve(crate::support::server_config(chain, key)).await;
+    let v = tls_cert(&srv.url("https", "/"), root.client()).await;
+    assert_eq!(
+        ids_sorted(&v),
+        ["incomplete_chain", "ocsp_not_stapled"],
+        "{:?}",
+        v.findings
+    );
+    assert!(v.findings.iter().any(|f| f.evidence.contains(&good)));
+    let asked: Vec<String> = aia.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(asked, ["/nope.der", "/int.der"]);
 }
 
 /// RFC 5280 §4.2.2.1 lets caIssuers point at a DER certs-only CMS message (`.p7c`, what

@@ -160,6 +160,8 @@ pub struct TlsClient {
     /// Subjects (DER Name contents) of the public roots, without any configured CA: a path
     /// that ends at one of them is a public-root path (CHECKS.md §9 public-root-only rules).
     public_subjects: Arc<[Vec<u8>]>,
+    /// Subjects of every trust anchor, configured CAs included.
+    anchor_subjects: Arc<[Vec<u8>]>,
 }
 
 impl std::fmt::Debug for TlsClient {
@@ -250,6 +252,11 @@ impl TlsClient {
         public_subjects: Vec<Vec<u8>>,
         provider: Arc<CryptoProvider>,
     ) -> Result<Self, Error> {
+        let anchor_subjects: Vec<Vec<u8>> = roots
+            .roots
+            .iter()
+            .map(|ta| ta.subject.as_ref().to_vec())
+            .collect();
         let webpki =
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
                 .build()
@@ -270,6 +277,7 @@ impl TlsClient {
             webpki,
             provider,
             public_subjects: Arc::from(public_subjects),
+            anchor_subjects: Arc::from(anchor_subjects),
         })
     }
 
@@ -343,6 +351,12 @@ impl TlsClient {
                 detail: e.to_string(),
             },
         }
+    }
+
+    /// Whether `subject` (DER Name contents) is the subject of a trust anchor (public or
+    /// configured).
+    pub fn is_anchor_subject(&self, subject: &[u8]) -> bool {
+        self.anchor_subjects.iter().any(|s| s == subject)
     }
 
     /// Whether `subject` (DER Name contents) is the subject of a public root (webpki-roots,

@@ -330,10 +330,18 @@ async fn probe_address(
             Some(t) if !facts.verified() => trust(&target.tls.verify(&facts.chain, name, t)),
             _ => trust(&facts.verification),
         };
-        // Fall back on the live verdict when the window check could not tell.
+        // Fall back on the live verdict when the window check could not tell (validity
+        // windows that do not overlap: an intermediate that expired before the leaf was
+        // issued). Then a path whose issuer Names lead to no anchor cannot reach one at any
+        // instant.
         let (trusted, reason) = match trusted {
             Some(t) => (Some(t), reason),
-            None => trust(&facts.verification),
+            None => match trust(&facts.verification) {
+                (None, _) if !names_reach_anchor(target, &out.certs) => {
+                    (Some(false), Some("unknown_issuer"))
+                }
+                other => other,
+            },
         };
         out.trusted = trusted;
         out.trust_reason = reason;
@@ -395,12 +403,43 @@ async fn chain_without_rustls(
 }
 
 /// Whether some served certificate is issued by (or is) a public root, not a configured CA.
+/// Whether following issuer Names from the leaf through the served certificates meets the
+/// subject of a trust anchor: what any path to an anchor needs, whatever the time. A walk over
+/// Names, each visited once, so a hostile chain of look-alike subjects stays linear.
+/// Signatures are not looked at: `true` says a path may exist.
+fn names_reach_anchor(target: &Target, certs: &[CertDetails]) -> bool {
+    let Some(leaf) = certs.first() else {
+        return true;
+    };
+    let mut seen: Vec<&[u8]> = Vec::new();
+    let mut next: Vec<&[u8]> = vec![&leaf.issuer_contents];
+    while let Some(name) = next.pop() {
+        if target.tls.is_anchor_subject(name) {
+            return true;
+        }
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        next.extend(
+            certs[1..]
+                .iter()
+                .filter(|c| c.subject_contents == name)
+                .map(|c| c.issuer_contents.as_slice()),
+        );
+    }
+    false
+}
+
 fn path_ends_at_public_root(target: &Target, certs: &[CertDetails]) -> bool {
     certs.iter().any(|c| {
         target.tls.is_public_root_subject(&c.issuer_contents)
             || target.tls.is_public_root_subject(&c.subject_contents)
     })
 }
+
+/// caIssuers URLs of one leaf tried at most.
+const MAX_AIA_URLS: usize = 3;
 
 /// Fetches a caIssuers URL (one GET, ≤ 64 KiB): the certificates it serves, or why none.
 async fn fetch_issuers(
@@ -511,25 +550,36 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
             if a.trusted != Some(false) || a.trust_reason != Some("unknown_issuer") {
                 continue;
             }
-            let (Some(url), Some(facts)) = (
-                a.leaf().and_then(|l| l.ca_issuers.first().cloned()),
-                a.facts.clone(),
-            ) else {
+            let (Some(leaf), Some(facts)) = (a.leaf(), a.facts.clone()) else {
                 continue;
             };
-            let body = match fetched.iter().find(|(u, _)| *u == url) {
-                Some((_, body)) => body.clone(),
-                None => {
-                    let body = fetch_issuers(target, cx, &url).await;
-                    fetched.push((url.clone(), body.clone()));
-                    body
+            // Every caIssuers URL of the leaf in turn (a CA may list a mirror after a dead
+            // one), until one completes the path; the first one's outcome stands otherwise.
+            let mut first: Option<AiaFetch> = None;
+            for url in leaf.ca_issuers.iter().take(MAX_AIA_URLS) {
+                let body = match fetched.iter().find(|(u, _)| u == url) {
+                    Some((_, body)) => body.clone(),
+                    None => {
+                        let body = fetch_issuers(target, cx, url).await;
+                        fetched.push((url.clone(), body.clone()));
+                        body
+                    }
+                };
+                let result = match body {
+                    Ok(certs) => completion(target, &name, &facts.chain, &certs),
+                    Err(reason) => reason,
+                };
+                let this = AiaFetch {
+                    url: url.clone(),
+                    result,
+                };
+                if result == "completes" {
+                    first = Some(this);
+                    break;
                 }
-            };
-            let result = match body {
-                Ok(certs) => completion(target, &name, &facts.chain, &certs),
-                Err(reason) => reason,
-            };
-            a.aia = Some(AiaFetch { url, result });
+                first.get_or_insert(this);
+            }
+            a.aia = first;
         }
     }
     let failure = evidence.addresses.iter().find_map(|a| {

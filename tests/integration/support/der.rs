@@ -39,9 +39,17 @@ fn gtime(unix: i64) -> Vec<u8> {
 
 /// OID 1.3.6.1.5.5.7.1.1 (authorityInfoAccess) and its value with one caIssuers URI.
 pub fn aia_ca_issuers(url: &str) -> rcgen::CustomExtension {
+    aia_ca_issuers_list(&[url])
+}
+
+/// An AIA extension listing several caIssuers URLs, in order.
+pub fn aia_ca_issuers_list(urls: &[&str]) -> rcgen::CustomExtension {
     let ca_issuers_oid = tlv(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02]);
-    let value = seq(&[seq(&[ca_issuers_oid, tlv(0x86, url.as_bytes())])]);
-    rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], value)
+    let descriptions: Vec<Vec<u8>> = urls
+        .iter()
+        .map(|u| seq(&[ca_issuers_oid.clone(), tlv(0x86, u.as_bytes())]))
+        .collect();
+    rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], seq(&descriptions))
 }
 
 /// OID 1.3.6.1.5.5.7.1.24 (TLS Feature, RFC 7633) with status_request: must-staple.
