@@ -12,10 +12,18 @@ async fn web() -> Web {
     let r = Resp::redirect;
     let a = vec![
         ("/ok", Resp::new(200).html("<p>shop</p>")),
+        (
+            "/maintenance",
+            Resp::new(503)
+                .header("Retry-After", "120")
+                .header("Strict-Transport-Security", "max-age=63072000")
+                .body("back soon"),
+        ),
         ("/down", r(301, "http://{H}/plain")),
         ("/missing", Resp::new(404).body("nope")),
         ("/loop", r(301, "https://{A}/loop2")),
         ("/loop2", r(301, "https://{A}/loop")),
+        ("/bounce", r(301, "http://{H}/bounce")),
         ("/r/11", r(301, "/r/10")),
         ("/r/10", r(301, "/r/9")),
         ("/r/9", r(301, "/r/8")),
@@ -34,6 +42,11 @@ async fn web() -> Web {
     let h = vec![
         ("/none", Resp::new(200).html("<p>plain</p>")),
         ("/ok", r(301, "https://{A}/ok")),
+        ("/to-maintenance", r(301, "https://{A}/maintenance")),
+        (
+            "/limited",
+            Resp::new(429).header("Retry-After", "30").body("slow down"),
+        ),
         ("/forbidden", Resp::new(403).body("CDN says no")),
         ("/http-first", r(301, "http://{H}/ok")),
         ("/proto-relative", r(301, "//{H}/ok")),
@@ -47,6 +60,8 @@ async fn web() -> Web {
         ("/four", r(301, "https://{A}/r/3")),
         ("/twelve", r(301, "https://{A}/r/11")),
         ("/loop", r(301, "https://{A}/loop")),
+        ("/self", r(301, "http://{H}/self")),
+        ("/bounce", r(301, "https://{A}/bounce")),
         ("/temp", r(302, "https://{A}/ok")),
         ("/see-other", r(303, "https://{A}/ok")),
         ("/to404", r(308, "https://{A}/missing")),
@@ -92,6 +107,25 @@ async fn every_finding_from_real_responses() {
         ),
         ("/four", &["preload_hops_exceeded"], Status::Pass),
         ("/loop", &["too_many_redirects"], Status::Fail),
+        // Loops that never settle on HTTPS: their last URL is the http: one they return to.
+        (
+            "/self",
+            &[
+                "first_hop_not_https",
+                "final_not_https",
+                "too_many_redirects",
+            ],
+            Status::Fail,
+        ),
+        (
+            "/bounce",
+            &[
+                "downgrade_in_chain",
+                "final_not_https",
+                "too_many_redirects",
+            ],
+            Status::Fail,
+        ),
         ("/temp", &["temporary_redirect"], Status::Pass),
         ("/see-other", &["temporary_redirect"], Status::Pass),
         ("/to404", &["final_error_status"], Status::Pass),
@@ -104,6 +138,31 @@ async fn every_finding_from_real_responses() {
         let v = verdict(&t, "https_redirect").await;
         assert_case(&v, path, expected, *status);
     }
+}
+
+/// CHECKS.md §0.5: a 429, or a 503 with Retry-After, is a limiter's or a maintenance
+/// answer. On the HTTPS page (nginx `return 503` with `Retry-After` for maintenance) it says
+/// nothing about the redirect, which is judged as usual (the final status is info only); as
+/// the answer to the first plain-HTTP request it stands where the redirect should be, and the
+/// check cannot be evaluated.
+#[tokio::test]
+async fn a_maintenance_page_does_not_void_the_redirect_a_limited_first_request_does() {
+    let web = web().await;
+    let t = target(
+        &web.a("/maintenance"),
+        web.pki.client(),
+        Some(&web.h("/to-maintenance")),
+    );
+    let v = verdict(&t, "https_redirect").await;
+    assert_case(&v, "/to-maintenance", &["final_error_status"], Status::Pass);
+    let t = target(&web.a("/ok"), web.pki.client(), Some(&web.h("/limited")));
+    let v = verdict(&t, "https_redirect").await;
+    assert_eq!(
+        (v.status, v.reason),
+        (Status::Error, Some("rate_limited")),
+        "{:?}",
+        v.findings
+    );
 }
 
 #[tokio::test]
@@ -182,6 +241,41 @@ async fn a_chain_past_the_hop_limit_is_too_many_redirects_at_any_limit() {
         "more than 10 redirects, the most the fetch follows (limit 10)"
     );
     assert_eq!(v.status, Status::Fail);
+
+    // A plain-HTTP chain cut at the hop limit has not ended: it is judged on where its last
+    // redirect points. /h/N redirects to /h/N-1 over http, /h/0 to https.
+    use crate::support::TestServer;
+    let to = web.a("/ok");
+    let http = TestServer::http("127.0.0.1", move |req| {
+        match req
+            .path
+            .strip_prefix("/h/")
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            Some(0) => Resp::redirect(301, &to),
+            Some(n) => Resp::redirect(301, &format!("/h/{}", n - 1)),
+            None => Resp::new(404),
+        }
+    })
+    .await;
+    for (start, final_http) in [("/h/10", false), ("/h/12", true)] {
+        let t = target(
+            &web.a("/"),
+            web.pki.client(),
+            Some(&http.url("http", start)),
+        );
+        let v = verdict(&t, "https_redirect").await;
+        let f = v.findings.iter().find(|f| f.id == "final_not_https");
+        assert_eq!(f.is_some(), final_http, "{start}: {:?}", v.findings);
+        if let Some(f) = f {
+            assert!(
+                f.evidence.contains("/h/1 at the hop limit"),
+                "{}",
+                f.evidence
+            );
+        }
+        assert!(ids(&v).contains(&"too_many_redirects"), "{start}");
+    }
 }
 
 /// CHECKS.md §1 probes `http://host/` besides the target path: a plain-HTTP target whose path

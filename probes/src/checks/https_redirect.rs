@@ -162,9 +162,16 @@ pub fn analyze(
     };
     a.served = true;
     a.first_status = first.status;
-    let last_url = match chain.last() {
-        Ok(e) => &e.url,
-        Err(f) => &f.url,
+    // A chain that stopped on a redirect it did not follow (a loop, the hop limit) goes on
+    // to that redirect's Location: that is its last URL, and the redirect counts.
+    let unfollowed = match (chain.end, chain.last()) {
+        (ChainEnd::Loop | ChainEnd::HopLimit, Ok(e)) => e.redirect_target(),
+        _ => None,
+    };
+    let last_url = match (&unfollowed, chain.last()) {
+        (Some(next), _) => next,
+        (None, Ok(e)) => &e.url,
+        (None, Err(f)) => &f.url,
     };
     a.final_https = last_url.scheme() == "https";
 
@@ -197,11 +204,13 @@ pub fn analyze(
             break;
         }
     }
-    if a.hops >= 1 && !a.final_https {
-        a.findings.push(Finding::new(
-            &FINAL_NOT_HTTPS,
-            format!("chain ends at {last_url}"),
-        ));
+    if (a.hops >= 1 || unfollowed.is_some()) && !a.final_https {
+        let why = match chain.end {
+            ChainEnd::Loop => format!("the chain loops back to {last_url}"),
+            ChainEnd::HopLimit => format!("the chain is still at {last_url} at the hop limit"),
+            _ => format!("chain ends at {last_url}"),
+        };
+        a.findings.push(Finding::new(&FINAL_NOT_HTTPS, why));
     }
     for hop in &chain.hops {
         let (url, tls) = match hop {
@@ -233,7 +242,11 @@ pub fn analyze(
     let looped = chain.end == ChainEnd::Loop;
     if a.hops > opts.max_redirects || looped || chain.end == ChainEnd::HopLimit {
         let why = if looped {
-            format!("redirect loop back to an earlier URL after {} hops", a.hops)
+            format!(
+                "redirect loop: {} points back to {last_url}, an earlier URL of the chain, after {} redirects followed",
+                chain.last().as_ref().map_or(last_url, |e| &e.url),
+                a.hops
+            )
         } else if chain.end == ChainEnd::HopLimit {
             format!(
                 "more than {} redirects, the most the fetch follows (limit {})",
@@ -284,10 +297,20 @@ pub fn analyze(
 }
 
 fn evaluate(input: &CheckInput<'_>) -> Evaluation {
-    let fetch = match input.fetch() {
+    // The redirect lives on the plain-HTTP side: a maintenance 503 with Retry-After on the
+    // HTTPS page says nothing about it. A limiter's answer (a 429, or a 503 with Retry-After,
+    // CHECKS.md §0.5) to the first plain-HTTP request is not the site's redirect either.
+    let fetch = match input.fetch_unjudged() {
         Ok(f) => f,
         Err(j) => return Evaluation::bare(j),
     };
+    if fetch
+        .http
+        .first()
+        .is_some_and(|c| c.first().as_ref().is_ok_and(crate::backoff::triggers))
+    {
+        return Evaluation::bare(Judgement::Error("rate_limited"));
+    }
     let opts = &input.target.options.https_redirect;
     let preload = input.target.options.preload.as_deref();
     let analyses: Vec<ChainAnalysis> = fetch
