@@ -327,6 +327,7 @@ fn judge_response(e: &Exchange, opts: &HstsOptions) -> ResponseJudgement {
         seen.push(lower);
     }
     let mut max_age_value = None;
+    let mut unknown: Vec<&str> = Vec::new();
     for d in &directives.list {
         match d.name.to_ascii_lowercase().as_str() {
             "max-age" => match d.value.as_deref().and_then(digits) {
@@ -351,11 +352,17 @@ fn judge_response(e: &Exchange, opts: &HstsOptions) -> ResponseJudgement {
                     j.include_subdomains = true;
                 }
             }
-            _ => j.findings.push(Finding::new(
-                &UNKNOWN_DIRECTIVE,
-                format!("{shown} (unknown directive {})", d.name),
-            )),
+            _ => unknown.push(d.name.as_str()),
         }
+    }
+    // One finding naming every unknown directive, names first, so that a long header line
+    // is what the evidence cap cuts.
+    if !unknown.is_empty() {
+        let s = if unknown.len() == 1 { "" } else { "s" };
+        j.findings.push(Finding::new(
+            &UNKNOWN_DIRECTIVE,
+            format!("unknown directive{s} {}: {shown}", unknown.join(", ")),
+        ));
     }
     if directives.empty > 0 {
         j.findings
