@@ -1050,6 +1050,64 @@ async fn p521_intermediate_verifies_and_is_uncommon_curve() {
     }
 }
 
+/// An intermediate with an RSA-1024 key: WebPKI (ring) will not verify what it signed and
+/// calls the leaf's signature bad, but the path exists (`openssl verify` accepts it, nginx
+/// serves it at a lowered security level). That is `weak_key` (high), as for an RSA-1024 leaf,
+/// not `untrusted_chain (bad_signature)`; under a root the client does not trust it is
+/// `untrusted_chain (unknown_issuer)` as well.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_rsa_1024_intermediate_is_a_weak_key_not_a_bad_signature() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
+    let (int_cert, int_key) =
+        openssl::intermediate(dir.path(), "rsa1024-ca", "rsa:1024", (&ca_cert, &ca_key));
+    let (cert, key) = openssl::leaf(
+        dir.path(),
+        "leaf",
+        "ec:P-256",
+        "IP:127.0.0.1",
+        "sha256",
+        (&int_cert, &int_key),
+    );
+    let mut chain = pem_chain(&cert);
+    chain.extend(pem_chain(&int_cert));
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let srv = serve(crate::support::server_config(chain, key)).await;
+    let v = tls_cert(&srv.url("https", "/"), pki.client()).await;
+    assert_eq!(
+        ids_sorted(&v),
+        ["ocsp_not_stapled", "weak_key"],
+        "{:?}",
+        v.findings
+    );
+    let weak = v.findings.iter().find(|f| f.id == "weak_key").unwrap();
+    assert!(
+        weak.evidence.contains("chain #1") && weak.evidence.contains("RSA 1024 bits"),
+        "{}",
+        weak.evidence
+    );
+    assert_eq!(v.status, Status::Fail);
+    let stranger = Arc::new(TlsClient::new(&[]).unwrap());
+    let v = tls_cert(&srv.url("https", "/"), stranger).await;
+    assert_eq!(
+        ids_sorted(&v),
+        ["ocsp_not_stapled", "untrusted_chain", "weak_key"],
+        "{:?}",
+        v.findings
+    );
+    let untrusted = v
+        .findings
+        .iter()
+        .find(|f| f.id == "untrusted_chain")
+        .unwrap();
+    assert!(
+        untrusted.evidence.contains("unknown_issuer"),
+        "{}",
+        untrusted.evidence
+    );
+}
+
 /// A P-521 leaf key signs the TLS 1.3 handshake with ecdsa_secp521r1_sha512 (RFC 8446 §4.2.3);
 /// rustls cannot serve that key, OpenSSL can. (Over TLS 1.2 a server may use an ECDSA
 /// certificate only on a curve the client lists in supported_groups, RFC 8422 §5.1; like

@@ -343,6 +343,22 @@ async fn probe_address(
                 other => other,
             },
         };
+        // An issuer with an RSA key under 2048 bits: WebPKI (ring) refuses to verify what it
+        // signed and calls the signature bad, but the path exists (`openssl verify` accepts
+        // it); that refusal is tls_cert's `weak_key`, not an untrusted chain, as for a weak
+        // leaf. Only where the issuer Names lead to an anchor.
+        let (trusted, reason) = match (trusted, reason) {
+            (Some(false), Some("bad_signature" | "unsupported_signature_algorithm"))
+                if weak_rsa_issuer(&out.certs) =>
+            {
+                if names_reach_anchor(target, &out.certs) {
+                    (None, None)
+                } else {
+                    (Some(false), Some("unknown_issuer"))
+                }
+            }
+            other => other,
+        };
         out.trusted = trusted;
         out.trust_reason = reason;
         out.public_root = trusted == Some(true) && path_ends_at_public_root(target, &out.certs);
@@ -429,6 +445,14 @@ fn names_reach_anchor(target: &Target, certs: &[CertDetails]) -> bool {
         );
     }
     false
+}
+
+/// A served certificate after the leaf (an issuer) with an RSA key under 2048 bits.
+fn weak_rsa_issuer(certs: &[CertDetails]) -> bool {
+    certs
+        .iter()
+        .skip(1)
+        .any(|c| c.key == inspect::KeyKind::Rsa && (1..2048).contains(&c.key_bits))
 }
 
 fn path_ends_at_public_root(target: &Target, certs: &[CertDetails]) -> bool {
