@@ -333,13 +333,7 @@ async fn configured_expiry_days_move_the_findings_and_the_exported_thresholds() 
             .filter(|id| id.starts_with("expire"))
             .collect();
         assert_eq!(expiry, Vec::from_iter(want), "{case}: {:?}", v.findings);
-        let m = |name: &str| {
-            v.measurements
-                .iter()
-                .find(|m| m.gauge.name == name)
-                .unwrap_or_else(|| panic!("{case}: {name} missing"))
-                .value
-        };
+        let m = |name: &str| crate::support::gauge(v, name);
         assert_eq!(
             m("tls_cert_expiry_warn_at_seconds"),
             warn_at * DAY,
@@ -1081,11 +1075,10 @@ async fn an_rsa_1024_intermediate_is_a_weak_key_not_a_bad_signature() {
         "{:?}",
         v.findings
     );
-    let weak = v.findings.iter().find(|f| f.id == "weak_key").unwrap();
+    let weak = crate::support::evidence(&v, "weak_key");
     assert!(
-        weak.evidence.contains("chain #1") && weak.evidence.contains("RSA 1024 bits"),
-        "{}",
-        weak.evidence
+        weak.contains("chain #1") && weak.contains("RSA 1024 bits"),
+        "{weak}"
     );
     assert_eq!(v.status, Status::Fail);
     let stranger = Arc::new(TlsClient::new(&[]).unwrap());
@@ -1096,16 +1089,8 @@ async fn an_rsa_1024_intermediate_is_a_weak_key_not_a_bad_signature() {
         "{:?}",
         v.findings
     );
-    let untrusted = v
-        .findings
-        .iter()
-        .find(|f| f.id == "untrusted_chain")
-        .unwrap();
-    assert!(
-        untrusted.evidence.contains("unknown_issuer"),
-        "{}",
-        untrusted.evidence
-    );
+    let untrusted = crate::support::evidence(&v, "untrusted_chain");
+    assert!(untrusted.contains("unknown_issuer"), "{untrusted}");
 }
 
 /// A P-521 leaf key signs the TLS 1.3 handshake with ecdsa_secp521r1_sha512 (RFC 8446 §4.2.3);

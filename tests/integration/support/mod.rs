@@ -739,6 +739,16 @@ pub fn assert_case(v: &Verdict, case: &str, expected: &[&str], status: probes::v
     assert_eq!(v.status, status, "case {case}: {:#?}", v.findings);
 }
 
+/// The evidence of a verdict's finding `id`.
+pub fn evidence<'v>(v: &'v Verdict, id: &str) -> &'v str {
+    v.findings
+        .iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("no {id} in {:#?}", v.findings))
+        .evidence
+        .as_str()
+}
+
 /// The value of one of a verdict's evidence gauges.
 pub fn gauge(v: &Verdict, name: &str) -> f64 {
     v.measurements
