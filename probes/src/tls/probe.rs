@@ -323,42 +323,7 @@ async fn probe_address(
         let parsed: Vec<Option<CertDetails>> = facts.chain.iter().map(inspect::inspect).collect();
         out.leaf_parsed = parsed.first().is_some_and(Option::is_some);
         out.certs = parsed.into_iter().flatten().collect();
-        // A chain that verified now is trusted: only a failed live verdict needs the second
-        // verification, at an instant inside the validity windows, that judges trust apart
-        // from time (an expired certificate's path still reaching an anchor).
-        let (trusted, reason) = match instant_inside(&out.certs) {
-            Some(t) if !facts.verified() => trust(&target.tls.verify(&facts.chain, name, t)),
-            _ => trust(&facts.verification),
-        };
-        // Fall back on the live verdict when the window check could not tell (validity
-        // windows that do not overlap: an intermediate that expired before the leaf was
-        // issued). Then a path whose issuer Names lead to no anchor cannot reach one at any
-        // instant.
-        let (trusted, reason) = match trusted {
-            Some(t) => (Some(t), reason),
-            None => match trust(&facts.verification) {
-                (None, _) if !names_reach_anchor(target, &out.certs) => {
-                    (Some(false), Some("unknown_issuer"))
-                }
-                other => other,
-            },
-        };
-        // An issuer with an RSA key under 2048 bits: WebPKI (ring) refuses to verify what it
-        // signed and calls the signature bad, but the path exists (`openssl verify` accepts
-        // it); that refusal is tls_cert's `weak_key`, not an untrusted chain, as for a weak
-        // leaf. Only where the issuer Names lead to an anchor.
-        let (trusted, reason) = match (trusted, reason) {
-            (Some(false), Some("bad_signature" | "unsupported_signature_algorithm"))
-                if weak_rsa_issuer(&out.certs) =>
-            {
-                if names_reach_anchor(target, &out.certs) {
-                    (None, None)
-                } else {
-                    (Some(false), Some("unknown_issuer"))
-                }
-            }
-            other => other,
-        };
+        let (trusted, reason) = judge_trust(target, name, facts, &out.certs);
         out.trusted = trusted;
         out.trust_reason = reason;
         out.public_root = trusted == Some(true) && path_ends_at_public_root(target, &out.certs);
@@ -418,7 +383,51 @@ async fn chain_without_rustls(
     })
 }
 
-/// Whether some served certificate is issued by (or is) a public root, not a configured CA.
+/// Trust apart from time and name (`AddressTls::trusted`) and its reason.
+fn judge_trust(
+    target: &Target,
+    name: &ServerName<'static>,
+    facts: &TlsFacts,
+    certs: &[CertDetails],
+) -> (Option<bool>, Option<&'static str>) {
+    // A chain that verified now is trusted: only a failed live verdict needs the second
+    // verification, at an instant inside the validity windows, that judges trust apart
+    // from time (an expired certificate's path still reaching an anchor).
+    let (trusted, reason) = match instant_inside(certs) {
+        Some(t) if !facts.verified() => trust(&target.tls.verify(&facts.chain, name, t)),
+        _ => trust(&facts.verification),
+    };
+    // Fall back on the live verdict when the window check could not tell (validity
+    // windows that do not overlap: an intermediate that expired before the leaf was
+    // issued). Then a path whose issuer Names lead to no anchor cannot reach one at any
+    // instant.
+    let (trusted, reason) = match trusted {
+        Some(t) => (Some(t), reason),
+        None => match trust(&facts.verification) {
+            (None, _) if !names_reach_anchor(target, certs) => {
+                (Some(false), Some("unknown_issuer"))
+            }
+            other => other,
+        },
+    };
+    // An issuer with an RSA key under 2048 bits: WebPKI (ring) refuses to verify what it
+    // signed and calls the signature bad, but the path exists (`openssl verify` accepts
+    // it); that refusal is tls_cert's `weak_key`, not an untrusted chain, as for a weak
+    // leaf. Only where the issuer Names lead to an anchor.
+    match (trusted, reason) {
+        (Some(false), Some("bad_signature" | "unsupported_signature_algorithm"))
+            if weak_rsa_issuer(certs) =>
+        {
+            if names_reach_anchor(target, certs) {
+                (None, None)
+            } else {
+                (Some(false), Some("unknown_issuer"))
+            }
+        }
+        other => other,
+    }
+}
+
 /// Whether following issuer Names from the leaf through the served certificates meets the
 /// subject of a trust anchor: what any path to an anchor needs, whatever the time. A walk over
 /// Names, each visited once, so a hostile chain of look-alike subjects stays linear.
@@ -455,6 +464,7 @@ fn weak_rsa_issuer(certs: &[CertDetails]) -> bool {
         .any(|c| c.key == inspect::KeyKind::Rsa && (1..2048).contains(&c.key_bits))
 }
 
+/// Whether some served certificate is issued by (or is) a public root, not a configured CA.
 fn path_ends_at_public_root(target: &Target, certs: &[CertDetails]) -> bool {
     certs.iter().any(|c| {
         target.tls.is_public_root_subject(&c.issuer_contents)
@@ -579,7 +589,7 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
             };
             // Every caIssuers URL of the leaf in turn (a CA may list a mirror after a dead
             // one), until one completes the path; the first one's outcome stands otherwise.
-            let mut first: Option<AiaFetch> = None;
+            let mut kept: Option<AiaFetch> = None;
             for url in leaf.ca_issuers.iter().take(MAX_AIA_URLS) {
                 let body = match fetched.iter().find(|(u, _)| u == url) {
                     Some((_, body)) => body.clone(),
@@ -598,12 +608,12 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
                     result,
                 };
                 if result == "completes" {
-                    first = Some(this);
+                    kept = Some(this);
                     break;
                 }
-                first.get_or_insert(this);
+                kept.get_or_insert(this);
             }
-            a.aia = first;
+            a.aia = kept;
         }
     }
     let failure = evidence.addresses.iter().find_map(|a| {
