@@ -425,12 +425,13 @@ pub fn session_rule(name: &str, opts: &CookieOptions) -> Option<&'static str> {
     let bare = strip_prefix_ci(name, "__Host-")
         .or_else(|| strip_prefix_ci(name, "__Secure-"))
         .unwrap_or(name);
-    let listed = DEFAULT_SESSION_NAMES
+    if DEFAULT_SESSION_NAMES.iter().any(|n| name_matches(n, bare)) {
+        return Some("name is a known session cookie name");
+    }
+    opts.extra_session_names
         .iter()
-        .copied()
-        .chain(opts.extra_session_names.iter().map(String::as_str))
-        .any(|n| name_matches(n, bare));
-    listed.then_some("name is a known session cookie name")
+        .any(|n| name_matches(n, bare))
+        .then_some("name listed in cookies.extra_session_names")
 }
 
 /// Whether browsers would drop the cookie for its prefix (rfc6265bis storage model), and why.
@@ -459,13 +460,17 @@ pub fn prefix_violation(c: &SetCookie) -> Option<&'static str> {
 struct Line<'a> {
     cookie: SetCookie,
     response: &'a Exchange,
-    /// The first response of the cycle that set this cookie with the same attributes over the
-    /// same scheme: evidence names the main page rather than `/robots.txt`, which comes later.
+    /// The first response of the cycle that sent this same line (value length and attributes)
+    /// over the same scheme: evidence names the main page rather than `/robots.txt`, which
+    /// comes later, and never a response that sent another value.
     cited: &'a Exchange,
     host: String,
-    key: (String, String, String),
+    key: CookieKey,
     deletion: bool,
 }
+
+/// What a browser stores a cookie under: (name, domain, path).
+type CookieKey = (String, String, String);
 
 fn evidence(l: &Line<'_>, why: &str) -> String {
     let attrs = if l.cookie.attributes.is_empty() {
@@ -557,10 +562,10 @@ pub fn judge<'a>(
             .any(|n| name_matches(n, name))
     };
     let mut lines: Vec<Line<'_>> = Vec::new();
-    let mut first_seen: std::collections::HashMap<
-        (String, String, String, String, String),
-        &Exchange,
-    > = std::collections::HashMap::new();
+    // (key, value length, attributes, scheme): one line's shape.
+    type LineShape = (CookieKey, usize, String, String);
+    let mut first_seen: std::collections::HashMap<LineShape, &Exchange> =
+        std::collections::HashMap::new();
     for r in responses {
         let host = r.url.host_str().map(normalize_host).unwrap_or_default();
         for v in r.header_lines("set-cookie") {
@@ -592,9 +597,8 @@ pub fn judge<'a>(
             let key = (cookie.name.clone(), domain, path);
             let cited = *first_seen
                 .entry((
-                    key.0.clone(),
-                    key.1.clone(),
-                    key.2.clone(),
+                    key.clone(),
+                    cookie.value_len,
                     cookie.attributes.clone(),
                     r.url.scheme().to_owned(),
                 ))
@@ -611,7 +615,7 @@ pub fn judge<'a>(
     }
 
     let mut findings = Vec::new();
-    let mut raised: HashSet<(&'static str, (String, String, String))> = HashSet::new();
+    let mut raised: HashSet<(&'static str, CookieKey)> = HashSet::new();
     let mut raise = |def: &FindingDef, l: &Line<'_>, why: &str, findings: &mut Vec<Finding>| {
         if raised.insert((def.id, l.key.clone())) {
             findings.push(Finding::new(def, evidence(l, why)));
@@ -642,7 +646,7 @@ pub fn judge<'a>(
     };
 
     // Over-HTTP rule: each line of an http:// response on its own, before de-duplication.
-    let mut over_http: HashSet<(String, String, String)> = HashSet::new();
+    let mut over_http: HashSet<CookieKey> = HashSet::new();
     for l in lines.iter().filter(|l| !l.deletion) {
         if l.response.url.scheme() != "http" {
             continue;
@@ -661,12 +665,36 @@ pub fn judge<'a>(
         }
     }
 
-    // De-duplicate by (name, domain, path), keeping the last line, in the order of those last
-    // lines; drop deletions.
+    // Skip deletions, and what a deletion later in the same response removes (a browser keeps
+    // nothing of either); then de-duplicate by (name, domain, path), keeping the last line, in
+    // the order of those last lines. A deletion on another page of the cycle (a logout page
+    // listed after the login page) is another visit: it does not hide the cookie a visitor of
+    // the first page keeps.
+    let response_of = |l: &Line<'_>| std::ptr::from_ref(l.response) as usize;
+    let last_deletion: std::collections::HashMap<(usize, &CookieKey), usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.deletion)
+        .map(|(i, l)| ((response_of(l), &l.key), i))
+        .collect();
+    let kept: Vec<&Line<'_>> = lines
+        .iter()
+        .enumerate()
+        .filter(|&(i, l)| {
+            !l.deletion
+                && last_deletion
+                    .get(&(response_of(l), &l.key))
+                    .is_none_or(|&d| d < i)
+        })
+        .map(|(_, l)| l)
+        .collect();
     let mut seen = std::collections::HashSet::new();
-    let mut last: Vec<&Line<'_>> = lines.iter().rev().filter(|l| seen.insert(&l.key)).collect();
+    let mut last: Vec<&Line<'_>> = kept
+        .into_iter()
+        .rev()
+        .filter(|l| seen.insert(&l.key))
+        .collect();
     last.reverse();
-    last.retain(|l| !l.deletion);
 
     let (mut sessions, mut without_secure, mut session_no_httponly, mut no_samesite) = (0, 0, 0, 0);
     for l in &last {
@@ -888,7 +916,15 @@ mod tests {
             extra_session_names: vec!["Token".into(), "username-*".into()],
             ..CookieOptions::default()
         };
-        assert!(session_rule("token", &o).is_some());
+        // The evidence tells a configured name from the built-in rules (CHECKS.md §7).
+        assert_eq!(
+            session_rule("token", &o),
+            Some("name listed in cookies.extra_session_names")
+        );
+        assert_eq!(
+            session_rule("sid", &o),
+            Some("name is a known session cookie name")
+        );
         assert!(session_rule("tokens", &o).is_none());
         // A trailing `*` is a prefix (Jupyter's `username-<host>-<port>`).
         assert!(session_rule("username-127-0-0-1-8888", &o).is_some());
@@ -908,6 +944,12 @@ mod tests {
     }
 
     fn ids_with(lines: &[(&str, &[&str])], hsts: HstsCover) -> Vec<&'static str> {
+        let mut v: Vec<_> = findings(lines, hsts).iter().map(|f| f.id).collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn findings(lines: &[(&str, &[&str])], hsts: HstsCover) -> Vec<Finding> {
         let responses: Vec<Exchange> = lines
             .iter()
             .map(|(url, cookies)| {
@@ -915,7 +957,7 @@ mod tests {
                 exchange_at(url, &h, "")
             })
             .collect();
-        let mut v: Vec<_> = judge(
+        judge(
             responses.iter(),
             &CookieOptions::default(),
             "example.test",
@@ -923,11 +965,6 @@ mod tests {
             SystemTime::now(),
         )
         .0
-        .iter()
-        .map(|f| f.id)
-        .collect();
-        v.sort_unstable();
-        v
     }
 
     #[test]
@@ -992,12 +1029,57 @@ mod tests {
             false,
         );
         assert!(got.is_empty(), "{got:?}");
-        // A later deletion removes an earlier set.
+        // A later deletion in the same response removes an earlier set (PHP's logout sends
+        // the regenerated id, then its deletion).
         let got = ids(
             &[("https://example.test/", &["sid=1", "sid=; Max-Age=0"])],
             false,
         );
         assert!(got.is_empty(), "{got:?}");
+        // A deletion on another page of the cycle is another visit: the login page's cookie
+        // stays judged, whatever the order of `cookies.paths` (koa-session's login and logout).
+        for pages in [["login", "logout"], ["logout", "login"]] {
+            let url = |p: &str| format!("https://example.test/{p}");
+            let lines = |p: &str| -> &[&str] {
+                if p == "login" {
+                    &["sid=1; Path=/"]
+                } else {
+                    &["sid=; Path=/; Max-Age=0"]
+                }
+            };
+            let (a, b) = (url(pages[0]), url(pages[1]));
+            let got = ids(&[(&a, lines(pages[0])), (&b, lines(pages[1]))], false);
+            assert_eq!(
+                got,
+                [
+                    "samesite_missing",
+                    "session_without_httponly",
+                    "session_without_secure"
+                ],
+                "{pages:?}"
+            );
+        }
+    }
+
+    /// The evidence quotes the kept line and names a response that sent that very line.
+    #[test]
+    fn evidence_names_the_response_of_the_line_it_quotes() {
+        let got = findings(
+            &[
+                ("https://example.test/p1", &["sid=aaaa; HttpOnly; Path=/"]),
+                ("https://example.test/login", &["sid=zz; HttpOnly; Path=/"]),
+            ],
+            HstsCover::None,
+        );
+        let f = got
+            .iter()
+            .find(|f| f.id == "session_without_secure")
+            .unwrap();
+        assert!(
+            f.evidence.contains("sid=<2 bytes>") && f.evidence.contains("/login"),
+            "{}",
+            f.evidence
+        );
     }
 
     /// The audit's repros of the rfc6265bis storage model, as finding ids.
