@@ -935,8 +935,11 @@ pub fn judge(response: &Exchange, https: bool) -> (Vec<Finding>, Vec<Measurement
         findings.push(Finding::new(&STRICT_DYNAMIC_WITHOUT_NONCE, ev));
     }
 
-    let unsafe_inline = all(&|p| {
-        [SCRIPT_ELEM, SCRIPT_ATTR].iter().find_map(|chain| {
+    // Per chain: a browser runs an inline script element (or attribute) only when every
+    // enforced policy allows it, so policy A open to elements and policy B open to
+    // attributes leave both blocked.
+    let unsafe_inline = [SCRIPT_ELEM, SCRIPT_ATTR].iter().find_map(|chain| {
+        all(&|p| {
             let d = effective(p, chain);
             inline_or_broad(d, true).then(|| describe(d, chain, p))
         })
@@ -1205,6 +1208,26 @@ mod tests {
         let ids = weak("script-src 'self', object-src 'none'");
         assert!(!ids.contains(&"unsafe_inline_script"), "{ids:?}");
         assert!(!ids.contains(&"object_src_unrestricted"), "{ids:?}");
+        // Per script chain: one policy open to inline elements, the other to inline
+        // attributes, leave both blocked in a browser; both open to elements does not.
+        let two = |a: &str, b: &str| -> Vec<&'static str> {
+            let e = crate::checks::test_support::exchange(
+                &[
+                    ("content-security-policy", a),
+                    ("content-security-policy", b),
+                ],
+                "",
+            );
+            judge(&e, true).0.iter().map(|f| f.id).collect()
+        };
+        let elem_only =
+            "script-src-elem 'unsafe-inline'; script-src-attr 'none'; object-src 'none'";
+        let attr_only =
+            "script-src-elem 'self'; script-src-attr 'unsafe-inline'; object-src 'none'";
+        let ids = two(elem_only, attr_only);
+        assert!(!ids.contains(&"unsafe_inline_script"), "{ids:?}");
+        let ids = two(elem_only, elem_only);
+        assert!(ids.contains(&"unsafe_inline_script"), "{ids:?}");
     }
 
     #[test]
