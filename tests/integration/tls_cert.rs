@@ -1004,6 +1004,28 @@ async fn certificates_of_servers_rustls_cannot_talk_to_are_still_judged() {
     }
 }
 
+/// A rustls server for a P-256 leaf (`IP:127.0.0.1`) that OpenSSL signs with `digest` under the
+/// intermediate `int` (certificate and key paths), serving the leaf and the intermediate.
+async fn serve_leaf_of(
+    dir: &std::path::Path,
+    name: &str,
+    digest: &str,
+    int: &(std::path::PathBuf, std::path::PathBuf),
+) -> TestServer {
+    let (cert, key) = openssl::leaf(
+        dir,
+        name,
+        "ec:P-256",
+        "IP:127.0.0.1",
+        digest,
+        (&int.0, &int.1),
+    );
+    let mut chain = pem_chain(&cert);
+    chain.extend(pem_chain(&int.0));
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    serve(crate::support::server_config(chain, key)).await
+}
+
 /// P-521 is allowed (CHECKS.md §9: `uncommon_curve`, info): a chain through a P-521 intermediate
 /// verifies, whichever hash signed the leaf (the intermediate is OpenSSL's, so its signatures
 /// are real ones, not our own signer's).
@@ -1012,21 +1034,9 @@ async fn p521_intermediate_verifies_and_is_uncommon_curve() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
-    let (int_cert, int_key) =
-        openssl::intermediate(dir.path(), "p521-ca", "ec:P-521", (&ca_cert, &ca_key));
+    let int = openssl::intermediate(dir.path(), "p521-ca", "ec:P-521", (&ca_cert, &ca_key));
     for digest in ["sha256", "sha384", "sha512"] {
-        let (cert, key) = openssl::leaf(
-            dir.path(),
-            &format!("leaf-{digest}"),
-            "ec:P-256",
-            "IP:127.0.0.1",
-            digest,
-            (&int_cert, &int_key),
-        );
-        let mut chain = pem_chain(&cert);
-        chain.extend(pem_chain(&int_cert));
-        let key = PrivateKeyDer::from_pem_file(&key).unwrap();
-        let srv = serve(crate::support::server_config(chain, key)).await;
+        let srv = serve_leaf_of(dir.path(), &format!("leaf-{digest}"), digest, &int).await;
         let v = tls_cert(&srv.url("https", "/"), pki.client()).await;
         assert_eq!(
             ids_sorted(&v),
@@ -1054,20 +1064,8 @@ async fn an_rsa_1024_intermediate_is_a_weak_key_not_a_bad_signature() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let (ca_cert, ca_key) = pki.write_ca_and_key(dir.path());
-    let (int_cert, int_key) =
-        openssl::intermediate(dir.path(), "rsa1024-ca", "rsa:1024", (&ca_cert, &ca_key));
-    let (cert, key) = openssl::leaf(
-        dir.path(),
-        "leaf",
-        "ec:P-256",
-        "IP:127.0.0.1",
-        "sha256",
-        (&int_cert, &int_key),
-    );
-    let mut chain = pem_chain(&cert);
-    chain.extend(pem_chain(&int_cert));
-    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
-    let srv = serve(crate::support::server_config(chain, key)).await;
+    let int = openssl::intermediate(dir.path(), "rsa1024-ca", "rsa:1024", (&ca_cert, &ca_key));
+    let srv = serve_leaf_of(dir.path(), "leaf", "sha256", &int).await;
     let v = tls_cert(&srv.url("https", "/"), pki.client()).await;
     assert_eq!(
         ids_sorted(&v),
