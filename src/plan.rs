@@ -194,6 +194,11 @@ impl Plan {
         if let Some(t) = self.configured().find(|t| t.target.name == target) {
             return Ok(t.clone());
         }
+        // blackbox_exporter's stock module, in every existing blackbox scrape config: the
+        // target's own settings, unless a profile has that name.
+        let module = module
+            .filter(|m| !m.is_empty())
+            .filter(|m| *m != BLACKBOX_DEFAULT_MODULE || self.modules.profiles.contains_key(*m));
         // A bare `host[:port]` (blackbox style) is the configured origin it names, HTTPS first;
         // anything else defaults to HTTPS.
         let url = if target.contains("://") {
@@ -211,7 +216,7 @@ impl Plan {
         };
         // A configured target's own URL, without a module, is that target (its `http_url`,
         // pins and name included), as scheduled.
-        if module.is_none_or(str::is_empty)
+        if module.is_none()
             && let Some(t) = self.configured().find(|t| t.target.url == url.0)
         {
             return Ok(t.clone());
@@ -236,11 +241,18 @@ impl Plan {
             )));
         }
         let host_target = self.modules.host_targets.get(&origin_key(&url.0)).cloned();
+        // A configured target's own URL keeps its name in the `target` label whatever the
+        // module, so its on-demand series, alerts and `check --target` meet the scheduled
+        // ones; any other URL is named by its host.
+        let name = self
+            .configured()
+            .find(|t| t.target.url == url.0)
+            .map_or(host.clone(), |t| t.target.name.clone());
         let own = Layer {
             url: Some(Spanned::new(url, Location::UNKNOWN, Location::UNKNOWN)),
             ..Layer::default()
         };
-        let merged = match (module.filter(|m| !m.is_empty()), host_target) {
+        let merged = match (module, host_target) {
             (Some(m), base) => {
                 let profile = self.modules.profiles.get(m).cloned().ok_or_else(|| {
                     AdHocError::BadRequest(format!(
@@ -262,7 +274,7 @@ impl Plan {
         };
         let merged = merged.over(self.modules.defaults.clone());
         let mut b = Builder::new(&self.modules.path, cx);
-        match plan_target(&mut b, &host, merged, false) {
+        match plan_target(&mut b, &name, merged, false) {
             Some(t) if b.errors.is_empty() => Ok(t),
             _ => Err(AdHocError::BadRequest(
                 b.errors
@@ -274,6 +286,10 @@ impl Plan {
         }
     }
 }
+
+/// blackbox_exporter's stock HTTP module name: on `/probe`, the target's own settings unless
+/// a profile of that name exists.
+pub const BLACKBOX_DEFAULT_MODULE: &str = "http_2xx";
 
 /// A URL's origin: scheme, normalised host, port (the scheme's default when not written).
 fn origin(url: &url::Url) -> (&str, String, u16) {

@@ -573,6 +573,27 @@ async fn probe_endpoint_is_blackbox_compatible_and_refuses_unconfigured_hosts() 
         assert!(!body.contains("check=\"hsts\""), "{path}: {body}");
     }
 
+    // The configured target's own URL with a module keeps the target's name, so the on-demand
+    // series and alerts meet the scheduled ones; blackbox's stock `http_2xx` (no profile of
+    // that name here) is the target as configured, so existing blackbox jobs work unchanged.
+    for (module, check) in [("web", "hsts"), ("http_2xx", "health")] {
+        let q = format!("/probe?target=https://{}/&module={module}", web.a.addr);
+        let (status, _, body) = http_get(d.addr, &q, None).await;
+        assert_eq!(status, 200, "{module}: {body}");
+        assert_eq!(
+            sample(
+                &body,
+                "probe_check_success",
+                &[("target", "shop"), ("check", check)]
+            ),
+            Some(1.0),
+            "{module}: {body}"
+        );
+    }
+    let q = format!("/probe?target={}&module=http_2xx", web.a.addr);
+    let (status, _, body) = http_get(d.addr, &q, None).await;
+    assert_eq!(status, 200, "a bare host:port with http_2xx: {body}");
+
     // A scrape-timeout header no duration can hold is clamped, not a crash.
     let (status, _, body) = crate::support::http_request_with(
         d.addr,
