@@ -107,7 +107,10 @@ impl<'a, 'c> Session<'a, 'c> {
             sent: 0,
             halted: false,
             failed_in_a_row: 0,
-            reuse: true,
+            // A rate-limit burst opens a connection per request: a connection that closes
+            // under a request is then the server's answer (CHECKS.md §12 step 5 stops there),
+            // never an idle-close race worth a resend, which would send a POST body twice.
+            reuse: kind != ProbeKind::RateLimit,
             unverified: false,
         }
     }

@@ -35,10 +35,10 @@ pub fn parse_retry_after(value: &str) -> RetryAfter {
     }
 }
 
-/// The response's `Retry-After` (first field line), if present.
+/// The response's `Retry-After`, if present: its combined value (CHECKS.md §0.2), so two field
+/// lines (`5` and `10`) are neither form, whatever their order, as one line `5, 10` is.
 pub fn retry_after(e: &Exchange) -> Option<RetryAfter> {
-    let line = e.headers.get(http::header::RETRY_AFTER)?;
-    Some(parse_retry_after(&latin1(line.as_bytes())))
+    Some(parse_retry_after(&e.combined("retry-after")?))
 }
 
 /// The response's `Date`, if valid.
@@ -111,5 +111,23 @@ mod tests {
         for bad in ["", "-1", "1.5", "soon", "30s", "Sun, 06 Nov 1994"] {
             assert_eq!(parse_retry_after(bad), RetryAfter::Invalid, "{bad:?}");
         }
+    }
+
+    /// Two `Retry-After` lines are read as their combined value (`5, 10`), which is neither
+    /// form, in either order: no line wins by coming first.
+    #[test]
+    fn several_retry_after_lines_are_invalid_in_any_order() {
+        for lines in [["5", "10"], ["10", "abc"], ["abc", "10"]] {
+            let e = crate::checks::test_support::exchange(
+                &[("retry-after", lines[0]), ("retry-after", lines[1])],
+                "",
+            );
+            assert_eq!(retry_after(&e), Some(RetryAfter::Invalid), "{lines:?}");
+        }
+        let one = crate::checks::test_support::exchange(
+            &[("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT")],
+            "",
+        );
+        assert!(matches!(retry_after(&one), Some(RetryAfter::Date(_))));
     }
 }
