@@ -82,8 +82,8 @@ pub struct RateLimitEvidence {
     pub planned: usize,
     /// Every request, in order.
     pub attempts: Vec<Attempt>,
-    /// Requests that reached the wire: the attempts plus a request sent again on a new
-    /// connection after the server closed the old one (at most once per run).
+    /// Requests that reached the wire, as the session counted them (one per attempt: a burst
+    /// request is never sent again, each has its own connection).
     pub requests: usize,
     /// Request 1's response.
     pub first: Option<Exchange>,
@@ -113,7 +113,7 @@ impl RateLimitEvidence {
         self.first.iter().chain(last)
     }
 
-    /// Requests sent, a resent one included: never more than the cap.
+    /// Requests sent: never more than the cap.
     pub fn sent(&self) -> usize {
         self.requests
     }
@@ -215,7 +215,6 @@ pub(crate) async fn run(target: &Target, cx: &ProbeContext<'_>) -> Outcome {
     let mut n = 1usize;
     let mut slow_after = Duration::from_secs(1);
     let stop = loop {
-        // A resent request counts against the cap, so the cap can end the burst first.
         if attempts.len() >= n || session.sent() >= cap {
             break Stop::Completed;
         }

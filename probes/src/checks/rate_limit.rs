@@ -292,9 +292,7 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
     for m in &fields.malformed {
         findings.push(Finding::new(&HEADER_MALFORMED, m.clone()));
     }
-    // Requests the server answered, in order: a copy dropped on a closed kept-alive connection
-    // and sent again counts against the cap (`ev.sent()`), not as one more request judged
-    // against the quota, nor in the number of the limited request.
+    // Requests the burst sent, in order.
     let sent = ev.attempts.len();
     match limited_response {
         Some(e) => {
@@ -348,7 +346,7 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
                     let opts = &input.target.options.rate_limit;
                     let cap = opts.cap;
                     let why = if q >= cap as u64 {
-                        format!("over the cap of {cap}")
+                        format!("q+1 = {} requests are over the cap of {cap}", q + 1)
                     } else if fields.window.is_some_and(|w| w > 60) {
                         "its window is over 60 s".to_owned()
                     } else if fields.window.is_none() {
@@ -360,10 +358,6 @@ fn evaluate(input: &CheckInput<'_>) -> Evaluation {
                             RATE_LIMIT_MAX_DURATION.as_secs(),
                             opts.rps
                         )
-                    } else if ev.sent() > sent {
-                        "a request sent again after the server closed its connection used the \
-                         last of the cap"
-                            .to_owned()
                     } else {
                         format!("the burst ended early: {}", ev.stop.as_str())
                     };
