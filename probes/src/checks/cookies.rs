@@ -460,6 +460,8 @@ pub fn prefix_violation(c: &SetCookie) -> Option<&'static str> {
 struct Line<'a> {
     cookie: SetCookie,
     response: &'a Exchange,
+    /// Which response of the cycle it came in (its position).
+    nth: usize,
     /// The first response of the cycle that sent this same line (value length and attributes)
     /// over the same scheme: evidence names the main page rather than `/robots.txt`, which
     /// comes later, and never a response that sent another value.
@@ -566,7 +568,7 @@ pub fn judge<'a>(
     type LineShape = (CookieKey, usize, String, String);
     let mut first_seen: std::collections::HashMap<LineShape, &Exchange> =
         std::collections::HashMap::new();
-    for r in responses {
+    for (nth, r) in responses.enumerate() {
         let host = r.url.host_str().map(normalize_host).unwrap_or_default();
         for v in r.header_lines("set-cookie") {
             let Some(cookie) = parse(v.as_bytes()) else {
@@ -607,6 +609,7 @@ pub fn judge<'a>(
                 key,
                 cookie,
                 response: r,
+                nth,
                 cited,
                 host: host.clone(),
                 deletion,
@@ -670,22 +673,16 @@ pub fn judge<'a>(
     // the order of those last lines. A deletion on another page of the cycle (a logout page
     // listed after the login page) is another visit: it does not hide the cookie a visitor of
     // the first page keeps.
-    let response_of = |l: &Line<'_>| std::ptr::from_ref(l.response) as usize;
     let last_deletion: std::collections::HashMap<(usize, &CookieKey), usize> = lines
         .iter()
         .enumerate()
         .filter(|(_, l)| l.deletion)
-        .map(|(i, l)| ((response_of(l), &l.key), i))
+        .map(|(i, l)| ((l.nth, &l.key), i))
         .collect();
     let kept: Vec<&Line<'_>> = lines
         .iter()
         .enumerate()
-        .filter(|&(i, l)| {
-            !l.deletion
-                && last_deletion
-                    .get(&(response_of(l), &l.key))
-                    .is_none_or(|&d| d < i)
-        })
+        .filter(|&(i, l)| !l.deletion && last_deletion.get(&(l.nth, &l.key)).is_none_or(|&d| d < i))
         .map(|(_, l)| l)
         .collect();
     let mut seen = std::collections::HashSet::new();
